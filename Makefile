@@ -1,0 +1,44 @@
+# The two set-up commands are `make run` and `make test`; each installs what it needs.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test lint format migrate check bench clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the project with its dev tools
+
+migrate: install  ## apply migrations to DATABASE_URL (default: SQLite under var/)
+	$(BIN)/python run.py db upgrade
+
+run: migrate  ## install, migrate, serve on 127.0.0.1:8000 with reload
+	$(BIN)/python -m uvicorn asgi:app --host $(HOST) --port $(PORT) --reload
+
+test: install  ## the whole suite (REQUIRE_SERVICES=1 makes missing services fail)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install  ## ruff and pylint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pylint --rcfile=.pylintrc app backend tests bench settings.py asgi.py run.py gunicorn.conf.py
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+check: install  ## models and migrations agree, nothing pending
+	$(BIN)/python run.py db check
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .coverage htmlcov

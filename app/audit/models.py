@@ -1,0 +1,34 @@
+"""One row per request that reached the service."""
+
+from tortoise import fields
+from tortoise.models import Model
+
+# MySQL's index key is at most 3072 bytes (768 utf8mb4 characters); longer paths are cut.
+PATH_MAX_LENGTH = 512
+QUERY_MAX_LENGTH = 2048
+USER_AGENT_MAX_LENGTH = 256
+ROUTE_MAX_LENGTH = 255
+
+
+class AuditLog(Model):
+    id = fields.BigIntField(primary_key=True)
+    created_at = fields.DatetimeField(db_index=True)
+    request_id = fields.CharField(max_length=128)
+    method = fields.CharField(max_length=16)
+    path = fields.CharField(max_length=PATH_MAX_LENGTH, db_index=True)
+    route = fields.CharField(max_length=ROUTE_MAX_LENGTH, null=True)
+    query = fields.CharField(max_length=QUERY_MAX_LENGTH, default="")
+    status_code = fields.SmallIntField(db_index=True)
+    duration_ms = fields.FloatField()
+    client_ip = fields.CharField(max_length=45, null=True)
+    user_agent = fields.CharField(max_length=USER_AGENT_MAX_LENGTH, null=True)
+    # Not a foreign key: rows outlive their user (deregistration clears this) and a batch
+    # insert must never fail because a user was deleted while its rows sat in the queue.
+    user_id = fields.UUIDField(null=True, db_index=True)
+    response_bytes = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "audit_log"
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.status_code}"

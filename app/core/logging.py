@@ -1,0 +1,82 @@
+"""Logging: one JSON object per line in production, readable text in development.
+
+Every record carries the id of the request it was logged in (or "-" outside a request).
+"""
+
+import logging
+import logging.config
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from app.core.context import request_id_var
+
+# Attributes every LogRecord has; anything else was passed through `extra=` and is kept.
+_STANDARD_ATTRS = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
+)
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps each record with the current request id."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id_var.get() or "-"
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """A record as one line of JSON, with its extras and any exception as text."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD_ATTRS and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
+
+
+def logging_config(level: str, fmt: str) -> dict[str, Any]:
+    """A dictConfig for the app, uvicorn and gunicorn loggers alike."""
+    formatter: dict[str, Any] = {"()": JsonFormatter} if fmt == "json" else {"format": TEXT_FORMAT}
+    handler = {
+        "class": "logging.StreamHandler",
+        "formatter": "default",
+        "filters": ["request_id"],
+        "stream": "ext://sys.stderr",
+    }
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": RequestIdFilter}},
+        "formatters": {"default": formatter},
+        "handlers": {"default": handler},
+        "root": {"handlers": ["default"], "level": level},
+        "loggers": {
+            # uvicorn's own handlers would print every line twice.
+            "uvicorn": {"handlers": [], "propagate": True},
+            "uvicorn.error": {"handlers": [], "propagate": True},
+            # Access lines duplicate the audit trail; keep them at warning and above.
+            "uvicorn.access": {"handlers": [], "propagate": True, "level": "WARNING"},
+            "gunicorn.error": {"handlers": [], "propagate": True},
+            "gunicorn.access": {"handlers": [], "propagate": True},
+            "tortoise": {"level": "WARNING"},
+            "aiosqlite": {"level": "WARNING"},
+        },
+    }
+
+
+def configure_logging(level: str, fmt: str) -> None:
+    logging.config.dictConfig(logging_config(level, fmt))

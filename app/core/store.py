@@ -1,0 +1,155 @@
+"""Shared state for rate limits, token revocation and caches.
+
+`RedisStore` is shared by every worker and host; `MemoryStore` is the in-process fallback
+used when REDIS_URL is empty (one process only: fine for development and tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from typing import Protocol
+
+import redis.asyncio as redis_asyncio
+
+
+class KeyValueStore(Protocol):
+    """The few operations the service needs from Redis."""
+
+    name: str
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(
+        self, key: str, value: bytes | str, *, ttl_seconds: float | None = None
+    ) -> None: ...
+
+    async def delete(self, *keys: str) -> int: ...
+
+    async def exists(self, key: str) -> bool: ...
+
+    async def hit(self, key: str, *, window_seconds: int) -> tuple[int, int]:
+        """Counts one event in a fixed window: (events in the window, seconds until it ends)."""
+        ...
+
+    async def ping(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryStore:
+    """A dict with expiry; the in-process stand-in for Redis."""
+
+    name = "memory"
+
+    def __init__(self) -> None:
+        self._data: dict[str, tuple[bytes, float | None]] = {}
+        self._lock = asyncio.Lock()
+
+    def _live(self, key: str) -> tuple[bytes, float | None] | None:
+        item = self._data.get(key)
+        if item is None:
+            return None
+        if item[1] is not None and item[1] <= time.monotonic():
+            del self._data[key]
+            return None
+        return item
+
+    async def get(self, key: str) -> bytes | None:
+        item = self._live(key)
+        return item[0] if item else None
+
+    async def set(self, key: str, value: bytes | str, *, ttl_seconds: float | None = None) -> None:
+        raw = value.encode() if isinstance(value, str) else value
+        expires = time.monotonic() + ttl_seconds if ttl_seconds is not None else None
+        self._data[key] = (raw, expires)
+        if len(self._data) % 1024 == 0:
+            self._prune()
+
+    async def delete(self, *keys: str) -> int:
+        return sum(self._data.pop(key, None) is not None for key in keys)
+
+    async def exists(self, key: str) -> bool:
+        return self._live(key) is not None
+
+    async def hit(self, key: str, *, window_seconds: int) -> tuple[int, int]:
+        async with self._lock:
+            item = self._live(key)
+            now = time.monotonic()
+            if item is None:
+                expires = now + window_seconds
+                count = 1
+            else:
+                count = int(item[0]) + 1
+                expires = item[1] if item[1] is not None else now + window_seconds
+            self._data[key] = (str(count).encode(), expires)
+            return count, max(1, math.ceil(expires - now))
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        self._data.clear()
+
+    def _prune(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, (_, exp) in self._data.items() if exp is not None and exp <= now]:
+            del self._data[key]
+
+
+class RedisStore:
+    """Redis through redis-py's asyncio client, keys under one prefix."""
+
+    name = "redis"
+
+    def __init__(self, url: str, *, prefix: str = "", timeout_seconds: float = 2.0) -> None:
+        self.prefix = prefix
+        self.client = redis_asyncio.Redis.from_url(
+            url,
+            socket_timeout=timeout_seconds,
+            socket_connect_timeout=timeout_seconds,
+            health_check_interval=30,
+        )
+
+    def _key(self, key: str) -> str:
+        return self.prefix + key
+
+    async def get(self, key: str) -> bytes | None:
+        return await self.client.get(self._key(key))
+
+    async def set(self, key: str, value: bytes | str, *, ttl_seconds: float | None = None) -> None:
+        if ttl_seconds is None:
+            await self.client.set(self._key(key), value)
+        else:
+            await self.client.set(self._key(key), value, px=max(1, int(ttl_seconds * 1000)))
+
+    async def delete(self, *keys: str) -> int:
+        if not keys:
+            return 0
+        return int(await self.client.delete(*(self._key(k) for k in keys)))
+
+    async def exists(self, key: str) -> bool:
+        return bool(await self.client.exists(self._key(key)))
+
+    async def hit(self, key: str, *, window_seconds: int) -> tuple[int, int]:
+        full = self._key(key)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.incr(full)
+            pipe.expire(full, window_seconds, nx=True)
+            pipe.ttl(full)
+            count, _, ttl = await pipe.execute()
+        return int(count), max(1, int(ttl))
+
+    async def ping(self) -> bool:
+        return bool(await self.client.ping())
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def create_store(url: str, *, prefix: str) -> KeyValueStore:
+    """Redis when a URL is configured, the in-process store otherwise."""
+    if url:
+        return RedisStore(url, prefix=prefix)
+    return MemoryStore()

@@ -1,0 +1,66 @@
+"""Liveness and readiness, as load balancers and supervisors ask for them."""
+
+import asyncio
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from app.core.db import ping_database
+from app.core.state import SettingsDep, StoreDep
+
+logger = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/health", tags=["health"])
+
+READY_TIMEOUT_SECONDS = 2.0
+
+
+@router.get("/check")
+async def check() -> dict[str, str]:
+    """Liveness: the process answers; touches no database."""
+    return {"status": "ok"}
+
+
+@router.get("/ready", responses={503: {"description": "A dependency does not answer"}})
+async def ready(request: Request, settings: SettingsDep, store: StoreDep) -> JSONResponse:
+    """Readiness: the database (and Redis, when configured) answer within 2 s."""
+
+    async def database() -> str:
+        try:
+            await ping_database(READY_TIMEOUT_SECONDS)
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            logger.warning("readiness: database check failed: %r", exc)
+            return "unavailable"
+        return "ok"
+
+    async def redis() -> str:
+        if not settings.REDIS_URL:
+            return "disabled"
+        try:
+            async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+                await store.ping()
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            logger.warning("readiness: redis check failed: %r", exc)
+            return "unavailable"
+        return "ok"
+
+    db_state, redis_state = await asyncio.gather(database(), redis())
+    checks = {"database": db_state, "redis": redis_state}
+    healthy = all(value in {"ok", "disabled"} for value in checks.values())
+    return JSONResponse(
+        {
+            "status": "ok" if healthy else "unavailable",
+            "checks": checks,
+            # This worker's audit queue; informative only, it never makes the service unready.
+            "audit": audit_details(request),
+        },
+        status_code=200 if healthy else 503,
+    )
+
+
+def audit_details(request: Request) -> dict[str, int | bool]:
+    """Entries this worker has waiting for the database and has dropped since it started."""
+    writer = getattr(request.app.state, "audit_writer", None)
+    if writer is None:
+        return {"enabled": False}
+    return {"enabled": True, **writer.stats()}

@@ -1,0 +1,81 @@
+"""The application factory: lifespan, middleware and routers. Nothing else."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app.audit.middleware import AuditMiddleware
+from app.audit.router import router as audit_router
+from app.audit.writer import AuditWriter
+from app.core.db import register_tortoise
+from app.core.logging import configure_logging
+from app.core.middleware import RequestIdMiddleware, ServerErrorMiddleware
+from app.core.store import create_store
+from app.health.router import router as health_router
+from app.study.router import router as study_router
+from app.users.router import router as users_router
+from settings import Settings
+from settings import settings as default_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or default_settings
+    configure_logging(settings.LOG_LEVEL, settings.log_format)
+    audit_writer = AuditWriter.from_settings(settings) if settings.AUDIT_ENABLED else None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.store = create_store(settings.REDIS_URL, prefix=settings.REDIS_KEY_PREFIX)
+        try:
+            async with register_tortoise(app, settings):
+                # The audit queue is written while the database is still open.
+                if audit_writer is not None:
+                    audit_writer.start()
+                try:
+                    yield
+                finally:
+                    if audit_writer is not None:
+                        await audit_writer.stop()
+        finally:
+            await app.state.store.close()
+
+    app = FastAPI(
+        title="Study Log",
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
+    )
+    app.state.settings = settings
+    app.state.audit_writer = audit_writer
+
+    # Added innermost first: a request meets RequestId, then the audit trail, then CORS,
+    # then the error guard. The audit trail sits outside everything that can answer, so
+    # it records the final status of every request (CORS preflights and JSON 500s too).
+    app.add_middleware(ServerErrorMiddleware)
+    if settings.CORS_ORIGINS:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.CORS_ORIGINS,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    if audit_writer is not None:
+        app.add_middleware(
+            AuditMiddleware,
+            writer=audit_writer,
+            exclude_paths=settings.AUDIT_EXCLUDE_PATHS,
+            trusted_proxies=settings.TRUSTED_PROXIES,
+        )
+    app.add_middleware(RequestIdMiddleware)
+
+    app.include_router(health_router)
+    app.include_router(users_router)
+    app.include_router(study_router)
+    app.include_router(audit_router)
+    return app

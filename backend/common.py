@@ -1,0 +1,78 @@
+"""What every command group shares: one asyncio.run with Tortoise around it, and output."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from tortoise import Tortoise
+from tortoise.exceptions import BaseORMException
+
+import settings as settings_module
+from settings import Settings
+
+T = TypeVar("T")
+
+err_console = Console(stderr=True)
+out_console = Console()
+
+
+class CommandError(Exception):
+    """A failure the admin should read as one line (exit 1)."""
+
+
+def current_settings() -> Settings:
+    """The settings commands run with (tests point this at their database)."""
+    return settings_module.settings
+
+
+def fail(message: str) -> NoReturn:
+    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def run(work: Callable[[], Awaitable[T]]) -> T:
+    """Runs one command's async work in one event loop, with Tortoise open around it."""
+
+    async def main() -> T:
+        await Tortoise.init(config=current_settings().tortoise_config())
+        try:
+            return await work()
+        finally:
+            await Tortoise.close_connections()
+
+    try:
+        return asyncio.run(main())
+    except CommandError as exc:
+        fail(str(exc))
+    except (BaseORMException, OSError, TimeoutError) as exc:
+        fail(f"database error: {exc}")
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, default=str, indent=2) + "\n")
+
+
+def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if value is None else str(value) for value in row))
+    out_console.print(table)
+
+
+def require_yes(yes: bool, question: str) -> None:
+    """Destructive commands ask; without a terminal they need --yes."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        fail("refusing without --yes when not interactive")
+    if not typer.confirm(question, default=False):
+        fail("aborted")

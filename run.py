@@ -1,0 +1,20 @@
+"""The admin command line: `python run.py --help`. Each group lives in backend/."""
+
+import typer
+
+from backend import check, db, demo
+
+cli = typer.Typer(
+    help="Study Log administration. Exit codes: 0 success, 1 failure, 2 misuse.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+cli.add_typer(db.cli, name="db")
+cli.add_typer(demo.cli, name="demo")
+cli.command("check")(check.check_command)
+cli.command("serve")(check.serve_command)
+
+if __name__ == "__main__":
+    cli()

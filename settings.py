@@ -1,0 +1,206 @@
+"""The service's one settings object, read from the environment and an optional `.env` file.
+
+`settings` is what the app, the CLI and gunicorn read; `TORTOISE_ORM` is what aerich reads.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from tortoise.backends.base.config_generator import expand_db_url
+from tortoise.exceptions import ConfigurationError
+
+BASE_DIR = Path(__file__).resolve().parent
+
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"  # noqa: S105  (public on purpose: production refuses it)
+# Values that are public knowledge (defaults of this and other templates) are no secret.
+WELL_KNOWN_SECRETS = frozenset(
+    {DEV_SECRET_KEY, "", "changethis", "changeme", "secret", "secret-key", "SECRET", "test"}
+)
+MIN_PRODUCTION_SECRET_LENGTH = 32
+
+CommaList = Annotated[list[str], NoDecode]
+
+MODEL_MODULES = ["app.users.models", "app.study.models", "app.audit.models", "aerich.models"]
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting of ../shared/API.md, by its environment name."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True
+    )
+
+    APP_ENV: Literal["development", "test", "production"] = "development"
+    DATABASE_URL: str = "sqlite://var/app.db"
+    DB_POOL_MIN_SIZE: int = Field(default=1, ge=0, le=100)
+    DB_POOL_MAX_SIZE: int = Field(default=10, ge=1, le=200)
+    # MySQL closes idle connections after wait_timeout; recycle well before its default 8 h.
+    DB_POOL_RECYCLE_SECONDS: int = Field(default=3600, ge=10)
+    DB_CONNECT_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
+
+    REDIS_URL: str = ""
+    REDIS_KEY_PREFIX: str = "studylog:"
+
+    # --- accounts ---------------------------------------------------------------------
+    SECRET_KEY: str = DEV_SECRET_KEY
+    ACCESS_TOKEN_TTL_SECONDS: int = Field(default=3600, ge=30)
+    REFRESH_TOKEN_TTL_SECONDS: int = Field(default=1_209_600, ge=60)
+    # Reset and verify links mailed to users; a spent or superseded one stops working earlier.
+    RESET_PASSWORD_TOKEN_TTL_SECONDS: int = Field(default=3600, ge=60)
+    VERIFY_TOKEN_TTL_SECONDS: int = Field(default=86_400, ge=60)
+    # GET /users/count is public; its answer may be this many seconds old (0: never cached).
+    USER_COUNT_CACHE_SECONDS: float = Field(default=5.0, ge=0, le=5)
+    # Fixed-window limits shared through the store: attempts per window, per client IP and
+    # per email. 0 turns that one limit off.
+    RATE_LIMIT_WINDOW_SECONDS: int = Field(default=60, ge=1, le=86_400)
+    RATE_LIMIT_LOGIN_PER_IP: int = Field(default=30, ge=0)
+    RATE_LIMIT_LOGIN_PER_EMAIL: int = Field(default=10, ge=0)
+    RATE_LIMIT_REGISTER_PER_IP: int = Field(default=20, ge=0)
+    RATE_LIMIT_REGISTER_PER_EMAIL: int = Field(default=5, ge=0)
+    RATE_LIMIT_FORGOT_PASSWORD_PER_IP: int = Field(default=10, ge=0)
+    RATE_LIMIT_FORGOT_PASSWORD_PER_EMAIL: int = Field(default=3, ge=0)
+    RATE_LIMIT_VERIFY_PER_IP: int = Field(default=10, ge=0)
+    RATE_LIMIT_VERIFY_PER_EMAIL: int = Field(default=3, ge=0)
+
+    CORS_ORIGINS: CommaList = []
+    TRUSTED_PROXIES: CommaList = ["127.0.0.1"]
+    DOCS_ENABLED: bool | None = None
+
+    # --- audit trail ------------------------------------------------------------------
+    AUDIT_ENABLED: bool = True
+    AUDIT_EXCLUDE_PATHS: CommaList = ["/api/health/", "/metrics"]
+    # Each worker queues entries in memory and writes them with one bulk insert per batch.
+    AUDIT_FLUSH_INTERVAL_MS: int = Field(default=200, ge=10, le=60_000)
+    AUDIT_BATCH_SIZE: int = Field(default=500, ge=1, le=10_000)
+    # Entries waiting while the database is down; past this, new ones are dropped and counted.
+    AUDIT_QUEUE_MAX: int = Field(default=20_000, ge=1)
+    # Retries after a failed insert back off from the flush interval up to this.
+    AUDIT_RETRY_MAX_SECONDS: float = Field(default=5.0, gt=0)
+    # How long a stopping worker keeps trying to write its queue (below gunicorn's
+    # graceful_timeout of 25 s, so the worker is never killed half-way).
+    AUDIT_SHUTDOWN_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+
+    # --- mail -------------------------------------------------------------------------
+    SMTP_HOST: str = ""
+    SMTP_PORT: int = 587
+    SMTP_USER: str = ""
+    SMTP_PASSWORD: str = ""
+    SMTP_FROM: str = "studylog@localhost"
+    SMTP_STARTTLS: bool = True
+    SMTP_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    # Where the links in verify and reset mails point (the web client's address).
+    MAIL_LINK_BASE_URL: str = "http://127.0.0.1:8000"
+
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    LOG_FORMAT: Literal["text", "json"] | None = None
+
+    # --- serving ----------------------------------------------------------------------
+    METRICS_ENABLED: bool = False
+    GUNICORN_BIND: str = "127.0.0.1:8000"
+    WEB_CONCURRENCY: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+
+    @field_validator("CORS_ORIGINS", "TRUSTED_PROXIES", "AUDIT_EXCLUDE_PATHS", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return _split_commas(value)
+
+    @field_validator("LOG_LEVEL", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        try:
+            expand_db_url(value)
+        except ConfigurationError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.APP_ENV != "production":
+            return self
+        if self.SECRET_KEY in WELL_KNOWN_SECRETS:
+            raise ValueError("SECRET_KEY is missing or a well-known value; set a random one")
+        if len(self.SECRET_KEY) < MIN_PRODUCTION_SECRET_LENGTH:
+            raise ValueError(
+                f"SECRET_KEY must be at least {MIN_PRODUCTION_SECRET_LENGTH} characters"
+            )
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.APP_ENV == "production"
+
+    @property
+    def docs_enabled(self) -> bool:
+        if self.DOCS_ENABLED is None:
+            return not self.is_production
+        return self.DOCS_ENABLED
+
+    @property
+    def log_format(self) -> str:
+        if self.LOG_FORMAT:
+            return self.LOG_FORMAT
+        return "text" if self.APP_ENV == "development" else "json"
+
+    @property
+    def database_dialect(self) -> str:
+        engine = expand_db_url(self.DATABASE_URL)["engine"]
+        return engine.rsplit(".", 1)[-1].replace("asyncpg", "postgres")
+
+    def tortoise_config(self) -> dict[str, Any]:
+        """The Tortoise/aerich config for DATABASE_URL, with pool settings applied."""
+        connection = expand_db_url(self.DATABASE_URL)
+        credentials = connection["credentials"]
+        dialect = connection["engine"].rsplit(".", 1)[-1]
+        if dialect == "asyncpg":
+            credentials.setdefault("min_size", self.DB_POOL_MIN_SIZE)
+            credentials.setdefault("max_size", self.DB_POOL_MAX_SIZE)
+            credentials.setdefault("timeout", self.DB_CONNECT_TIMEOUT_SECONDS)
+        elif dialect == "mysql":
+            credentials.setdefault("minsize", self.DB_POOL_MIN_SIZE)
+            credentials.setdefault("maxsize", self.DB_POOL_MAX_SIZE)
+            credentials.setdefault("pool_recycle", self.DB_POOL_RECYCLE_SECONDS)
+            credentials.setdefault("connect_timeout", self.DB_CONNECT_TIMEOUT_SECONDS)
+        elif dialect == "sqlite":
+            path = credentials["file_path"]
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return {
+            "connections": {"default": connection},
+            "apps": {"models": {"models": list(MODEL_MODULES), "default_connection": "default"}},
+            "use_tz": True,
+            "timezone": "UTC",
+        }
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment; an unsafe or malformed one stops the process in one line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        print(f"studylog: refusing to start: {problems}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+settings = load_settings()
+TORTOISE_ORM = settings.tortoise_config()

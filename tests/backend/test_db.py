@@ -1,0 +1,199 @@
+"""Migrations: one history builds the models' schema on SQLite, PostgreSQL and MySQL."""
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tortoise import Tortoise
+from typer.testing import CliRunner
+
+import settings as settings_module
+from backend import db
+from run import cli
+from settings import BASE_DIR, Settings
+from tests.fixtures import schema, services
+
+SCRATCH_DATABASE = "studylog_test_scratch"
+
+
+@pytest.fixture
+def scratch_url(backend: str, test_tmp_dir: Path) -> str:
+    """An empty database of the backend, apart from the shared test database."""
+    url = services.backend_url(backend, test_tmp_dir, database=SCRATCH_DATABASE)
+
+    async def empty() -> None:
+        services.forget_dialect_caches()
+        if backend != "sqlite":
+            await services.create_server_database(url)
+        await services.drop_all_tables(url)
+
+    try:
+        asyncio.run(empty())
+    except OSError as exc:
+        services.unavailable(f"{backend} is unreachable: {exc!r}")
+    return url
+
+
+@pytest.fixture
+def use_database(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """Points the CLI's settings at a database."""
+
+    def point(url: str) -> None:
+        monkeypatch.setattr(settings_module, "settings", Settings(DATABASE_URL=url))
+
+    return point
+
+
+async def _schema_after(url: str, build: Callable[[], Any]) -> dict[str, Any]:
+    services.forget_dialect_caches()
+    await services.drop_all_tables(url)
+    await build()
+    await Tortoise.init(config=Settings(DATABASE_URL=url).tortoise_config())
+    try:
+        return await schema.introspect()
+    finally:
+        await Tortoise.close_connections()
+
+
+async def test_migrations_build_the_schema_the_models_describe(scratch_url: str) -> None:
+    async def migrate() -> None:
+        await db.upgrade(scratch_url)
+
+    async def generate() -> None:
+        await Tortoise.init(config=Settings(DATABASE_URL=scratch_url).tortoise_config())
+        try:
+            await Tortoise.generate_schemas(safe=False)
+        finally:
+            await Tortoise.close_connections()
+
+    migrated = await _schema_after(scratch_url, migrate)
+    generated = await _schema_after(scratch_url, generate)
+    assert {"user", "study_record", "audit_log", "aerich"} <= set(migrated)
+    assert migrated == generated
+
+
+async def test_models_match_the_last_migration() -> None:
+    assert await db.pending_model_changes() == {}
+
+
+async def test_a_model_change_without_migration_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    state = db.last_models_state()
+    assert state is not None
+    record = state["models.StudyRecord"]
+    record["data_fields"] = [f for f in record["data_fields"] if f["name"] != "notes"]
+    monkeypatch.setattr(db, "last_models_state", lambda: state)
+    changes = await db.pending_model_changes()
+    assert set(changes) == set(db.DIALECTS)
+    assert '"notes"' in changes["postgres"]
+    assert "`notes`" in changes["mysql"]
+
+
+def test_check_passes_on_a_migrated_database(
+    scratch_url: str, use_database: Callable[[str], None]
+) -> None:
+    use_database(scratch_url)
+    runner = CliRunner()
+    upgraded = runner.invoke(cli, ["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "applied 0_" in upgraded.output
+    again = runner.invoke(cli, ["db", "upgrade"])
+    assert again.exit_code == 0
+    assert "up to date" in again.output
+    checked = runner.invoke(cli, ["db", "check"])
+    assert checked.exit_code == 0, checked.output
+    history = runner.invoke(cli, ["db", "history"])
+    assert history.exit_code == 0
+    assert all(line.startswith("applied") for line in history.output.strip().splitlines())
+
+
+def test_check_fails_with_pending_migrations(
+    scratch_url: str, use_database: Callable[[str], None]
+) -> None:
+    use_database(scratch_url)
+    result = CliRunner().invoke(cli, ["db", "check"])
+    assert result.exit_code == 1
+    assert "pending migrations" in result.output
+
+
+def test_upgrade_reports_an_unreachable_database_in_one_line(
+    use_database: Callable[[str], None],
+) -> None:
+    use_database("postgres://nobody@127.0.0.1:1/none")
+    result = CliRunner().invoke(cli, ["db", "upgrade"])
+    assert result.exit_code == 1
+    assert result.output.startswith("upgrade failed:")
+    assert "Traceback" not in result.output
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """The project's code and migrations in a scratch directory, free to change."""
+    target = tmp_path / "project"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in ("app", "backend", "migrations"):
+        shutil.copytree(BASE_DIR / name, target / name, ignore=ignore)
+    for name in ("settings.py", "run.py", "pyproject.toml"):
+        shutil.copy2(BASE_DIR / name, target / name)
+    return target
+
+
+def _run_cli(project: Path, *args: str, url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": url, "APP_ENV": "test"}
+    return subprocess.run(
+        [sys.executable, "run.py", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_a_generated_migration_applies_on_every_database(
+    project_copy: Path, test_tmp_dir: Path, prepared_databases: Callable[[str], str]
+) -> None:
+    models = project_copy / "app" / "study" / "models.py"
+    text = models.read_text()
+    models.write_text(
+        text.replace(
+            '    notes = fields.TextField(default="")\n',
+            '    notes = fields.TextField(default="")\n'
+            "    mood = fields.CharField(max_length=20, null=True)\n",
+        )
+    )
+    sqlite_url = f"sqlite://{test_tmp_dir}/generated.db"
+    written = _run_cli(project_copy, "db", "migrate", "--name", "add_mood", url=sqlite_url)
+    assert written.returncode == 0, written.stderr
+    assert "add_mood" in written.stdout
+    new_files = list((project_copy / "migrations" / "models").glob("*_add_mood.py"))
+    assert len(new_files) == 1
+
+    for backend in services.BACKENDS:
+        url = services.backend_url(backend, test_tmp_dir, database="studylog_test_generated")
+        if backend == "sqlite":
+            url = sqlite_url
+        else:
+            prepared_databases(backend)  # skips or fails when the server is unreachable
+
+        async def empty(url: str = url, backend: str = backend) -> None:
+            if backend != "sqlite":
+                await services.create_server_database(url)
+            await services.drop_all_tables(url)
+
+        asyncio.run(empty())
+        upgraded = _run_cli(project_copy, "db", "upgrade", url=url)
+        assert upgraded.returncode == 0, f"{backend}: {upgraded.stderr}"
+        assert "add_mood" in upgraded.stdout
+        checked = _run_cli(project_copy, "db", "check", url=url)
+        assert checked.returncode == 0, f"{backend}: {checked.stdout}{checked.stderr}"
+        undone = _run_cli(project_copy, "db", "downgrade", "--yes", url=url)
+        assert undone.returncode == 0, f"{backend}: {undone.stderr}"
+        assert "add_mood" in undone.stdout

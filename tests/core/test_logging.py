@@ -1,0 +1,53 @@
+"""Logs are JSON lines in production and text in development, each with the request id."""
+
+import json
+import logging
+import sys
+
+from app.core.context import request_id_var
+from app.core.logging import TEXT_FORMAT, JsonFormatter, RequestIdFilter
+
+
+def _record(message: str, **extra: object) -> logging.LogRecord:
+    record = logging.LogRecord("app.test", logging.INFO, __file__, 1, message, None, None)
+    for key, value in extra.items():
+        setattr(record, key, value)
+    return record
+
+
+def test_json_line_carries_request_id_and_extras() -> None:
+    token = request_id_var.set("req-7")
+    try:
+        record = _record("hello %s", user_id="u-1")
+        record.args = ("world",)
+        RequestIdFilter().filter(record)
+        line = JsonFormatter().format(record)
+    finally:
+        request_id_var.reset(token)
+    entry = json.loads(line)
+    assert "\n" not in line
+    assert entry["message"] == "hello world"
+    assert entry["request_id"] == "req-7"
+    assert entry["user_id"] == "u-1"
+    assert entry["level"] == "INFO"
+    assert entry["time"].endswith("+00:00")
+
+
+def test_json_line_holds_the_exception() -> None:
+    exc_info = None
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        exc_info = sys.exc_info()
+    record = logging.LogRecord("app.test", logging.ERROR, __file__, 1, "failed", None, exc_info)
+    RequestIdFilter().filter(record)
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["request_id"] == "-"
+    assert "ValueError: boom" in entry["exception"]
+
+
+def test_text_format_shows_request_id() -> None:
+    record = _record("plain")
+    RequestIdFilter().filter(record)
+    line = logging.Formatter(TEXT_FORMAT).format(record)
+    assert "[-] plain" in line

@@ -1,0 +1,108 @@
+"""Settings: names from API.md, safe production values, database pool configuration."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from settings import BASE_DIR, DEV_SECRET_KEY, Settings
+
+STRONG_SECRET = "k" * 48
+
+
+def _run(code: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("APP_", "SECRET_"))}
+    clean.update(env)
+    clean["PYTHONPATH"] = str(BASE_DIR)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=clean,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("secret", [None, DEV_SECRET_KEY, "changethis", "short-but-random"])
+def test_production_refuses_to_start_with_a_weak_secret(secret: str | None, tmp_path: Path) -> None:
+    env = {"APP_ENV": "production", "DATABASE_URL": f"sqlite://{tmp_path}/x.db"}
+    if secret is not None:
+        env["SECRET_KEY"] = secret
+    result = _run("import asgi", env, tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "SECRET_KEY" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_production_starts_with_a_strong_secret_and_closed_docs(tmp_path: Path) -> None:
+    env = {
+        "APP_ENV": "production",
+        "SECRET_KEY": STRONG_SECRET,
+        "DATABASE_URL": f"sqlite://{tmp_path}/x.db",
+    }
+    code = "import asgi; print(asgi.app.docs_url, asgi.app.openapi_url)"
+    result = _run(code, env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "None None"
+
+
+def test_docs_open_in_production_only_when_asked() -> None:
+    settings = Settings(APP_ENV="production", SECRET_KEY=STRONG_SECRET, DOCS_ENABLED=True)
+    assert settings.docs_enabled
+    assert Settings(APP_ENV="development").docs_enabled
+    assert not Settings(APP_ENV="production", SECRET_KEY=STRONG_SECRET).docs_enabled
+
+
+def test_comma_separated_lists_are_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CORS_ORIGINS", "https://a.example, https://b.example")
+    monkeypatch.setenv("TRUSTED_PROXIES", "10.0.0.1,10.0.0.2")
+    monkeypatch.setenv("AUDIT_EXCLUDE_PATHS", "")
+    settings = Settings()
+    assert settings.CORS_ORIGINS == ["https://a.example", "https://b.example"]
+    assert settings.TRUSTED_PROXIES == ["10.0.0.1", "10.0.0.2"]
+    assert isinstance(settings.AUDIT_EXCLUDE_PATHS, list)
+    assert not settings.AUDIT_EXCLUDE_PATHS
+
+
+def test_log_format_defaults_to_text_only_in_development() -> None:
+    assert Settings(APP_ENV="development").log_format == "text"
+    assert Settings(APP_ENV="test").log_format == "json"
+    assert Settings(APP_ENV="development", LOG_FORMAT="json").log_format == "json"
+
+
+def test_unknown_database_scheme_is_refused() -> None:
+    with pytest.raises(ValueError, match="DB scheme"):
+        Settings(DATABASE_URL="oracle9://nope/db")
+
+
+def test_mysql_connections_are_recycled_and_pools_sized() -> None:
+    settings = Settings(
+        DATABASE_URL="mysql://root:@127.0.0.1:3306/app",
+        DB_POOL_MAX_SIZE=7,
+        DB_POOL_RECYCLE_SECONDS=600,
+    )
+    credentials = settings.tortoise_config()["connections"]["default"]["credentials"]
+    assert credentials["pool_recycle"] == 600
+    assert credentials["maxsize"] == 7
+    assert settings.database_dialect == "mysql"
+
+
+def test_postgres_pool_is_sized_and_url_parameters_win() -> None:
+    settings = Settings(DATABASE_URL="postgres://u:p@db:5432/app?max_size=3", DB_POOL_MAX_SIZE=9)
+    credentials = settings.tortoise_config()["connections"]["default"]["credentials"]
+    assert credentials["max_size"] == 3
+    assert credentials["min_size"] == settings.DB_POOL_MIN_SIZE
+    assert settings.database_dialect == "postgres"
+
+
+def test_aerich_models_are_registered() -> None:
+    models = Settings().tortoise_config()["apps"]["models"]["models"]
+    assert "aerich.models" in models
