@@ -1,0 +1,108 @@
+"""Outgoing mail behind one small interface.
+
+`LogMailSender` writes mail to the log (the default, for development: it shows the links);
+`SmtpMailSender` sends through SMTP_HOST. smtplib blocks, so it runs in a worker thread;
+callers in a request hand `deliver` to a background task so the answer does not wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Protocol
+
+from settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MailMessage:
+    to: str
+    subject: str
+    body: str
+
+
+class MailSender(Protocol):
+    async def send(self, message: MailMessage) -> None: ...
+
+
+class LogMailSender:
+    """Mail into the log. Bodies (which hold tokens) only where `show_body` is set."""
+
+    def __init__(self, *, show_body: bool) -> None:
+        self.show_body = show_body
+
+    async def send(self, message: MailMessage) -> None:
+        if self.show_body:
+            logger.info("mail to %s: %s\n%s", message.to, message.subject, message.body)
+        else:
+            logger.warning(
+                "mail to %s not sent (SMTP_HOST is empty): %s", message.to, message.subject
+            )
+
+
+class SmtpMailSender:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        sender: str,
+        username: str = "",
+        password: str = "",
+        starttls: bool = True,
+        timeout_seconds: float = 10.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.sender = sender
+        self.username = username
+        self.password = password
+        self.starttls = starttls
+        self.timeout_seconds = timeout_seconds
+
+    async def send(self, message: MailMessage) -> None:
+        await asyncio.to_thread(self._send_blocking, message)
+
+    def _send_blocking(self, message: MailMessage) -> None:
+        email = EmailMessage()
+        email["From"] = self.sender
+        email["To"] = message.to
+        email["Subject"] = message.subject
+        email.set_content(message.body)
+        with smtplib.SMTP(self.host, self.port, timeout=self.timeout_seconds) as smtp:
+            if self.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if self.username:
+                smtp.login(self.username, self.password)
+            smtp.send_message(email)
+
+
+def create_mail_sender(settings: Settings) -> MailSender:
+    """SMTP when SMTP_HOST is set; the log otherwise (bodies shown outside production)."""
+    if settings.SMTP_HOST:
+        return SmtpMailSender(
+            host=settings.SMTP_HOST,
+            port=settings.SMTP_PORT,
+            sender=settings.SMTP_FROM,
+            username=settings.SMTP_USER,
+            password=settings.SMTP_PASSWORD,
+            starttls=settings.SMTP_STARTTLS,
+            timeout_seconds=settings.SMTP_TIMEOUT_SECONDS,
+        )
+    return LogMailSender(show_body=not settings.is_production)
+
+
+async def deliver(sender: MailSender, message: MailMessage) -> bool:
+    """Sends, logging a failure instead of raising (it runs after the answer has gone)."""
+    try:
+        await sender.send(message)
+    except (OSError, smtplib.SMTPException) as exc:
+        logger.error("mail to %s failed: %s: %s", message.to, type(exc).__name__, exc)
+        return False
+    return True

@@ -1,0 +1,59 @@
+"""fastapi-users' database adapter for Tortoise (the library dropped its own in v10)."""
+
+import uuid
+from typing import Any
+
+from fastapi_users.db import BaseUserDatabase
+from fastapi_users.exceptions import UserAlreadyExists
+from tortoise.exceptions import IntegrityError
+
+from app.users.models import User
+
+
+def normalize_email(email: str) -> str:
+    """The stored form of an email: lower case, so uniqueness is case-insensitive."""
+    return email.strip().lower()
+
+
+class EmailTakenError(UserAlreadyExists):
+    """Another account already has this email (lost a race past the manager's own check).
+
+    It is the manager's UserAlreadyExists, so the routes answer it with their 400 code.
+    """
+
+
+# The OAuth account methods stay fastapi-users' NotImplementedError: this service has no OAuth.
+class TortoiseUserDatabase(BaseUserDatabase[User, uuid.UUID]):  # pylint: disable=abstract-method
+    """Reads and writes `User` rows for fastapi-users' manager."""
+
+    async def get(self, id: uuid.UUID) -> User | None:
+        return await User.get_or_none(id=id)
+
+    async def get_by_email(self, email: str) -> User | None:
+        return await User.get_or_none(email=normalize_email(email))
+
+    async def create(self, create_dict: dict[str, Any]) -> User:
+        values = dict(create_dict)
+        values["email"] = normalize_email(values["email"])
+        try:
+            return await User.create(**values)
+        except IntegrityError as exc:
+            raise EmailTakenError(values["email"]) from exc
+
+    async def update(self, user: User, update_dict: dict[str, Any]) -> User:
+        values = dict(update_dict)
+        if "email" in values:
+            values["email"] = normalize_email(values["email"])
+        previous = {field: getattr(user, field) for field in values}
+        for field, value in values.items():
+            setattr(user, field, value)
+        try:
+            await user.save(update_fields=list(values) or None)
+        except IntegrityError as exc:
+            for field, value in previous.items():  # the object keeps matching its row
+                setattr(user, field, value)
+            raise EmailTakenError(values.get("email", user.email)) from exc
+        return user
+
+    async def delete(self, user: User) -> None:
+        await user.delete()

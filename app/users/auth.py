@@ -1,0 +1,72 @@
+"""Authentication: bearer access tokens, and the dependencies routes use to require a user.
+
+`CurrentUser` and `CurrentSuperuser` are what other domains import. Whenever they admit a
+request they put the user id in `request.state.user_id`, where the audit trail reads it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+
+from app.core.security import AccessClaims, decode_access_token
+from app.core.state import SettingsDep, StoreDep
+from app.users import service
+from app.users.models import User
+
+LOGIN_URL = "/api/v1/auth/jwt/login"
+
+bearer_scheme = OAuth2PasswordBearer(tokenUrl=LOGIN_URL, auto_error=False)
+
+
+@dataclass(frozen=True)
+class Authentication:
+    """An admitted request: its user and the claims of the access token it came with."""
+
+    user: User
+    claims: AccessClaims
+
+
+def _unauthorized() -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        detail="Unauthorized",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def authenticate(
+    request: Request,
+    token: Annotated[str | None, Depends(bearer_scheme)],
+    settings: SettingsDep,
+    store: StoreDep,
+) -> Authentication:
+    """An active user with a valid, unrevoked access token; 401 otherwise."""
+    claims = decode_access_token(token, secret=settings.SECRET_KEY) if token else None
+    if claims is None:
+        raise _unauthorized()
+    user = await service.session_user(claims=claims, store=store)
+    if user is None or not user.is_active:
+        raise _unauthorized()
+    request.state.user_id = user.id
+    return Authentication(user=user, claims=claims)
+
+
+async def current_active_user(
+    authentication: Annotated[Authentication, Depends(authenticate)],
+) -> User:
+    return authentication.user
+
+
+async def current_superuser(user: Annotated[User, Depends(current_active_user)]) -> User:
+    if not user.is_superuser:
+        raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="Forbidden")
+    return user
+
+
+CurrentAuthentication = Annotated[Authentication, Depends(authenticate)]
+CurrentUser = Annotated[User, Depends(current_active_user)]
+CurrentSuperuser = Annotated[User, Depends(current_superuser)]

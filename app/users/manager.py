@@ -1,0 +1,214 @@
+"""Account rules: the password policy, what happens after register, forgot and verify,
+and what ends a user's tokens (password change or reset, deactivation, deletion)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import BackgroundTasks, Depends, Request
+from fastapi.security import OAuth2PasswordRequestForm
+from fastapi_users import BaseUserManager, UUIDIDMixin, exceptions, schemas
+from fastapi_users.jwt import generate_jwt
+from tortoise.transactions import in_transaction
+
+from app.audit.models import AuditLog
+from app.core.mail import MailMessage, MailSender, create_mail_sender, deliver
+from app.core.state import get_settings, get_store
+from app.core.store import KeyValueStore
+from app.users import service
+from app.users.adapter import TortoiseUserDatabase, normalize_email
+from app.users.models import User
+from settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MIN_PASSWORD_LENGTH = 8
+
+
+class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
+    """fastapi-users' manager with this service's policy.
+
+    Outside a request (the CLI) it needs only the database and settings: mail is then sent
+    before the call returns, and there is no count cache to drop.
+    """
+
+    def __init__(
+        self,
+        user_db: TortoiseUserDatabase,
+        settings: Settings,
+        *,
+        store: KeyValueStore | None = None,
+        mail: MailSender | None = None,
+        background: BackgroundTasks | None = None,
+    ) -> None:
+        super().__init__(user_db)
+        self.settings = settings
+        self.store = store
+        self.mail = mail or create_mail_sender(settings)
+        self.background = background
+        self.reset_password_token_secret = settings.SECRET_KEY
+        self.reset_password_token_lifetime_seconds = settings.RESET_PASSWORD_TOKEN_TTL_SECONDS
+        self.verification_token_secret = settings.SECRET_KEY
+        self.verification_token_lifetime_seconds = settings.VERIFY_TOKEN_TTL_SECONDS
+
+    async def validate_password(
+        self, password: str, user: schemas.BaseUserCreate | User | Any
+    ) -> None:
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise exceptions.InvalidPasswordException(
+                reason=f"Password should be at least {MIN_PASSWORD_LENGTH} characters"
+            )
+        email = getattr(user, "email", None)
+        if email and normalize_email(password) == normalize_email(email):
+            raise exceptions.InvalidPasswordException(reason="Password should not be the email")
+
+    async def authenticate(self, credentials: OAuth2PasswordRequestForm) -> User | None:
+        """The user for these credentials, or None; as slow for an unknown email as for a
+        known one (the hash runs either way), and off the event loop."""
+        user = await self.user_db.get_by_email(credentials.username)
+        if user is None:
+            await asyncio.to_thread(self.password_helper.hash, credentials.password)
+            return None
+        verified, new_hash = await asyncio.to_thread(
+            self.password_helper.verify_and_update, credentials.password, user.hashed_password
+        )
+        if not verified:
+            return None
+        if new_hash is not None:
+            await self.user_db.update(user, {"hashed_password": new_hash})
+        return user
+
+    async def forgot_password(self, user: User, request: Request | None = None) -> None:
+        """fastapi-users' own, with the fingerprint hash off the event loop."""
+        if not user.is_active:
+            raise exceptions.UserInactive()
+        fingerprint = await asyncio.to_thread(self.password_helper.hash, user.hashed_password)
+        token = generate_jwt(
+            {
+                "sub": str(user.id),
+                "password_fgpt": fingerprint,
+                "aud": self.reset_password_token_audience,
+            },
+            self.reset_password_token_secret,
+            self.reset_password_token_lifetime_seconds,
+        )
+        await self.on_after_forgot_password(user, token, request)
+
+    async def spend_hash_time(self) -> None:
+        """One password hash for nothing: answers about unknown emails take as long."""
+        await asyncio.to_thread(self.password_helper.hash, "not-a-password")
+
+    async def check_password(self, user: User, password: str) -> bool:
+        verified, _ = await asyncio.to_thread(
+            self.password_helper.verify_and_update, password, user.hashed_password
+        )
+        return verified
+
+    async def delete(self, user: User, request: Request | None = None) -> None:
+        """Deletes the account with its study records and sessions (foreign-key cascade);
+        its audit rows stay, without the user reference."""
+        await self.on_before_delete(user, request)
+        async with in_transaction():
+            await AuditLog.filter(user_id=user.id).update(user_id=None)
+            await self.user_db.delete(user)
+        await self.on_after_delete(user, request)
+
+    async def on_after_register(self, user: User, request: Request | None = None) -> None:
+        logger.info("user registered", extra={"user_id": str(user.id)})
+        await self._forget_count()
+        if user.is_active and not user.is_verified:
+            await self.request_verify(user, request)
+
+    async def on_after_request_verify(
+        self, user: User, token: str, request: Request | None = None
+    ) -> None:
+        await self._send(
+            MailMessage(
+                to=user.email,
+                subject="Confirm your email address for Study Log",
+                body=(
+                    "Confirm your email address by opening this link:\n\n"
+                    f"{self._link('verify', token)}\n\n"
+                    f"or by sending this token to POST /api/v1/auth/verify:\n{token}\n"
+                ),
+            )
+        )
+
+    async def on_after_forgot_password(
+        self, user: User, token: str, request: Request | None = None
+    ) -> None:
+        await self._send(
+            MailMessage(
+                to=user.email,
+                subject="Reset your Study Log password",
+                body=(
+                    "Someone asked to reset the password of this account. If it was you, "
+                    "open this link:\n\n"
+                    f"{self._link('reset-password', token)}\n\n"
+                    f"or send this token to POST /api/v1/auth/reset-password:\n{token}\n\n"
+                    "If it was not you, ignore this mail: nothing changes.\n"
+                ),
+            )
+        )
+
+    async def on_after_reset_password(self, user: User, request: Request | None = None) -> None:
+        ended = await service.revoke_user_sessions(user_id=user.id)
+        logger.info("password reset; %d sessions ended", ended, extra={"user_id": str(user.id)})
+
+    async def on_after_update(
+        self, user: User, update_dict: dict[str, Any], request: Request | None = None
+    ) -> None:
+        if update_dict.get("password") is not None or update_dict.get("is_active") is False:
+            ended = await service.revoke_user_sessions(user_id=user.id)
+            logger.info(
+                "password changed or account deactivated; %d sessions ended",
+                ended,
+                extra={"user_id": str(user.id)},
+            )
+
+    async def on_after_delete(self, user: User, request: Request | None = None) -> None:
+        logger.info("user deleted", extra={"user_id": str(user.id)})
+        await self._forget_count()
+
+    def _link(self, path: str, token: str) -> str:
+        return (
+            f"{self.settings.MAIL_LINK_BASE_URL.rstrip('/')}/{path}?{urlencode({'token': token})}"
+        )
+
+    async def _send(self, message: MailMessage) -> None:
+        # In a request, after the answer: the answer neither waits for SMTP nor, by taking
+        # longer, tells whether the email has an account.
+        if self.background is not None:
+            self.background.add_task(deliver, self.mail, message)
+        else:
+            await deliver(self.mail, message)
+
+    async def _forget_count(self) -> None:
+        if self.store is not None:
+            await service.forget_user_count(self.store)
+
+
+async def get_user_db() -> AsyncIterator[TortoiseUserDatabase]:
+    yield TortoiseUserDatabase()
+
+
+def get_mail_sender(settings: Annotated[Settings, Depends(get_settings)]) -> MailSender:
+    return create_mail_sender(settings)
+
+
+async def get_user_manager(
+    user_db: Annotated[TortoiseUserDatabase, Depends(get_user_db)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    store: Annotated[KeyValueStore, Depends(get_store)],
+    mail: Annotated[MailSender, Depends(get_mail_sender)],
+    background: BackgroundTasks,
+) -> AsyncIterator[UserManager]:
+    yield UserManager(user_db, settings, store=store, mail=mail, background=background)
+
+
+UserManagerDep = Annotated[UserManager, Depends(get_user_manager)]

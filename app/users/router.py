@@ -1,0 +1,356 @@
+"""Account routes under /api/v1, with fastapi-users' manager, paths and error codes.
+
+Built here rather than taken from fastapi-users' router factories: login also returns a
+refresh token, logout really revokes, the limited routes count attempts by IP and email,
+and /users/me, /users/count and /users/{id} need to be ordered and checked as API.md says.
+"""
+
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.security import OAuth2PasswordRequestForm
+from fastapi_pagination import Page, Params
+from fastapi_pagination.ext.tortoise import apaginate
+from fastapi_users import exceptions
+from fastapi_users.router.common import ErrorCode, ErrorModel
+
+from app.core.state import SettingsDep, StoreDep
+from app.users import service
+from app.users.auth import CurrentAuthentication, CurrentSuperuser, CurrentUser
+from app.users.dependencies import AccountRateLimiterDep, UserByIdDep
+from app.users.manager import UserManagerDep
+from app.users.models import User
+from app.users.schemas import (
+    DeregisterRequest,
+    EmailRequest,
+    RefreshRequest,
+    ResetPasswordRequest,
+    TokenPair,
+    UserCount,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+    VerifyRequest,
+)
+
+# Every account request is a small JSON or form body; anything bigger is refused unparsed.
+MAX_BODY_BYTES = 64 * 1024
+INVALID_PASSWORD = "INVALID_PASSWORD"  # noqa: S105  (an error code, not a password)
+
+
+class BodyLimitedRoute(APIRoute):
+    """Refuses a body over MAX_BODY_BYTES with a JSON 413 before anything parses it.
+
+    FastAPI's own per-router `max_body_size` answers 413 in plain text; the contract wants
+    `{"detail": ...}` everywhere.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def limited_handler(request: Request) -> Response:
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+                return _too_large()
+            body = bytearray()
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_BODY_BYTES:
+                    return _too_large()
+            # Starlette's Request keeps a read body here; the handler parses it from there.
+            request._body = bytes(body)  # pylint: disable=protected-access
+            return await handler(request)
+
+        return limited_handler
+
+
+def _too_large() -> JSONResponse:
+    return JSONResponse(
+        {"detail": "Content Too Large"}, status_code=status.HTTP_413_CONTENT_TOO_LARGE
+    )
+
+
+router = APIRouter(prefix="/api/v1")
+auth = APIRouter(prefix="/auth", tags=["auth"], route_class=BodyLimitedRoute)
+users = APIRouter(prefix="/users", tags=["users"], route_class=BodyLimitedRoute)
+
+BAD_REQUEST: dict[int | str, dict[str, object]] = {400: {"model": ErrorModel}}
+UNAUTHORIZED: dict[int | str, dict[str, object]] = {401: {"description": "No valid token."}}
+SUPERUSER_ONLY: dict[int | str, dict[str, object]] = {
+    **UNAUTHORIZED,
+    403: {"description": "Not a superuser."},
+}
+
+
+def _bad_request(detail: object) -> HTTPException:
+    return HTTPException(status_code=status.HTTP_400_BAD_REQUEST, detail=detail)
+
+
+def _invalid_password(code: ErrorCode, exc: exceptions.InvalidPasswordException) -> HTTPException:
+    return _bad_request({"code": code, "reason": exc.reason})
+
+
+# --- auth ---------------------------------------------------------------------------------
+
+
+@auth.post(
+    "/register",
+    response_model=UserRead,
+    status_code=status.HTTP_201_CREATED,
+    name="register:register",
+    responses=BAD_REQUEST,
+)
+async def register(
+    request: Request,
+    user_in: UserCreate,
+    user_manager: UserManagerDep,
+    limiter: AccountRateLimiterDep,
+) -> UserRead:
+    """Create an account."""
+    await limiter.hit("register", email=user_in.email)
+    try:
+        user = await user_manager.create(user_in, safe=True, request=request)
+    except exceptions.UserAlreadyExists as exc:
+        raise _bad_request(ErrorCode.REGISTER_USER_ALREADY_EXISTS) from exc
+    except exceptions.InvalidPasswordException as exc:
+        raise _invalid_password(ErrorCode.REGISTER_INVALID_PASSWORD, exc) from exc
+    return UserRead.model_validate(user)
+
+
+@auth.post("/jwt/login", response_model=TokenPair, name="auth:jwt.login", responses=BAD_REQUEST)
+async def login(
+    request: Request,
+    credentials: Annotated[OAuth2PasswordRequestForm, Depends()],
+    user_manager: UserManagerDep,
+    limiter: AccountRateLimiterDep,
+    settings: SettingsDep,
+) -> TokenPair:
+    """Log in with email (as `username`) and password: an access and a refresh token."""
+    await limiter.hit("login", email=credentials.username)
+    user = await user_manager.authenticate(credentials)
+    if user is None or not user.is_active:
+        raise _bad_request(ErrorCode.LOGIN_BAD_CREDENTIALS)
+    tokens = await service.start_session(user=user, settings=settings)
+    await user_manager.on_after_login(user, request)
+    return TokenPair(access_token=tokens.access_token, refresh_token=tokens.refresh_token)
+
+
+@auth.post(
+    "/jwt/refresh", response_model=TokenPair, name="auth:jwt.refresh", responses=UNAUTHORIZED
+)
+async def refresh(body: RefreshRequest, settings: SettingsDep) -> TokenPair:
+    """Spend a refresh token for a new access and refresh token."""
+    try:
+        tokens = await service.refresh_session(refresh_token=body.refresh_token, settings=settings)
+    except service.RefreshRejected as exc:
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED, detail="Unauthorized"
+        ) from exc
+    return TokenPair(access_token=tokens.access_token, refresh_token=tokens.refresh_token)
+
+
+@auth.post(
+    "/jwt/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    name="auth:jwt.logout",
+    responses=UNAUTHORIZED,
+)
+async def logout(authentication: CurrentAuthentication, store: StoreDep) -> None:
+    """End this login: its access and refresh tokens stop working everywhere."""
+    await service.revoke_session(
+        session_id=uuid.UUID(authentication.claims.session_id),
+        store=store,
+        claims=authentication.claims,
+    )
+
+
+@auth.post("/forgot-password", status_code=status.HTTP_202_ACCEPTED, name="reset:forgot_password")
+async def forgot_password(
+    request: Request,
+    body: EmailRequest,
+    user_manager: UserManagerDep,
+    limiter: AccountRateLimiterDep,
+) -> None:
+    """Mail a password reset token, if the email has an active account (the answer is the same)."""
+    await limiter.hit("forgot_password", email=body.email)
+    try:
+        user = await user_manager.get_by_email(body.email)
+        await user_manager.forgot_password(user, request)
+    except (exceptions.UserNotExists, exceptions.UserInactive):
+        await user_manager.spend_hash_time()
+
+
+@auth.post("/reset-password", name="reset:reset_password", responses=BAD_REQUEST)
+async def reset_password(
+    request: Request, body: ResetPasswordRequest, user_manager: UserManagerDep
+) -> None:
+    """Set a new password with a mailed reset token; the user's other tokens stop working."""
+    try:
+        await user_manager.reset_password(body.token, body.password, request)
+    except (
+        exceptions.InvalidResetPasswordToken,
+        exceptions.UserNotExists,
+        exceptions.UserInactive,
+    ) as exc:
+        raise _bad_request(ErrorCode.RESET_PASSWORD_BAD_TOKEN) from exc
+    except exceptions.InvalidPasswordException as exc:
+        raise _invalid_password(ErrorCode.RESET_PASSWORD_INVALID_PASSWORD, exc) from exc
+
+
+@auth.post(
+    "/request-verify-token", status_code=status.HTTP_202_ACCEPTED, name="verify:request-token"
+)
+async def request_verify_token(
+    request: Request,
+    body: EmailRequest,
+    user_manager: UserManagerDep,
+    limiter: AccountRateLimiterDep,
+) -> None:
+    """Mail a verification token, if the email has an unverified active account."""
+    await limiter.hit("verify", email=body.email)
+    try:
+        user = await user_manager.get_by_email(body.email)
+        await user_manager.request_verify(user, request)
+    except (
+        exceptions.UserNotExists,
+        exceptions.UserInactive,
+        exceptions.UserAlreadyVerified,
+    ):
+        pass
+
+
+@auth.post("/verify", response_model=UserRead, name="verify:verify", responses=BAD_REQUEST)
+async def verify(request: Request, body: VerifyRequest, user_manager: UserManagerDep) -> UserRead:
+    """Confirm an email address with a mailed verification token."""
+    try:
+        user = await user_manager.verify(body.token, request)
+    except (exceptions.InvalidVerifyToken, exceptions.UserNotExists) as exc:
+        raise _bad_request(ErrorCode.VERIFY_USER_BAD_TOKEN) from exc
+    except exceptions.UserAlreadyVerified as exc:
+        raise _bad_request(ErrorCode.VERIFY_USER_ALREADY_VERIFIED) from exc
+    return UserRead.model_validate(user)
+
+
+# --- users (the fixed paths before /{user_id}) -----------------------------------------------
+
+
+@users.get("/me", response_model=UserRead, name="users:current_user", responses=UNAUTHORIZED)
+async def read_me(user: CurrentUser) -> UserRead:
+    """The current user."""
+    return UserRead.model_validate(user)
+
+
+@users.patch(
+    "/me",
+    response_model=UserRead,
+    name="users:patch_current_user",
+    responses={**UNAUTHORIZED, **BAD_REQUEST},
+)
+async def update_me(
+    request: Request, user_in: UserUpdate, user: CurrentUser, user_manager: UserManagerDep
+) -> UserRead:
+    """Change the current user's email, password or display name."""
+    return UserRead.model_validate(
+        await _update(user_manager, user_in, user, safe=True, request=request)
+    )
+
+
+@users.delete(
+    "/me",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    name="users:delete_current_user",
+    responses={**UNAUTHORIZED, **BAD_REQUEST},
+)
+async def delete_me(
+    request: Request, body: DeregisterRequest, user: CurrentUser, user_manager: UserManagerDep
+) -> None:
+    """Deregister: delete the account and its study records, with the current password."""
+    if not await user_manager.check_password(user, body.password):
+        raise _bad_request(INVALID_PASSWORD)
+    await user_manager.delete(user, request=request)
+    # The account is gone: the audit row of this very request must not name it either.
+    request.state.user_id = None
+
+
+@users.get("/count", response_model=UserCount, name="users:count")
+async def count(store: StoreDep, settings: SettingsDep) -> UserCount:
+    """How many accounts there are (may be a few seconds old)."""
+    total = await service.count_users(store=store, cache_seconds=settings.USER_COUNT_CACHE_SECONDS)
+    return UserCount(count=total)
+
+
+@users.get("", response_model=Page[UserRead], name="users:list", responses=SUPERUSER_ONLY)
+async def list_users(
+    _superuser: CurrentSuperuser, params: Annotated[Params, Depends()]
+) -> Page[UserRead]:
+    """All accounts, oldest first (superuser)."""
+    return await apaginate(
+        User.all().order_by("created_at", "id"),
+        params,
+        transformer=lambda items: [UserRead.model_validate(u) for u in items],
+    )
+
+
+@users.get(
+    "/{user_id}",
+    response_model=UserRead,
+    name="users:user",
+    responses={**SUPERUSER_ONLY, 404: {"description": "No such user."}},
+)
+async def read_user(_superuser: CurrentSuperuser, user: UserByIdDep) -> UserRead:
+    """One account (superuser)."""
+    return UserRead.model_validate(user)
+
+
+@users.patch(
+    "/{user_id}",
+    response_model=UserRead,
+    name="users:patch_user",
+    responses={**SUPERUSER_ONLY, **BAD_REQUEST, 404: {"description": "No such user."}},
+)
+async def update_user(
+    request: Request,
+    user_in: UserUpdate,
+    _superuser: CurrentSuperuser,
+    user: UserByIdDep,
+    user_manager: UserManagerDep,
+) -> UserRead:
+    """Change any field of an account, flags included (superuser)."""
+    return UserRead.model_validate(
+        await _update(user_manager, user_in, user, safe=False, request=request)
+    )
+
+
+@users.delete(
+    "/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    name="users:delete_user",
+    responses={**SUPERUSER_ONLY, 404: {"description": "No such user."}},
+)
+async def delete_user(
+    request: Request, _superuser: CurrentSuperuser, user: UserByIdDep, user_manager: UserManagerDep
+) -> None:
+    """Delete an account with its study records (superuser)."""
+    await user_manager.delete(user, request=request)
+
+
+async def _update(
+    user_manager: UserManagerDep, user_in: UserUpdate, user: User, *, safe: bool, request: Request
+) -> User:
+    try:
+        return await user_manager.update(user_in, user, safe=safe, request=request)
+    except exceptions.InvalidPasswordException as exc:
+        raise _invalid_password(ErrorCode.UPDATE_USER_INVALID_PASSWORD, exc) from exc
+    except exceptions.UserAlreadyExists as exc:
+        raise _bad_request(ErrorCode.UPDATE_USER_EMAIL_ALREADY_EXISTS) from exc
+
+
+router.include_router(auth)
+router.include_router(users)

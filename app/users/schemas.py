@@ -1,0 +1,77 @@
+"""What clients send and receive for accounts. A password hash never leaves the service."""
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi_users import schemas
+from pydantic import BaseModel, EmailStr, Field, field_validator
+
+from app.users.adapter import normalize_email
+
+PASSWORD_MAX_LENGTH = 1024
+# A signed reset or verify token is a few hundred characters; refresh tokens are 43.
+TOKEN_MAX_LENGTH = 2048
+
+
+class UserRead(schemas.BaseUser[uuid.UUID]):
+    display_name: str
+    created_at: datetime
+
+
+class UserCreate(schemas.BaseUserCreate):
+    password: str = Field(max_length=PASSWORD_MAX_LENGTH)
+    display_name: str = Field(default="", max_length=100)
+
+    @field_validator("email")
+    @classmethod
+    def _normalize_email(cls, value: str) -> str:
+        return normalize_email(value)
+
+
+class UserUpdate(schemas.BaseUserUpdate):
+    password: str | None = Field(default=None, max_length=PASSWORD_MAX_LENGTH)
+    display_name: str | None = Field(default=None, max_length=100)
+
+    @field_validator("email")
+    @classmethod
+    def _normalize_email(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_email(value)
+
+    # An explicit null means "leave it": no column here may be set to NULL.
+    def create_update_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in super().create_update_dict().items() if v is not None}
+
+    def create_update_dict_superuser(self) -> dict[str, Any]:
+        return {k: v for k, v in super().create_update_dict_superuser().items() if v is not None}
+
+
+class UserCount(BaseModel):
+    count: int
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105  (the OAuth2 token type)
+    refresh_token: str
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=TOKEN_MAX_LENGTH)
+
+
+class DeregisterRequest(BaseModel):
+    password: str = Field(min_length=1, max_length=PASSWORD_MAX_LENGTH)
+
+
+class EmailRequest(BaseModel):
+    email: EmailStr
+
+
+class ResetPasswordRequest(BaseModel):
+    token: str = Field(min_length=1, max_length=TOKEN_MAX_LENGTH)
+    password: str = Field(max_length=PASSWORD_MAX_LENGTH)
+
+
+class VerifyRequest(BaseModel):
+    token: str = Field(min_length=1, max_length=TOKEN_MAX_LENGTH)

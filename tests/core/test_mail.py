@@ -1,0 +1,113 @@
+"""Mail senders: the log in development, SMTP (against a local sink) when configured."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from app.core.mail import (
+    LogMailSender,
+    MailMessage,
+    SmtpMailSender,
+    create_mail_sender,
+    deliver,
+)
+from settings import Settings
+
+MESSAGE = MailMessage(to="ada@example.com", subject="Hello", body="token=secret-token-123\n")
+
+
+class Sink:
+    """An aiosmtpd handler that keeps every message it is sent."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+
+    # aiosmtpd finds its hooks by these names.
+    async def handle_DATA(  # pylint: disable=invalid-name
+        self, _server: Any, _session: Any, envelope: Any
+    ) -> str:
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        message = message_from_bytes(envelope.original_content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[tuple[Sink, int]]:
+    """A local SMTP server for the test's length: (what it received, its port)."""
+    sink = Sink()
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield sink, port
+    finally:
+        controller.stop()
+
+
+async def test_smtp_sender_delivers_to_the_server(smtp_sink: tuple[Sink, int]) -> None:
+    sink, port = smtp_sink
+    sender = SmtpMailSender(
+        host="127.0.0.1", port=port, sender="studylog@example.com", starttls=False
+    )
+    await sender.send(MESSAGE)
+    assert sink.envelopes == [("studylog@example.com", ["ada@example.com"])]
+    received = sink.messages[0]
+    assert received["Subject"] == "Hello"
+    assert received["To"] == "ada@example.com"
+    assert "token=secret-token-123" in received.get_content()
+
+
+async def test_deliver_logs_a_failure_instead_of_raising(caplog: pytest.LogCaptureFixture) -> None:
+    sender = SmtpMailSender(
+        host="127.0.0.1",
+        port=free_port(),
+        sender="s@example.com",
+        starttls=False,
+        timeout_seconds=2,
+    )
+    assert await deliver(sender, MESSAGE) is False
+    assert "mail to ada@example.com failed" in caplog.text
+    assert "secret-token-123" not in caplog.text
+
+
+async def test_log_sender_shows_the_body_in_development(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="app.core.mail")
+    await LogMailSender(show_body=True).send(MESSAGE)
+    assert "secret-token-123" in caplog.text
+
+
+async def test_log_sender_withholds_the_body_in_production(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="app.core.mail")
+    await LogMailSender(show_body=False).send(MESSAGE)
+    assert "Hello" in caplog.text
+    assert "secret-token-123" not in caplog.text
+
+
+def test_smtp_host_selects_the_smtp_sender() -> None:
+    prod_key = "k" * 40
+    assert isinstance(create_mail_sender(Settings(SMTP_HOST="mail.example.com")), SmtpMailSender)
+    dev = create_mail_sender(Settings(SMTP_HOST=""))
+    assert isinstance(dev, LogMailSender)
+    assert dev.show_body
+    prod = create_mail_sender(Settings(SMTP_HOST="", APP_ENV="production", SECRET_KEY=prod_key))
+    assert isinstance(prod, LogMailSender)
+    assert not prod.show_body

@@ -1,0 +1,105 @@
+"""Helpers for the account tests: a mail outbox in place of the sender, token shortcuts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import unquote_plus
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi_users.password import PasswordHelper
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+
+from app.core.mail import MailMessage
+from app.users.manager import get_mail_sender
+from tests.conftest import PASSWORD
+
+_TOKEN_IN_LINK = re.compile(r"[?&]token=([^\s&]+)")
+
+USER_FIELDS = {
+    "id",
+    "email",
+    "display_name",
+    "is_active",
+    "is_superuser",
+    "is_verified",
+    "created_at",
+}
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 at a low cost: the same code paths in a fraction of the time (these tests
+    register and log in hundreds of times)."""
+    cheap = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+    original_init = PasswordHelper.__init__
+
+    def init(self: PasswordHelper, password_hash: PasswordHash | None = None) -> None:
+        original_init(self, password_hash or cheap)
+
+    monkeypatch.setattr(PasswordHelper, "__init__", init)
+
+
+class Outbox:
+    """A MailSender that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.messages: list[MailMessage] = []
+
+    async def send(self, message: MailMessage) -> None:
+        self.messages.append(message)
+
+    def to(self, email: str) -> list[MailMessage]:
+        return [m for m in self.messages if m.to == email.lower()]
+
+    def token(self, email: str, subject_word: str) -> str:
+        """The token of the newest mail to `email` whose subject has `subject_word`."""
+        for message in reversed(self.to(email)):
+            if subject_word.lower() in message.subject.lower():
+                match = _TOKEN_IN_LINK.search(message.body)
+                assert match, message.body
+                return unquote_plus(match.group(1))
+        raise AssertionError(f"no {subject_word!r} mail to {email}: {self.messages}")
+
+
+@pytest.fixture
+def outbox(app: FastAPI) -> Iterator[Outbox]:
+    box = Outbox()
+    app.dependency_overrides[get_mail_sender] = lambda: box
+    yield box
+    app.dependency_overrides.pop(get_mail_sender, None)
+
+
+async def register(
+    client: httpx.AsyncClient, email: str, password: str = PASSWORD, **extra: Any
+) -> httpx.Response:
+    return await client.post(
+        "/api/v1/auth/register", json={"email": email, "password": password, **extra}
+    )
+
+
+async def login_tokens(
+    client: httpx.AsyncClient, email: str, password: str = PASSWORD, **kwargs: Any
+) -> dict[str, str]:
+    """The login answer: access_token, token_type and refresh_token."""
+    response = await client.post(
+        "/api/v1/auth/jwt/login", data={"username": email, "password": password}, **kwargs
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def bearer(tokens: dict[str, str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+async def refresh(client: httpx.AsyncClient, refresh_token: str) -> httpx.Response:
+    return await client.post("/api/v1/auth/jwt/refresh", json={"refresh_token": refresh_token})
+
+
+async def me_status(client: httpx.AsyncClient, headers: dict[str, str]) -> int:
+    return (await client.get("/api/v1/users/me", headers=headers)).status_code

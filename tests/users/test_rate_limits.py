@@ -1,0 +1,123 @@
+"""Login, register, forgot-password and request-verify-token are limited per IP and email."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from app.users.models import User
+from tests.conftest import PASSWORD, unique_email
+from tests.users.conftest import register
+
+TIGHT = {
+    "RATE_LIMIT_WINDOW_SECONDS": 60,
+    "RATE_LIMIT_LOGIN_PER_IP": 3,
+    "RATE_LIMIT_LOGIN_PER_EMAIL": 2,
+    "RATE_LIMIT_REGISTER_PER_IP": 3,
+    "RATE_LIMIT_REGISTER_PER_EMAIL": 2,
+    "RATE_LIMIT_FORGOT_PASSWORD_PER_IP": 3,
+    "RATE_LIMIT_FORGOT_PASSWORD_PER_EMAIL": 2,
+    "RATE_LIMIT_VERIFY_PER_IP": 3,
+    "RATE_LIMIT_VERIFY_PER_EMAIL": 2,
+}
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return TIGHT
+
+
+def _from(ip: str) -> dict[str, str]:
+    # The test client's peer is 127.0.0.1, a trusted proxy: it may name the client.
+    return {"X-Forwarded-For": ip}
+
+
+async def _attempt(client: httpx.AsyncClient, route: str, email: str, ip: str) -> httpx.Response:
+    if route == "login":
+        return await client.post(
+            "/api/v1/auth/jwt/login",
+            data={"username": email, "password": "wrong password"},
+            headers=_from(ip),
+        )
+    if route == "register":
+        return await client.post(
+            "/api/v1/auth/register", json={"email": email, "password": PASSWORD}, headers=_from(ip)
+        )
+    return await client.post(f"/api/v1/auth/{route}", json={"email": email}, headers=_from(ip))
+
+
+ROUTES = ["login", "register", "forgot-password", "request-verify-token"]
+
+
+def _assert_limited(response: httpx.Response) -> None:
+    assert response.status_code == 429, response.text
+    assert response.json() == {"detail": "TOO_MANY_REQUESTS"}
+    assert 1 <= int(response.headers["Retry-After"]) <= 60
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_per_email_limit_holds_across_ips(client: httpx.AsyncClient, route: str) -> None:
+    email = unique_email()
+    first = [await _attempt(client, route, email, f"203.0.113.{i}") for i in (1, 2)]
+    assert all(r.status_code != 429 for r in first)
+    _assert_limited(await _attempt(client, route, email.upper(), "203.0.113.3"))
+    # Another email is not affected.
+    assert (await _attempt(client, route, unique_email(), "203.0.113.4")).status_code != 429
+
+
+@pytest.mark.parametrize("route", ROUTES)
+async def test_per_ip_limit_holds_across_emails(client: httpx.AsyncClient, route: str) -> None:
+    ip = "198.51.100.7"
+    first = [await _attempt(client, route, unique_email(), ip) for _ in range(3)]
+    assert all(r.status_code != 429 for r in first)
+    _assert_limited(await _attempt(client, route, unique_email(), ip))
+    assert (await _attempt(client, route, unique_email(), "198.51.100.8")).status_code != 429
+
+
+async def test_limited_register_stores_nothing(client: httpx.AsyncClient) -> None:
+    ip = "192.0.2.1"
+    for _ in range(3):
+        await _attempt(client, "register", unique_email(), ip)
+    _assert_limited(await _attempt(client, "register", "late@example.com", ip))
+    assert await User.all().count() == 3
+    assert not await User.filter(email="late@example.com").exists()
+
+
+async def test_limited_login_with_the_right_password_is_still_429(
+    client: httpx.AsyncClient,
+) -> None:
+    email = unique_email()
+    await register(client, email, headers=_from("192.0.2.50"))
+    for _ in range(2):
+        await _attempt(client, "login", email, "192.0.2.51")
+    response = await client.post(
+        "/api/v1/auth/jwt/login",
+        data={"username": email, "password": PASSWORD},
+        headers=_from("192.0.2.52"),
+    )
+    _assert_limited(response)
+
+
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [{**TIGHT, "TRUSTED_PROXIES": "10.0.0.1"}],
+)
+async def test_untrusted_peer_cannot_dodge_the_ip_limit_with_x_forwarded_for(
+    client: httpx.AsyncClient,
+) -> None:
+    # 127.0.0.1 is not a trusted proxy here: its X-Forwarded-For is ignored.
+    for i in range(3):
+        await _attempt(client, "forgot-password", unique_email(), f"203.0.113.{i}")
+    _assert_limited(await _attempt(client, "forgot-password", unique_email(), "203.0.113.99"))
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{**TIGHT, "RATE_LIMIT_LOGIN_PER_IP": 0, "RATE_LIMIT_LOGIN_PER_EMAIL": 0}]
+)
+async def test_zero_turns_a_limit_off(client: httpx.AsyncClient) -> None:
+    responses: list[Any] = [
+        await _attempt(client, "login", "a@example.com", "192.0.2.9") for _ in range(5)
+    ]
+    assert [r.status_code for r in responses] == [400] * 5
