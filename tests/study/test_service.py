@@ -1,0 +1,76 @@
+"""The study service without HTTP, as the admin CLI uses it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import httpx
+import pytest
+
+from app.study import service
+from app.study.schemas import StudyRecordCreate, StudyRecordUpdate
+from tests.study.conftest import insert_records, user_id
+
+
+@pytest.mark.parametrize(
+    ("days", "expected"),
+    [
+        ([], 0),
+        ([date(2024, 1, 1)], 1),
+        ([date(2024, 1, 30), date(2024, 1, 31), date(2024, 2, 1), date(2024, 2, 2)], 4),
+        ([date(2023, 12, 31), date(2024, 1, 1), date(2024, 1, 3)], 2),
+        ([date(2024, 2, 28), date(2024, 2, 29), date(2024, 3, 1), date(2024, 3, 3)], 3),
+        ([date(2023, 2, 28), date(2023, 3, 1)], 2),
+    ],
+)
+def test_longest_streak(days: list[date], expected: int) -> None:
+    assert service._longest_streak(days) == expected  # pylint: disable=protected-access  # the pure helper behind stats
+
+
+async def test_service_scopes_by_owner_id_or_none_for_all(
+    client: httpx.AsyncClient, user_headers: dict[str, str], other_user_headers: dict[str, str]
+) -> None:
+    me = await user_id(client, user_headers)
+    other = await user_id(client, other_user_headers)
+    record_in = StudyRecordCreate(subject="Go", title="Generics", minutes=30)
+    mine = await service.create(owner_id=me, record_in=record_in)
+    theirs = await service.create(owner_id=other, record_in=record_in)
+
+    assert await service.get(record_id=theirs.id, owner_id=me) is None
+    with pytest.raises(service.StudyRecordNotFound):
+        await service.get_or_404(record_id=theirs.id, owner_id=me)
+    assert (await service.get_or_404(record_id=theirs.id, owner_id=None)).id == theirs.id
+    assert [r.id for r in await service.list(owner_id=me)] == [mine.id]
+    assert {r.id for r in await service.list(owner_id=None)} == {mine.id, theirs.id}
+
+    updated = await service.update(record=mine, record_in=StudyRecordUpdate(minutes=50))
+    assert (updated.minutes, updated.title) == (50, "Generics")
+    assert (await service.delete(record=mine)).id == mine.id
+    assert await service.get(record_id=mine.id, owner_id=None) is None
+
+
+async def test_export_reads_in_keyset_chunks(
+    client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    owner = await user_id(client, user_headers)
+    await insert_records(owner, [("Go", 10, date(2024, 1, d)) for d in range(1, 6)])
+    chunks = [
+        [r.id for r in chunk] async for chunk in service.iter_chunks(owner_id=owner, chunk_size=2)
+    ]
+    assert [len(chunk) for chunk in chunks] == [2, 2, 1]
+    flat = [i for chunk in chunks for i in chunk]
+    assert flat == sorted(flat)
+    assert len(set(flat)) == 5
+
+    lines = [part async for part in service.export_jsonl(owner_id=owner)]
+    assert sum(part.count("\n") for part in lines) == 5
+
+
+async def test_stats_for_all_owners(
+    client: httpx.AsyncClient, user_headers: dict[str, str], other_user_headers: dict[str, str]
+) -> None:
+    await insert_records(await user_id(client, user_headers), [("Go", 10, date(2024, 1, 1))])
+    await insert_records(await user_id(client, other_user_headers), [("Go", 5, date(2024, 1, 2))])
+    stats = await service.stats(owner_id=None, today=date(2024, 1, 3))
+    assert (stats.total_minutes, stats.record_count) == (15, 2)
+    assert (stats.longest_streak_days, stats.current_streak_days) == (2, 2)
