@@ -1,0 +1,188 @@
+"""The audit middleware: one entry per HTTP request, handed to the writer when it is answered.
+
+It sits inside RequestIdMiddleware (so the request id is known) and outside everything
+that can answer (CORS, the JSON 500 guard, the router), so it sees every final status. It
+never reads bodies, the Authorization header or cookies, and it never awaits the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote_plus
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.audit.models import (
+    PATH_MAX_LENGTH,
+    QUERY_MAX_LENGTH,
+    ROUTE_MAX_LENGTH,
+    USER_AGENT_MAX_LENGTH,
+)
+from app.audit.writer import AuditEntry, AuditWriter
+from app.core.context import request_id_var
+from app.core.net import client_ip
+from app.core.routing import route_template
+
+logger = logging.getLogger("app.audit")
+
+METHOD_MAX_LENGTH = 16
+REQUEST_ID_MAX_LENGTH = 128
+CLIENT_IP_MAX_LENGTH = 45
+REDACTED = "***"
+# A query parameter whose name contains one of these (any case) has its value replaced.
+SECRET_KEY_PARTS = (
+    "token",
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "key",
+    "code",
+    "signature",
+    "sig",
+    "auth",
+    "credential",
+    "session",
+    "cookie",
+    "jwt",
+    "otp",
+    "refresh",
+)
+# A JWT is a secret whatever its parameter is called.
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.")
+# The status recorded when the client went away or the server stopped before an answer.
+CLIENT_CLOSED_STATUS = 499
+SERVER_ERROR_STATUS = 500
+
+
+def is_secret_key(name: str) -> bool:
+    lowered = unquote_plus(name).lower()
+    return any(part in lowered for part in SECRET_KEY_PARTS)
+
+
+def redact_query(query: str) -> str:
+    """The query string as sent, with the values of secret-looking keys replaced by ***."""
+    if not query:
+        return ""
+    parts = []
+    for part in query.split("&"):
+        name, sep, value = part.partition("=")
+        if sep and value and (is_secret_key(name) or _JWT.search(unquote_plus(value))):
+            parts.append(f"{name}={REDACTED}")
+        elif not sep and _JWT.search(unquote_plus(name)):
+            parts.append(REDACTED)
+        else:
+            parts.append(part)
+    return "&".join(parts)
+
+
+def _clean(value: str, max_length: int) -> str:
+    """Cut to the column; NUL is refused by PostgreSQL and would fail the whole batch."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    return value[:max_length]
+
+
+def _user_id(state: dict[str, Any]) -> uuid.UUID | None:
+    value = state.get("user_id")
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+class AuditMiddleware:
+    """Records every HTTP request not under one of `exclude_paths` (prefixes)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        writer: AuditWriter,
+        exclude_paths: Iterable[str] = (),
+        trusted_proxies: Iterable[str] = (),
+    ) -> None:
+        self.app = app
+        self.writer = writer
+        self.exclude_paths = tuple(exclude_paths)
+        self.trusted_proxies = tuple(trusted_proxies)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or (
+            self.exclude_paths and scope["path"].startswith(self.exclude_paths)
+        ):
+            await self.app(scope, receive, send)
+            return
+
+        created_at = datetime.now(UTC)
+        started = time.perf_counter()
+        status: int | None = None
+        response_bytes = 0
+
+        async def audit_send(message: Message) -> None:
+            nonlocal status, response_bytes
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                response_bytes += len(message.get("body", b""))
+            await send(message)
+
+        failure: BaseException | None = None
+        try:
+            await self.app(scope, receive, audit_send)
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            duration_ms = (time.perf_counter() - started) * 1000
+            if status is None:
+                cancelled = isinstance(failure, asyncio.CancelledError)
+                status = CLIENT_CLOSED_STATUS if cancelled else SERVER_ERROR_STATUS
+            try:
+                self.writer.enqueue(
+                    self._entry(scope, created_at, status, duration_ms, response_bytes)
+                )
+            except Exception:  # pylint: disable=broad-exception-caught
+                # The audit trail must never turn an answered request into a failure.
+                logger.exception("audit: could not record %s %s", scope["method"], scope["path"])
+
+    def _entry(
+        self,
+        scope: Scope,
+        created_at: datetime,
+        status: int,
+        duration_ms: float,
+        response_bytes: int,
+    ) -> AuditEntry:
+        state = scope.get("state") or {}
+        request_id = state.get("request_id") or request_id_var.get() or ""
+        user_agent = None
+        for name, value in scope["headers"]:
+            if name == b"user-agent":
+                user_agent = _clean(value.decode("latin-1"), USER_AGENT_MAX_LENGTH)
+                break
+        query = scope.get("query_string", b"").decode("latin-1")
+        ip = client_ip(scope, self.trusted_proxies)
+        return {
+            "created_at": created_at,
+            "request_id": _clean(request_id, REQUEST_ID_MAX_LENGTH),
+            "method": _clean(scope["method"], METHOD_MAX_LENGTH),
+            "path": _clean(scope["path"], PATH_MAX_LENGTH),
+            "route": _clean(route, ROUTE_MAX_LENGTH) if (route := route_template(scope)) else None,
+            "query": _clean(redact_query(query), QUERY_MAX_LENGTH) if query else "",
+            "status_code": status,
+            "duration_ms": round(duration_ms, 3),
+            "client_ip": ip[:CLIENT_IP_MAX_LENGTH] if ip else None,
+            "user_agent": user_agent,
+            "user_id": _user_id(state),
+            "response_bytes": response_bytes,
+        }

@@ -1,0 +1,49 @@
+"""Audit trail routes under /api/v1/audit-logs (superuser only)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi_pagination import Page, Params
+from fastapi_pagination.ext.tortoise import apaginate
+
+from app.audit import service
+from app.audit.schemas import AuditLogFilters, AuditLogRead
+from app.users.auth import CurrentSuperuser
+
+# The id column is a signed 64-bit integer; anything larger can name no entry.
+MAX_ID = 2**63 - 1
+
+router = APIRouter(prefix="/api/v1")
+
+SUPERUSER_ONLY: dict[int | str, dict[str, str]] = {
+    401: {"description": "No valid access token"},
+    403: {"description": "Not a superuser"},
+}
+
+
+@router.get(
+    "/audit-logs", response_model=Page[AuditLogRead], tags=["audit"], responses=SUPERUSER_ONLY
+)
+async def list_audit_logs(
+    _superuser: CurrentSuperuser,
+    filters: Annotated[AuditLogFilters, Query()],
+    params: Annotated[Params, Depends()],
+) -> Page[AuditLogRead]:
+    """Recorded requests, newest first (superuser)."""
+    return await apaginate(
+        service.list(filters=filters),
+        params,
+        transformer=lambda items: [AuditLogRead.model_validate(e) for e in items],
+    )
+
+
+@router.get(
+    "/audit-logs/{audit_log_id}",
+    tags=["audit"],
+    responses={**SUPERUSER_ONLY, 404: {"description": "No such entry"}},
+)
+async def get_audit_log(
+    _superuser: CurrentSuperuser, audit_log_id: Annotated[int, Path(ge=1, le=MAX_ID)]
+) -> AuditLogRead:
+    """One recorded request (superuser)."""
+    return AuditLogRead.model_validate(await service.get_or_404(audit_log_id=audit_log_id))

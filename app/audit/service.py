@@ -1,0 +1,67 @@
+"""Reading and purging the audit trail; the admin CLI calls `purge` too."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fastapi import HTTPException, status
+from tortoise.queryset import QuerySet
+
+from app.audit.models import AuditLog
+from app.audit.schemas import AuditLogFilters
+
+PURGE_BATCH_SIZE = 1000
+
+
+def list(*, filters: AuditLogFilters | None = None) -> QuerySet[AuditLog]:  # pylint: disable=redefined-builtin  # STYLE.md's verb
+    """Entries matching the filters, newest first (for pagination)."""
+    query = AuditLog.all()
+    if filters is not None:
+        if filters.user_id is not None:
+            query = query.filter(user_id=filters.user_id)
+        if filters.method:
+            query = query.filter(method=filters.method.upper())
+        if filters.status_code is not None:
+            query = query.filter(status_code=filters.status_code)
+        if filters.path_prefix:
+            query = query.filter(path__startswith=filters.path_prefix)
+        if filters.since is not None:
+            query = query.filter(created_at__gte=filters.since)
+        if filters.until is not None:
+            query = query.filter(created_at__lt=filters.until)
+    return query.order_by("-created_at", "-id")
+
+
+async def get(*, audit_log_id: int) -> AuditLog | None:
+    return await AuditLog.get_or_none(id=audit_log_id)
+
+
+async def get_or_404(*, audit_log_id: int) -> AuditLog:
+    entry = await get(audit_log_id=audit_log_id)
+    if entry is None:
+        raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="Not Found")
+    return entry
+
+
+async def purge(
+    *, older_than_days: int, dry_run: bool = False, batch_size: int = PURGE_BATCH_SIZE
+) -> int:
+    """Deletes entries older than the given number of days, in batches; how many (would) go.
+
+    Batches keep each delete's locks and transaction small on a large table; the ids are
+    read first because MySQL cannot LIMIT a subquery of a DELETE.
+    """
+    if older_than_days < 0:
+        raise ValueError("older_than_days must be 0 or more")
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
+    older = AuditLog.filter(created_at__lt=cutoff)
+    if dry_run:
+        return await older.count()
+    deleted = 0
+    while True:
+        ids = await older.order_by("id").limit(batch_size).values_list("id", flat=True)
+        if not ids:
+            return deleted
+        deleted += await AuditLog.filter(id__in=ids).delete()

@@ -1,0 +1,275 @@
+"""Writes audit entries to the database in batches, off the request path.
+
+Each worker process has one writer. The middleware hands it a finished entry with
+`enqueue`, which only appends to a bounded in-memory queue and never waits. A background
+task writes the queue with one bulk insert per batch, every flush interval or as soon as a
+batch is full. When the database is down the entries wait and are retried with backoff;
+once the queue is full, new entries are dropped and counted, so requests never wait for the
+audit trail. On shutdown `stop` writes what is left before the database is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from typing import Any
+
+from app.audit.models import AuditLog
+from app.core.db import ping_database
+from settings import Settings
+
+logger = logging.getLogger("app.audit")
+
+# A failing database is logged at most this often, and so is a full queue.
+LOG_EVERY_SECONDS = 10.0
+PING_TIMEOUT_SECONDS = 2.0
+
+AuditEntry = dict[str, Any]
+
+
+class DatabaseUnavailable(Exception):
+    """The audit rows could not be written because the database does not answer."""
+
+
+# One object holds the queue, its limits, its counters and the task's loop primitives.
+class AuditWriter:  # pylint: disable=too-many-instance-attributes
+    """A bounded queue of audit entries and the task that writes it."""
+
+    def __init__(
+        self,
+        *,
+        batch_size: int = 500,
+        flush_interval_seconds: float = 0.2,
+        queue_max: int = 20_000,
+        retry_max_seconds: float = 5.0,
+        shutdown_timeout_seconds: float = 10.0,
+    ) -> None:
+        self.batch_size = batch_size
+        self.flush_interval_seconds = flush_interval_seconds
+        self.queue_max = queue_max
+        self.retry_max_seconds = max(retry_max_seconds, flush_interval_seconds)
+        self.shutdown_timeout_seconds = shutdown_timeout_seconds
+        self.dropped = 0
+        self.written = 0
+        self._queue: deque[AuditEntry] = deque()
+        self._in_flight = 0
+        self._failing_since: float | None = None
+        self._last_failure_log = -LOG_EVERY_SECONDS
+        self._last_drop_log = -LOG_EVERY_SECONDS
+        # These bind to the running event loop on first use, not here.
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AuditWriter:
+        return cls(
+            batch_size=settings.AUDIT_BATCH_SIZE,
+            flush_interval_seconds=settings.AUDIT_FLUSH_INTERVAL_MS / 1000,
+            queue_max=settings.AUDIT_QUEUE_MAX,
+            retry_max_seconds=settings.AUDIT_RETRY_MAX_SECONDS,
+            shutdown_timeout_seconds=settings.AUDIT_SHUTDOWN_TIMEOUT_SECONDS,
+        )
+
+    # --- the request side: never awaits ------------------------------------------------
+
+    def enqueue(self, entry: AuditEntry) -> None:
+        """Queues one entry; drops and counts it when the queue is full."""
+        if len(self._queue) + self._in_flight >= self.queue_max:
+            self.dropped += 1
+            self._log_drop()
+            return
+        self._queue.append(entry)
+        if len(self._queue) >= self.batch_size:
+            self._wake.set()
+
+    @property
+    def queued(self) -> int:
+        """Entries not yet in the database (waiting or being written)."""
+        return len(self._queue) + self._in_flight
+
+    def stats(self) -> dict[str, int]:
+        return {"queued": self.queued, "dropped": self.dropped}
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Starts the background task; call it once the database is registered."""
+        self._task = asyncio.create_task(self._run(), name="audit-writer")
+
+    async def stop(self) -> None:
+        """Stops the task and writes the queue; call it before the database closes.
+
+        Gives up after the shutdown timeout (the database is down): what is left is
+        logged as lost, so a stopping worker is never held past its grace period.
+        """
+        deadline = time.monotonic() + self.shutdown_timeout_seconds
+        if self._task is not None:
+            self._stopping.set()
+            self._wake.set()
+            try:
+                async with asyncio.timeout(self.shutdown_timeout_seconds):
+                    await self._task
+            except TimeoutError:
+                pass  # the task was cancelled; its batch went back to the queue
+            self._task = None
+        delay = self.flush_interval_seconds
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                while self._queue:
+                    try:
+                        await self.flush()
+                    except DatabaseUnavailable:
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, self.retry_max_seconds)
+        except TimeoutError:
+            pass
+        if self.queued:
+            self.dropped += self.queued
+            logger.error(
+                "audit: database unavailable at shutdown; %d entries lost (%d dropped in all)",
+                self.queued,
+                self.dropped,
+            )
+            self._queue.clear()
+        elif self.written:
+            logger.info("audit: queue written at shutdown (%d entries in all)", self.written)
+
+    async def flush(self) -> int:
+        """Writes every entry queued now (or being written); the number this call wrote.
+
+        Raises DatabaseUnavailable (the entries stay queued) when the database is down.
+        Tests call it instead of waiting for the next flush.
+        """
+        total = 0
+        # A batch the background task is writing counts too: the lock waits for it.
+        while self._queue or self._in_flight:
+            total += await self._write_batch()
+        return total
+
+    # --- the background side -----------------------------------------------------------
+
+    async def _run(self) -> None:
+        delay = self.flush_interval_seconds
+        while not self._stopping.is_set():
+            if self._failing_since is None:
+                await self._wait(self._wake, delay)
+            else:
+                # Backing off: a full batch must not bring the retry forward.
+                await self._wait(self._stopping, delay)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            try:
+                await self.flush()
+            except DatabaseUnavailable:
+                delay = min(delay * 2, self.retry_max_seconds)
+            except Exception:  # pylint: disable=broad-exception-caught
+                # A bug here must not end the task: requests would then fill the queue.
+                logger.exception("audit: unexpected error in the writer")
+                delay = min(delay * 2, self.retry_max_seconds)
+            else:
+                delay = self.flush_interval_seconds
+
+    @staticmethod
+    async def _wait(event: asyncio.Event, seconds: float) -> None:
+        try:
+            async with asyncio.timeout(seconds):
+                await event.wait()
+        except TimeoutError:
+            pass
+
+    async def _write_batch(self) -> int:
+        async with self._lock:
+            count = min(self.batch_size, len(self._queue))
+            if not count:
+                return 0  # another flush wrote it while this one waited for the lock
+            batch = [self._queue.popleft() for _ in range(count)]
+            self._in_flight = count
+            try:
+                written = await self._write_or_isolate(batch)
+            except BaseException:
+                # Database down, or cancelled: the batch waits at the head of the queue.
+                self._queue.extendleft(reversed(batch))
+                raise
+            finally:
+                self._in_flight = 0
+        self.written += written
+        if self._failing_since is not None:
+            logger.warning(
+                "audit: database back after %.1f s; writing the queue (%d waiting)",
+                time.monotonic() - self._failing_since,
+                len(self._queue),
+            )
+            self._failing_since = None
+        return written
+
+    async def _write_or_isolate(self, batch: list[AuditEntry]) -> int:
+        """Inserts the batch; when that fails on a working database, row by row, dropping
+        only the rows the database refuses, so one bad row cannot hold up the queue."""
+        try:
+            await self.insert_rows(batch)
+        # Each driver has its own errors; whatever failed, the ping below tells which case.
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            if not await self._database_answers():
+                self._note_outage(exc)
+                raise DatabaseUnavailable(str(exc)) from exc
+        else:
+            return len(batch)
+        written = 0
+        for index, entry in enumerate(batch):
+            try:
+                await self.insert_rows([entry])
+            except Exception as exc:  # pylint: disable=broad-exception-caught  # as above
+                if not await self._database_answers():
+                    # Went down half-way: the rest waits (the written ones are not repeated).
+                    del batch[:index]
+                    self.written += written
+                    self._note_outage(exc)
+                    raise DatabaseUnavailable(str(exc)) from exc
+                self.dropped += 1
+                logger.error(
+                    "audit: the database refused an entry for %s %s; dropped: %r",
+                    entry.get("method"),
+                    entry.get("path"),
+                    exc,
+                )
+            else:
+                written += 1
+        return written
+
+    async def insert_rows(self, batch: list[AuditEntry]) -> None:
+        """The one bulk insert per batch (tests replace it to play a database outage)."""
+        await AuditLog.bulk_create([AuditLog(**entry) for entry in batch])
+
+    async def _database_answers(self) -> bool:
+        try:
+            await ping_database(PING_TIMEOUT_SECONDS)
+        except Exception:  # pylint: disable=broad-exception-caught
+            return False
+        return True
+
+    def _note_outage(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        if now - self._last_failure_log >= LOG_EVERY_SECONDS:
+            self._last_failure_log = now
+            logger.warning(
+                "audit: cannot write to the database (%r); %d entries waiting, retrying",
+                exc,
+                self.queued,
+            )
+
+    def _log_drop(self) -> None:
+        now = time.monotonic()
+        if now - self._last_drop_log >= LOG_EVERY_SECONDS:
+            self._last_drop_log = now
+            logger.warning(
+                "audit: queue full (%d entries); %d dropped so far",
+                self.queue_max,
+                self.dropped,
+            )
