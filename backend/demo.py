@@ -1,0 +1,116 @@
+"""`python run.py demo …`: bulk demo data for trying the service out and for benchmarks."""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import typer
+from fastapi_users.password import PasswordHelper
+from rich.progress import Progress
+
+from app.study.models import StudyRecord
+from app.users.models import User
+from backend.common import out_console, print_json, run
+
+cli = typer.Typer(help="Demo data.", no_args_is_help=True)
+
+DEMO_PASSWORD = "demo-password"  # noqa: S105  (demo accounts, printed for the admin)
+SUBJECTS = ("Mathematics", "Physics", "Chemistry", "Biology", "History", "Spanish", "Python")
+TOPICS = ("chapter review", "exercises", "lecture notes", "flash cards", "past paper", "project")
+BATCH_SIZE = 2_000
+
+
+def _records(owner: User, count: int, rng: random.Random, today: date) -> list[StudyRecord]:
+    now = datetime.now(UTC)
+    return [
+        StudyRecord(
+            owner=owner,
+            subject=(subject := rng.choice(SUBJECTS)),
+            title=f"{subject} {rng.choice(TOPICS)} {i + 1}",
+            minutes=rng.randint(10, 180),
+            studied_on=today - timedelta(days=rng.randint(0, 120)),
+            notes="",
+            created_at=now,
+            updated_at=now,
+        )
+        for i in range(count)
+    ]
+
+
+async def seed(
+    *, users: int, records_per_user: int, prefix: str, seed_value: int, progress: Progress | None
+) -> tuple[int, int]:
+    """Creates users `{prefix}-{n}@example.com` with records; existing emails are reused."""
+    rng = random.Random(seed_value)  # noqa: S311  (demo data, not security)
+    hashed = PasswordHelper().hash(DEMO_PASSWORD)  # one hash for all: argon2 is slow on purpose
+    emails = [f"{prefix}-{n}@example.com" for n in range(1, users + 1)]
+    existing = {u.email: u for u in await User.filter(email__in=emails)}
+    new = [
+        User(
+            email=email, hashed_password=hashed, display_name=email.split("@")[0], is_verified=True
+        )
+        for email in emails
+        if email not in existing
+    ]
+    if new:
+        await User.bulk_create(new, batch_size=BATCH_SIZE)
+    owners = await User.filter(email__in=emails)
+    task = progress.add_task("records", total=users * records_per_user) if progress else None
+    today = datetime.now(UTC).date()
+    created = 0
+    pending: list[StudyRecord] = []
+    for owner in owners:
+        pending.extend(_records(owner, records_per_user, rng, today))
+        if len(pending) >= BATCH_SIZE or owner is owners[-1]:
+            await StudyRecord.bulk_create(pending, batch_size=BATCH_SIZE)
+            created += len(pending)
+            if progress and task is not None:
+                progress.update(task, advance=len(pending))
+            pending = []
+    return len(new), created
+
+
+@cli.command("seed")
+def seed_command(
+    users: int = typer.Option(10, "--users", min=1, max=100_000, help="How many demo users."),
+    records_per_user: int = typer.Option(
+        100, "--records-per-user", min=0, max=100_000, help="Study records for each."
+    ),
+    prefix: str = typer.Option("demo", "--prefix", help="Emails are PREFIX-N@example.com."),
+    seed_value: int = typer.Option(1, "--seed", help="Random seed, for repeatable data."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Bulk-insert demo users and study records, with a progress bar."""
+    if not prefix.replace("-", "").isalnum():
+        raise typer.BadParameter("letters, digits and '-' only", param_hint="--prefix")
+    started = time.perf_counter()
+
+    async def work() -> tuple[int, int]:
+        if as_json:
+            return await seed(
+                users=users,
+                records_per_user=records_per_user,
+                prefix=prefix,
+                seed_value=seed_value,
+                progress=None,
+            )
+        with Progress(console=out_console, transient=True) as progress:
+            return await seed(
+                users=users,
+                records_per_user=records_per_user,
+                prefix=prefix,
+                seed_value=seed_value,
+                progress=progress,
+            )
+
+    new_users, records = run(work)
+    seconds = round(time.perf_counter() - started, 2)
+    if as_json:
+        print_json({"users_created": new_users, "records_created": records, "seconds": seconds})
+    else:
+        out_console.print(
+            f"created {new_users} users and {records} study records in {seconds} s "
+            f"(password for demo users: {DEMO_PASSWORD})"
+        )
