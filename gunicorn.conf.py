@@ -1,0 +1,80 @@
+"""gunicorn for production: `gunicorn -c gunicorn.conf.py asgi:app`.
+
+Migrations are not run here: apply them once before the workers start (`python run.py db
+upgrade` in the deploy step, or supervisor's `studylog-migrate` program), never per worker.
+No preload_app: an event loop or a database pool does not survive the fork.
+"""
+
+# gunicorn reads this file's module-level names as its settings.
+# pylint: disable=invalid-name
+
+import logging
+import os
+import shutil
+import tempfile
+
+from app.core.logging import logging_config
+from settings import settings
+
+# Workers are separate processes: prometheus_client keeps their metrics in files here so
+# any worker's /metrics reports all of them. Set before a worker imports the app.
+if settings.METRICS_ENABLED and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="studylog-metrics-")
+    _OWN_METRICS_DIR: str | None = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+else:
+    _OWN_METRICS_DIR = None
+
+wsgi_app = "asgi:app"
+bind = [settings.GUNICORN_BIND]
+workers = settings.WEB_CONCURRENCY
+worker_class = "uvicorn_worker.UvicornWorker"
+preload_app = False
+
+# A worker that does not report for this long is killed and replaced.
+timeout = 30
+# SIGTERM: stop accepting, finish in-flight requests and flush the audit queue within this.
+graceful_timeout = 25
+keepalive = 5
+# Recycle workers now and then so slow leaks cannot grow; jitter keeps them from all
+# restarting at once.
+max_requests = 10_000
+max_requests_jitter = 1_000
+backlog = 2048
+forwarded_allow_ips = ",".join(settings.TRUSTED_PROXIES)
+proxy_allow_ips = forwarded_allow_ips
+
+# One logging setup for gunicorn, uvicorn and the app: JSON lines in production.
+logconfig_dict = logging_config(settings.LOG_LEVEL, settings.log_format)
+accesslog = None  # the audit trail records every request
+
+_log = logging.getLogger("gunicorn.error")
+
+
+def on_starting(_server) -> None:
+    _log.info(
+        "starting studylog: %d workers on %s (database pool at most %d each)",
+        workers,
+        ", ".join(bind),
+        settings.DB_POOL_MAX_SIZE,
+    )
+
+
+def post_fork(_server, worker) -> None:
+    _log.info("worker %s started", worker.pid)
+
+
+def worker_exit(_server, worker) -> None:
+    _log.info("worker %s exited", worker.pid)
+
+
+def child_exit(_server, worker) -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Imported only when metrics are on, so serving never depends on it otherwise.
+        from prometheus_client import multiprocess  # pylint: disable=import-outside-toplevel
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(_server) -> None:
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(_OWN_METRICS_DIR, ignore_errors=True)
