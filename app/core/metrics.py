@@ -1,0 +1,160 @@
+"""Prometheus metrics at `GET /metrics` (when METRICS_ENABLED): requests by route template
+and status, their latency, the audit queue, and database pool usage.
+
+Under gunicorn every worker is its own process; gunicorn.conf.py points
+PROMETHEUS_MULTIPROC_DIR at a shared directory before the workers start, so whichever
+worker answers a scrape reports the sum over all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fastapi import APIRouter, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from tortoise import Tortoise
+
+from app.core.routing import route_template
+
+logger = logging.getLogger(__name__)
+
+UNMATCHED = "unmatched"  # one label for every unknown path, so they cannot flood the series
+SAMPLE_EVERY_SECONDS = 2.0
+
+REQUESTS = Counter(
+    "studylog_http_requests_total",
+    "HTTP requests answered, by method, route template and status code.",
+    ["method", "route", "status"],
+)
+LATENCY = Histogram(
+    "studylog_http_request_duration_seconds",
+    "Time from request to the end of the answer, by method and route template.",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+AUDIT_QUEUE = Gauge(
+    "studylog_audit_queue_entries",
+    "Audit entries waiting to be written.",
+    multiprocess_mode="livesum",
+)
+AUDIT_DROPPED = Gauge(
+    "studylog_audit_dropped_entries",
+    "Audit entries dropped because the queue was full.",
+    multiprocess_mode="livesum",
+)
+POOL = Gauge(
+    "studylog_db_pool_connections",
+    "Database pool connections, by state (open, idle).",
+    ["state"],
+    multiprocess_mode="livesum",
+)
+
+
+class MetricsMiddleware:
+    """Counts and times every HTTP request under its route template."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            route = route_template(scope) or UNMATCHED
+            method = scope["method"]
+            REQUESTS.labels(method, route, str(status)).inc()
+            LATENCY.labels(method, route).observe(time.perf_counter() - started)
+
+
+def pool_usage() -> tuple[int, int] | None:
+    """(open, idle) connections of the default database's pool; None without a pool."""
+    try:
+        client = Tortoise.get_connection("default")
+    except Exception:  # pylint: disable=broad-exception-caught  # not initialised: no pool
+        return None
+    pool: Any = getattr(client, "_pool", None)
+    if pool is None:
+        return None
+    if hasattr(pool, "get_size"):  # asyncpg
+        return pool.get_size(), pool.get_idle_size()
+    if hasattr(pool, "freesize"):  # aiomysql
+        return pool.size, pool.freesize
+    return None
+
+
+def sample(audit_state: Callable[[], tuple[int, int]] | None) -> None:
+    """Sets the gauges from this process's current state."""
+    if audit_state is not None:
+        queued, dropped = audit_state()
+        AUDIT_QUEUE.set(queued)
+        AUDIT_DROPPED.set(dropped)
+    usage = pool_usage()
+    if usage is not None:
+        POOL.labels("open").set(usage[0])
+        POOL.labels("idle").set(usage[1])
+
+
+async def sample_forever(audit_state: Callable[[], tuple[int, int]] | None) -> None:
+    """Keeps this worker's gauges fresh, so a scrape by any worker sees every worker."""
+    while True:
+        try:
+            sample(audit_state)
+        except Exception:  # pylint: disable=broad-exception-caught  # metrics never stop the app
+            logger.exception("metrics sampling failed")
+        await asyncio.sleep(SAMPLE_EVERY_SECONDS)
+
+
+@contextlib.asynccontextmanager
+async def sampler(audit_state: Callable[[], tuple[int, int]] | None) -> AsyncIterator[None]:
+    task = asyncio.create_task(sample_forever(audit_state), name="metrics-sampler")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def render() -> bytes:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
+
+
+router = APIRouter(tags=["metrics"])
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    """Prometheus text exposition."""
+    return Response(render(), media_type=CONTENT_TYPE_LATEST)

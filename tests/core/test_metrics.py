@@ -1,0 +1,77 @@
+"""`GET /metrics`: Prometheus text by route template and status, only when enabled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from app.core import metrics
+
+
+@pytest.fixture
+def backend() -> str:
+    return "sqlite"  # counting requests does not depend on the database
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"METRICS_ENABLED": True}
+
+
+def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                found[tuple(sorted(sample.labels.items()))] = sample.value
+    return found
+
+
+def count(text: str, method: str, route: str, status: str) -> float:
+    key = tuple(sorted({"method": method, "route": route, "status": status}.items()))
+    return samples(text, "studylog_http_requests_total").get(key, 0.0)
+
+
+async def test_requests_are_counted_by_route_template_and_status(
+    client: httpx.AsyncClient,
+) -> None:
+    before = (await client.get("/metrics")).text
+    for record_id in (11, 12, 13):  # three ids, one route template
+        response = await client.get(f"/api/v1/study-records/{record_id}")
+        assert response.status_code == 401
+    assert (await client.get("/no/such/page/42")).status_code == 404
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    after = response.text
+
+    route = "/api/v1/study-records/{item_id}"
+    assert count(after, "GET", route, "401") - count(before, "GET", route, "401") == 3
+    unmatched = count(after, "GET", metrics.UNMATCHED, "404")
+    assert unmatched - count(before, "GET", metrics.UNMATCHED, "404") == 1
+    # Raw paths never become labels (they would be unbounded).
+    assert "/api/v1/study-records/11" not in after
+    assert "/no/such/page" not in after
+    latency = samples(after, "studylog_http_request_duration_seconds_count")
+    assert latency[(("method", "GET"), ("route", route))] >= 3
+
+
+async def test_audit_queue_and_pool_gauges_are_exposed(client: httpx.AsyncClient) -> None:
+    metrics.sample(lambda: (7, 2))
+    text = (await client.get("/metrics")).text
+    assert samples(text, "studylog_audit_queue_entries")[()] == 7
+    assert samples(text, "studylog_audit_dropped_entries")[()] == 2
+
+
+class TestDisabled:
+    @pytest.fixture
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"METRICS_ENABLED": False}
+
+    async def test_metrics_route_is_absent(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/metrics")
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Not Found"}
