@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # Reset and verify links mailed to users; a spent or superseded one stops working earlier.
     RESET_PASSWORD_TOKEN_TTL_SECONDS: int = Field(default=3600, ge=60)
     VERIFY_TOKEN_TTL_SECONDS: int = Field(default=86_400, ge=60)
+    # With Redis, each worker trusts a session it admitted for this long before reading the
+    # database again; every logout or account change ends that at once (0: no cache).
+    AUTH_CACHE_SECONDS: float = Field(default=5.0, ge=0, le=60)
     # GET /users/count is public; its answer may be this many seconds old (0: never cached).
     USER_COUNT_CACHE_SECONDS: float = Field(default=5.0, ge=0, le=5)
     # Fixed-window limits shared through the store: attempts per window, per client IP and

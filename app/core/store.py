@@ -25,6 +25,10 @@ class KeyValueStore(Protocol):
         self, key: str, value: bytes | str, *, ttl_seconds: float | None = None
     ) -> None: ...
 
+    async def add(self, key: str, value: bytes | str, *, ttl_seconds: float) -> bool:
+        """Sets `key` only if it is absent; whether it was set."""
+        ...
+
     async def delete(self, *keys: str) -> int: ...
 
     async def exists(self, key: str) -> bool: ...
@@ -66,6 +70,12 @@ class MemoryStore:
         self._data[key] = (raw, expires)
         if len(self._data) % 1024 == 0:
             self._prune()
+
+    async def add(self, key: str, value: bytes | str, *, ttl_seconds: float) -> bool:
+        if self._live(key) is not None:
+            return False
+        await self.set(key, value, ttl_seconds=ttl_seconds)
+        return True
 
     async def delete(self, *keys: str) -> int:
         return sum(self._data.pop(key, None) is not None for key in keys)
@@ -123,6 +133,13 @@ class RedisStore:
             await self.client.set(self._key(key), value)
         else:
             await self.client.set(self._key(key), value, px=max(1, int(ttl_seconds * 1000)))
+
+    async def add(self, key: str, value: bytes | str, *, ttl_seconds: float) -> bool:
+        return bool(
+            await self.client.set(
+                self._key(key), value, px=max(1, int(ttl_seconds * 1000)), nx=True
+            )
+        )
 
     async def delete(self, *keys: str) -> int:
         if not keys:

@@ -48,7 +48,9 @@ async def authenticate(
     claims = decode_access_token(token, secret=settings.SECRET_KEY) if token else None
     if claims is None:
         raise _unauthorized()
-    user = await service.session_user(claims=claims, store=store)
+    user = await service.session_user(
+        claims=claims, store=store, cache=request.app.state.session_cache
+    )
     if user is None or not user.is_active:
         raise _unauthorized()
     request.state.user_id = user.id

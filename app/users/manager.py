@@ -157,22 +157,35 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         )
 
     async def on_after_reset_password(self, user: User, request: Request | None = None) -> None:
-        ended = await service.revoke_user_sessions(user_id=user.id)
+        ended = await service.revoke_user_sessions(
+            user_id=user.id, store=self.store, settings=self.settings
+        )
         logger.info("password reset; %d sessions ended", ended, extra={"user_id": str(user.id)})
 
     async def on_after_update(
         self, user: User, update_dict: dict[str, Any], request: Request | None = None
     ) -> None:
         if update_dict.get("password") is not None or update_dict.get("is_active") is False:
-            ended = await service.revoke_user_sessions(user_id=user.id)
+            ended = await service.revoke_user_sessions(
+                user_id=user.id, store=self.store, settings=self.settings
+            )
             logger.info(
                 "password changed or account deactivated; %d sessions ended",
                 ended,
                 extra={"user_id": str(user.id)},
             )
+        else:
+            # Any other change (superuser, verified, email) shows in the next request.
+            await service.forget_cached_user(
+                user_id=user.id, store=self.store, settings=self.settings
+            )
+
+    async def on_after_verify(self, user: User, request: Request | None = None) -> None:
+        await service.forget_cached_user(user_id=user.id, store=self.store, settings=self.settings)
 
     async def on_after_delete(self, user: User, request: Request | None = None) -> None:
         logger.info("user deleted", extra={"user_id": str(user.id)})
+        await service.forget_cached_user(user_id=user.id, store=self.store, settings=self.settings)
         await self._forget_count()
 
     def _link(self, path: str, token: str) -> str:

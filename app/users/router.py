@@ -142,10 +142,12 @@ async def login(
 @auth.post(
     "/jwt/refresh", response_model=TokenPair, name="auth:jwt.refresh", responses=UNAUTHORIZED
 )
-async def refresh(body: RefreshRequest, settings: SettingsDep) -> TokenPair:
+async def refresh(body: RefreshRequest, settings: SettingsDep, store: StoreDep) -> TokenPair:
     """Spend a refresh token for a new access and refresh token."""
     try:
-        tokens = await service.refresh_session(refresh_token=body.refresh_token, settings=settings)
+        tokens = await service.refresh_session(
+            refresh_token=body.refresh_token, settings=settings, store=store
+        )
     except service.RefreshRejected as exc:
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED, detail="Unauthorized"
@@ -160,12 +162,15 @@ async def refresh(body: RefreshRequest, settings: SettingsDep) -> TokenPair:
     name="auth:jwt.logout",
     responses=UNAUTHORIZED,
 )
-async def logout(authentication: CurrentAuthentication, store: StoreDep) -> None:
+async def logout(
+    authentication: CurrentAuthentication, store: StoreDep, settings: SettingsDep
+) -> None:
     """End this login: its access and refresh tokens stop working everywhere."""
     await service.revoke_session(
         session_id=uuid.UUID(authentication.claims.session_id),
+        user_id=authentication.user.id,
         store=store,
-        claims=authentication.claims,
+        settings=settings,
     )
 
 

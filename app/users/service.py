@@ -4,16 +4,25 @@ A login starts an `AuthSession`. Its access tokens (JWT) name it in the `sid` cl
 refresh tokens are rows that are spent on first use and replaced (rotation). Presenting a
 spent refresh token again means it was copied: the whole session is revoked.
 
-Revocation lives in the database (`AuthSession.revoked_at`, or the row gone with its user),
-which every authenticated request reads together with the user in one query; so no store
-outage or flush can bring a revoked token back. The store holds one entry per logged-out
-`jti` until that token expires, which turns such a token away without the query.
+Revocation lives in the database (`AuthSession.revoked_at`, or the row gone with its user):
+no store outage or flush can bring a revoked token back.
+
+With Redis, each worker keeps admitted sessions for AUTH_CACHE_SECONDS (`SessionCache`), so
+most requests cost one Redis GET and no database query. A cache entry is trusted only while
+its user's key in Redis still holds the token written when the entry was filled. Every
+change to a user or its sessions (logout, password change or reset, deactivation, deletion,
+any update) replaces that key with a tombstone, and fills only write into an empty key
+(SET NX), so no worker can trust an entry filled before the change. Without Redis (one
+process, or workers that cannot share invalidations) every request reads the database.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -31,8 +40,63 @@ USER_COUNT_KEY = "users:count"
 STORE_ERRORS = (RedisError, OSError)
 
 
-def revoked_jti_key(jti: str) -> str:
-    return f"auth:revoked:{jti}"
+TOMBSTONE = b"-"
+
+
+def user_key(user_id: uuid.UUID | str) -> str:
+    """Holds the token of this user's current cache fill, or the tombstone of a change."""
+    return f"auth:user:{user_id}"
+
+
+class SessionCache:
+    """This worker's recently admitted sessions: session id -> (fill token, user, expiry)."""
+
+    def __init__(self, ttl_seconds: float, *, max_entries: int = 10_000) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: OrderedDict[uuid.UUID, tuple[bytes, User, float]] = OrderedDict()
+
+    def get(self, session_id: uuid.UUID, token: bytes) -> User | None:
+        """A copy of the cached user, if the entry is fresh and `token` is still its fill's."""
+        entry = self._entries.get(session_id)
+        if entry is None:
+            return None
+        filled_token, user, expires = entry
+        if filled_token != token or expires <= time.monotonic():
+            del self._entries[session_id]
+            return None
+        # A copy: a route may change its user; the cached one stays as the database had it.
+        return copy.copy(user)
+
+    def put(self, session_id: uuid.UUID, token: bytes, user: User) -> None:
+        self._entries[session_id] = (token, copy.copy(user), time.monotonic() + self.ttl_seconds)
+        self._entries.move_to_end(session_id)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+async def forget_cached_user(
+    *, user_id: uuid.UUID | str, store: KeyValueStore | None, settings: Settings | None = None
+) -> None:
+    """Makes every worker read this user's sessions from the database again (call it after
+    the database change). The tombstone outlives any fill that read the old state."""
+    if store is None:
+        return
+    ttl = max(settings.AUTH_CACHE_SECONDS if settings else 0.0, 1.0) * 2
+    try:
+        await store.set(user_key(user_id), TOMBSTONE, ttl_seconds=ttl)
+    except STORE_ERRORS:
+        logger.warning(
+            "cached sessions not invalidated (the store did not answer); "
+            "they expire within AUTH_CACHE_SECONDS",
+            extra={"user_id": str(user_id)},
+        )
 
 
 @dataclass(frozen=True)
@@ -77,7 +141,9 @@ async def start_session(*, user: User, settings: Settings) -> IssuedTokens:
     )
 
 
-async def refresh_session(*, refresh_token: str, settings: Settings) -> IssuedTokens:
+async def refresh_session(
+    *, refresh_token: str, settings: Settings, store: KeyValueStore | None = None
+) -> IssuedTokens:
     """Spends `refresh_token` for a new pair in the same session; raises RefreshRejected."""
     token = await RefreshToken.get_or_none(token_hash=hash_token(refresh_token)).select_related(
         "session__user"
@@ -87,7 +153,7 @@ async def refresh_session(*, refresh_token: str, settings: Settings) -> IssuedTo
     session = token.session
     now = _now()
     if token.used_at is not None:
-        await _revoke_for_reuse(session.id)
+        await _revoke_for_reuse(session, store=store, settings=settings)
         raise RefreshRejected
     if (
         session.revoked_at is not None
@@ -108,7 +174,7 @@ async def refresh_session(*, refresh_token: str, settings: Settings) -> IssuedTo
             )
             await AuthSession.filter(id=session.id).update(expires_at=expires_at)
     if not claimed:
-        await _revoke_for_reuse(session.id)
+        await _revoke_for_reuse(session, store=store, settings=settings)
         raise RefreshRejected
     return IssuedTokens(
         access_token=_access_token(
@@ -118,34 +184,37 @@ async def refresh_session(*, refresh_token: str, settings: Settings) -> IssuedTo
     )
 
 
-async def _revoke_for_reuse(session_id: uuid.UUID) -> None:
-    await revoke_session(session_id=session_id)
+async def _revoke_for_reuse(
+    session: AuthSession, *, store: KeyValueStore | None, settings: Settings
+) -> None:
+    await revoke_session(
+        session_id=session.id, user_id=session.user.id, store=store, settings=settings
+    )
     logger.warning("a spent refresh token was presented again; its session is revoked")
 
 
 async def revoke_session(
     *,
     session_id: uuid.UUID,
+    user_id: uuid.UUID,
     store: KeyValueStore | None = None,
-    claims: AccessClaims | None = None,
+    settings: Settings | None = None,
 ) -> None:
-    """Ends a login session (its access and refresh tokens), and caches the access token's
-    revocation in the store when its claims are given."""
+    """Ends a login session: its access and refresh tokens stop working everywhere."""
     await AuthSession.filter(id=session_id, revoked_at=None).update(revoked_at=_now())
-    if store is None or claims is None:
-        return
-    remaining = (claims.expires_at - _now()).total_seconds()
-    if remaining <= 0:
-        return
-    try:
-        await store.set(revoked_jti_key(claims.jti), b"1", ttl_seconds=remaining)
-    except STORE_ERRORS:
-        logger.warning("logout not cached in the store; the database still refuses the token")
+    await forget_cached_user(user_id=user_id, store=store, settings=settings)
 
 
-async def revoke_user_sessions(*, user_id: uuid.UUID) -> int:
+async def revoke_user_sessions(
+    *,
+    user_id: uuid.UUID,
+    store: KeyValueStore | None = None,
+    settings: Settings | None = None,
+) -> int:
     """Ends every login session of a user; the number ended."""
-    return await AuthSession.filter(user_id=user_id, revoked_at=None).update(revoked_at=_now())
+    ended = await AuthSession.filter(user_id=user_id, revoked_at=None).update(revoked_at=_now())
+    await forget_cached_user(user_id=user_id, store=store, settings=settings)
+    return ended
 
 
 def _uuid_or_none(value: str) -> uuid.UUID | None:
@@ -155,16 +224,54 @@ def _uuid_or_none(value: str) -> uuid.UUID | None:
         return None
 
 
-async def session_user(*, claims: AccessClaims, store: KeyValueStore) -> User | None:
+async def session_user(
+    *, claims: AccessClaims, store: KeyValueStore, cache: SessionCache | None = None
+) -> User | None:
     """The user of a decoded access token while its session lives; None once revoked."""
     user_id, session_id = _uuid_or_none(claims.subject), _uuid_or_none(claims.session_id)
     if user_id is None or session_id is None:
         return None
+    if cache is None:
+        return await _session_user_from_database(user_id=user_id, session_id=session_id)
     try:
-        if await store.exists(revoked_jti_key(claims.jti)):
-            return None
+        current = await store.get(user_key(user_id))
     except STORE_ERRORS:
-        logger.warning("revocation cache unavailable; checking the database only")
+        # Entries cannot be checked, and invalidations may be missed meanwhile: drop them all.
+        cache.clear()
+        logger.warning("session cache bypassed: the store did not answer")
+        return await _session_user_from_database(user_id=user_id, session_id=session_id)
+    if current is not None and current != TOMBSTONE:
+        cached = cache.get(session_id, current)
+        if cached is not None:
+            return cached
+    user = await _session_user_from_database(user_id=user_id, session_id=session_id)
+    if user is not None and current != TOMBSTONE:
+        await _fill(cache, store, session_id=session_id, user=user, current=current)
+    return user
+
+
+async def _fill(
+    cache: SessionCache,
+    store: KeyValueStore,
+    *,
+    session_id: uuid.UUID,
+    user: User,
+    current: bytes | None,
+) -> None:
+    """Caches a session read from the database, under a token no change has replaced."""
+    token = current
+    if token is None:
+        token = new_opaque_token().encode()
+        try:
+            # Only into an empty key: a change since our read left a tombstone there.
+            if not await store.add(user_key(user.id), token, ttl_seconds=cache.ttl_seconds):
+                return
+        except STORE_ERRORS:
+            return
+    cache.put(session_id, token, user)
+
+
+async def _session_user_from_database(*, user_id: uuid.UUID, session_id: uuid.UUID) -> User | None:
     session = await AuthSession.get_or_none(
         id=session_id, user_id=user_id, revoked_at=None
     ).select_related("user")

@@ -1,0 +1,193 @@
+"""The per-worker session cache: requests skip the database, and every change ends that.
+
+A cached session is admitted without a database query, which the tests show by changing
+the database behind the cache's back (a direct UPDATE no service would make): the cache
+keeps answering until the user's key in Redis says otherwise. Every real change goes
+through the services, which replace that key, so it is seen on every instance at once.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from app.users import service
+from app.users.models import AuthSession, User
+from settings import Settings
+from tests.conftest import PASSWORD, unique_email
+from tests.users.conftest import bearer, login_tokens, me_status, register
+from tests.users.test_two_instances import second_instance
+
+REDIS_BACKENDS = pytest.mark.parametrize("backend", ["postgres", "mysql"], indirect=True)
+
+
+async def _signed_in(client: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
+    email = unique_email()
+    assert (await register(client, email)).status_code == 201
+    return email, bearer(await login_tokens(client, email))
+
+
+@REDIS_BACKENDS
+async def test_a_cached_session_is_admitted_without_reading_the_database(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    email, headers = await _signed_in(client)
+    assert await me_status(client, headers) == 200
+    assert len(app.state.session_cache) == 1
+    # Behind the services' back: only a request that reads the database would notice.
+    await AuthSession.filter(user__email=email).delete()
+    assert await me_status(client, headers) == 200
+    await service.forget_cached_user(
+        user_id=(await User.get(email=email)).id, store=app.state.store
+    )
+    assert await me_status(client, headers) == 401
+
+
+@REDIS_BACKENDS
+async def test_logout_ends_a_session_cached_by_another_instance(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, headers = await _signed_in(client)
+    async with second_instance(settings, monkeypatch) as (other_app, other):
+        assert await me_status(client, headers) == 200
+        assert await me_status(other, headers) == 200
+        assert len(app.state.session_cache) == len(other_app.state.session_cache) == 1
+        assert (await other.post("/api/v1/auth/jwt/logout", headers=headers)).status_code == 204
+        assert await me_status(client, headers) == 401
+        assert await me_status(other, headers) == 401
+
+
+@REDIS_BACKENDS
+async def test_an_older_access_token_of_a_logged_out_session_is_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    email = unique_email()
+    await register(client, email)
+    tokens = await login_tokens(client, email)
+    renewed = await client.post(
+        "/api/v1/auth/jwt/refresh", json={"refresh_token": tokens["refresh_token"]}
+    )
+    assert renewed.status_code == 200
+    old, new = bearer(tokens), bearer(renewed.json())
+    assert await me_status(client, old) == 200
+    assert await me_status(client, new) == 200
+    assert (await client.post("/api/v1/auth/jwt/logout", headers=new)).status_code == 204
+    assert await me_status(client, old) == 401
+
+
+@REDIS_BACKENDS
+async def test_demotion_by_a_superuser_shows_on_the_next_request_everywhere(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    superuser_headers: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    email, headers = await _signed_in(client)
+    user = await User.get(email=email)
+    await User.filter(id=user.id).update(is_superuser=True)
+    async with second_instance(settings, monkeypatch) as (_, other):
+        assert (await other.get("/api/v1/users", headers=headers)).status_code == 200
+        response = await client.patch(
+            f"/api/v1/users/{user.id}", json={"is_superuser": False}, headers=superuser_headers
+        )
+        assert response.status_code == 200, response.text
+        assert (await other.get("/api/v1/users", headers=headers)).status_code == 403
+
+
+@REDIS_BACKENDS
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"password": "an entirely new passphrase"},
+        {"is_active": False},
+    ],
+)
+async def test_password_change_and_deactivation_end_cached_sessions(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    superuser_headers: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    change: dict[str, object],
+) -> None:
+    email, headers = await _signed_in(client)
+    user_id = (await User.get(email=email)).id
+    async with second_instance(settings, monkeypatch) as (_, other):
+        assert await me_status(other, headers) == 200
+        response = await client.patch(
+            f"/api/v1/users/{user_id}", json=change, headers=superuser_headers
+        )
+        assert response.status_code == 200, response.text
+        assert await me_status(other, headers) == 401
+
+
+@REDIS_BACKENDS
+async def test_deregistration_ends_a_session_cached_by_another_instance(
+    client: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, headers = await _signed_in(client)
+    async with second_instance(settings, monkeypatch) as (_, other):
+        assert await me_status(other, headers) == 200
+        response = await client.request(
+            "DELETE", "/api/v1/users/me", json={"password": PASSWORD}, headers=headers
+        )
+        assert response.status_code == 204, response.text
+        assert await me_status(other, headers) == 401
+
+
+@REDIS_BACKENDS
+async def test_a_fill_never_overwrites_the_tombstone_of_a_change(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """A request that read the session before a change must not cache what it read."""
+    email, headers = await _signed_in(client)
+    user_id = (await User.get(email=email)).id
+    await service.forget_cached_user(user_id=user_id, store=app.state.store)
+    assert await me_status(client, headers) == 200
+    assert len(app.state.session_cache) == 0
+    assert await app.state.store.get(service.user_key(user_id)) == service.TOMBSTONE
+
+
+@REDIS_BACKENDS
+async def test_a_store_failure_clears_the_cache_and_reads_the_database(
+    client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    email, headers = await _signed_in(client)
+    assert await me_status(client, headers) == 200
+    assert len(app.state.session_cache) == 1
+
+    async def unreachable(*_args: object, **_kwargs: object) -> None:
+        raise RedisConnectionError("connection refused")
+
+    monkeypatch.setattr(app.state.store, "get", unreachable)
+    monkeypatch.setattr(app.state.store, "set", unreachable)
+    assert await me_status(client, headers) == 200
+    assert len(app.state.session_cache) == 0
+    # Logged out while the store is unreachable: the database refuses the token at once.
+    assert (await client.post("/api/v1/auth/jwt/logout", headers=headers)).status_code == 204
+    assert await me_status(client, headers) == 401
+    monkeypatch.undo()
+    assert await me_status(client, headers) == 401
+    assert await AuthSession.filter(user__email=email, revoked_at=None).count() == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_without_redis_every_request_reads_the_database(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    email, headers = await _signed_in(client)
+    assert app.state.session_cache is None
+    assert await me_status(client, headers) == 200
+    await AuthSession.filter(user__email=email).delete()
+    assert await me_status(client, headers) == 401
+
+
+@REDIS_BACKENDS
+@pytest.mark.parametrize("settings_overrides", [{"AUTH_CACHE_SECONDS": 0}])
+async def test_the_cache_can_be_turned_off(client: httpx.AsyncClient, app: FastAPI) -> None:
+    email, headers = await _signed_in(client)
+    assert app.state.session_cache is None
+    assert await me_status(client, headers) == 200
+    await AuthSession.filter(user__email=email).delete()
+    assert await me_status(client, headers) == 401
