@@ -1,7 +1,7 @@
 """The application factory: lifespan, middleware and routers. Nothing else."""
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -9,6 +9,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app.audit.middleware import AuditMiddleware
 from app.audit.router import router as audit_router
 from app.audit.writer import AuditWriter
+from app.core import metrics
 from app.core.db import register_tortoise
 from app.core.logging import configure_logging
 from app.core.middleware import RequestIdMiddleware, ServerErrorMiddleware
@@ -16,8 +17,20 @@ from app.core.store import create_store
 from app.health.router import router as health_router
 from app.study.router import router as study_router
 from app.users.router import router as users_router
+from app.users.service import SessionCache
 from settings import Settings
 from settings import settings as default_settings
+
+
+def _metrics_sampler(
+    settings: Settings, audit_writer: AuditWriter | None
+) -> AbstractAsyncContextManager[None]:
+    if not settings.METRICS_ENABLED:
+        return nullcontext()
+    if audit_writer is None:
+        return metrics.sampler(None)
+    writer = audit_writer
+    return metrics.sampler(lambda: (writer.queued, writer.dropped))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,8 +41,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.store = create_store(settings.REDIS_URL, prefix=settings.REDIS_KEY_PREFIX)
+        # Only a store every worker shares can carry the cache's invalidations.
+        app.state.session_cache = (
+            SessionCache(settings.AUTH_CACHE_SECONDS)
+            if settings.AUTH_CACHE_SECONDS > 0 and app.state.store.name == "redis"
+            else None
+        )
         try:
-            async with register_tortoise(app, settings):
+            async with register_tortoise(app, settings), _metrics_sampler(settings, audit_writer):
                 # The audit queue is written while the database is still open.
                 if audit_writer is not None:
                     audit_writer.start()
@@ -73,6 +92,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             trusted_proxies=settings.TRUSTED_PROXIES,
         )
     app.add_middleware(RequestIdMiddleware)
+    if settings.METRICS_ENABLED:
+        # Outermost: it times and counts everything, the audit trail included.
+        app.add_middleware(metrics.MetricsMiddleware)
+        app.include_router(metrics.router)
 
     app.include_router(health_router)
     app.include_router(users_router)
