@@ -4,10 +4,12 @@ import logging
 import re
 import uuid
 
+import orjson
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.context import request_id_var
+from app.core.errors import unavailable_detail
 
 logger = logging.getLogger("app.errors")
 
@@ -77,18 +79,34 @@ class ServerErrorMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception:  # pylint: disable=broad-exception-caught
-            logger.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            detail = unavailable_detail(exc)
+            if detail is None:
+                logger.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+                status, body, extra = 500, _INTERNAL_ERROR_BODY, []
+            else:
+                # An outage, not a bug: one line, no trace, and a hint to try again.
+                logger.warning(
+                    "%s on %s %s: %s: %s",
+                    detail,
+                    scope.get("method"),
+                    scope.get("path"),
+                    type(exc).__name__,
+                    exc,
+                )
+                status, body = 503, orjson.dumps({"detail": detail})
+                extra = [(b"retry-after", b"1")]
             if started:
                 raise  # the answer is half sent; only the server can end the connection
             await send(
                 {
                     "type": "http.response.start",
-                    "status": 500,
+                    "status": status,
                     "headers": [
                         (b"content-type", b"application/json"),
-                        (b"content-length", str(len(_INTERNAL_ERROR_BODY)).encode()),
+                        (b"content-length", str(len(body)).encode()),
+                        *extra,
                     ],
                 }
             )
-            await send({"type": "http.response.body", "body": _INTERNAL_ERROR_BODY})
+            await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,98 @@
+"""Which failures mean "a backing service is unreachable" (503) rather than a bug (500).
+
+A database that is down, restarting, refusing connections or not answering in time shows
+up as a different exception in each driver, and Tortoise wraps some of them. The request
+that meets one answers 503 `{"detail": "database unavailable"}` at once; the pools
+reconnect by themselves when the database is back. Constraint violations, bad SQL and
+every other error are not connection trouble and stay what they are.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+import pymysql
+from pymysql.constants import CR
+from redis.exceptions import RedisError
+from tortoise.exceptions import DBConnectionError
+from tortoise.exceptions import OperationalError as TortoiseOperationalError
+
+DATABASE_UNAVAILABLE = "database unavailable"
+SERVICE_UNAVAILABLE = "Service Unavailable"
+
+# PostgreSQL: SQLSTATE class 08 (connection exception), class 57 (the server is shutting
+# down, starting up, or cancelled the statement) and 53300 (too many connections).
+_POSTGRES_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+
+# MySQL client error numbers for a connection that cannot be made or was lost.
+_MYSQL_CONNECTION_ERRNOS = frozenset(
+    {
+        CR.CR_CONNECTION_ERROR,  # 2002: local socket
+        CR.CR_CONN_HOST_ERROR,  # 2003: cannot connect
+        CR.CR_SERVER_GONE_ERROR,  # 2006: server has gone away
+        CR.CR_SERVER_LOST,  # 2013: lost connection during a query
+        CR.CR_SERVER_LOST_EXTENDED,  # 2055
+    }
+)
+# MySQL server error numbers meaning "try later": too many connections, shutting down.
+_MYSQL_SERVER_ERRNOS = frozenset({1040, 1053})
+
+_MAX_CHAIN = 8
+
+
+def _is_mysql_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, pymysql.err.InterfaceError):
+        return True  # aiomysql's "not connected" on a socket that was closed under it
+    if isinstance(exc, pymysql.err.OperationalError) and exc.args:
+        errno = exc.args[0]
+        return errno in _MYSQL_CONNECTION_ERRNOS or errno in _MYSQL_SERVER_ERRNOS
+    return False
+
+
+def _is_unavailable_one(exc: BaseException) -> bool:
+    if isinstance(exc, RedisError):
+        return False  # Redis, not the database; see unavailable_detail()
+    # OSError covers refused and reset connections, DNS failures, connect and command
+    # timeouts (TimeoutError), and Tortoise's own DBConnectionError.
+    if isinstance(exc, (OSError, DBConnectionError, *_POSTGRES_UNAVAILABLE)):
+        return True
+    if _is_mysql_unavailable(exc):
+        return True
+    # Tortoise re-raises pymysql errors as its OperationalError, the original in args.
+    if isinstance(exc, TortoiseOperationalError):
+        original = exc.args[0] if exc.args else None
+        if isinstance(original, BaseException) and _is_mysql_unavailable(original):
+            return True
+        return exc.__context__ is not None and _is_mysql_unavailable(exc.__context__)
+    return False
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and those it was explicitly raised from (`raise … from …`)."""
+    found = [exc]
+    while found[-1].__cause__ is not None and len(found) < _MAX_CHAIN:
+        found.append(found[-1].__cause__)
+    return found
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for sub in exc.exceptions for leaf in _leaves(sub)]
+    return [exc]
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database cannot be reached (not that a query was wrong)."""
+    return any(_is_unavailable_one(e) for leaf in _leaves(exc) for e in _chain(leaf))
+
+
+def unavailable_detail(exc: BaseException) -> str | None:
+    """The 503 detail for a failure of a backing service; None for anything else (a 500)."""
+    if any(isinstance(e, RedisError) for leaf in _leaves(exc) for e in _chain(leaf)):
+        return SERVICE_UNAVAILABLE
+    if is_database_unavailable(exc):
+        return DATABASE_UNAVAILABLE
+    return None
