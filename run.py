@@ -2,7 +2,7 @@
 
 import typer
 
-from backend import check, db, demo
+from backend import audit, check, db, demo, study, users
 
 cli = typer.Typer(
     help="Study Log administration. Exit codes: 0 success, 1 failure, 2 misuse.",
@@ -12,6 +12,9 @@ cli = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 cli.add_typer(db.cli, name="db")
+cli.add_typer(users.cli, name="users")
+cli.add_typer(audit.cli, name="audit")
+cli.add_typer(study.cli, name="study")
 cli.add_typer(demo.cli, name="demo")
 cli.command("check")(check.check_command)
 cli.command("serve")(check.serve_command)

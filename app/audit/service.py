@@ -1,7 +1,9 @@
-"""Reading and purging the audit trail; the admin CLI calls `purge` too."""
+"""Reading, exporting and purging the audit trail; the admin CLI calls `purge` and
+`iter_chunks` too."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 from fastapi import HTTPException, status
@@ -11,10 +13,15 @@ from app.audit.models import AuditLog
 from app.audit.schemas import AuditLogFilters
 
 PURGE_BATCH_SIZE = 1000
+EXPORT_CHUNK_SIZE = 1000
 
 
 def list(*, filters: AuditLogFilters | None = None) -> QuerySet[AuditLog]:  # pylint: disable=redefined-builtin  # STYLE.md's verb
     """Entries matching the filters, newest first (for pagination)."""
+    return _matching(filters).order_by("-created_at", "-id")
+
+
+def _matching(filters: AuditLogFilters | None) -> QuerySet[AuditLog]:
     query = AuditLog.all()
     if filters is not None:
         if filters.user_id is not None:
@@ -29,7 +36,29 @@ def list(*, filters: AuditLogFilters | None = None) -> QuerySet[AuditLog]:  # py
             query = query.filter(created_at__gte=filters.since)
         if filters.until is not None:
             query = query.filter(created_at__lt=filters.until)
-    return query.order_by("-created_at", "-id")
+    return query
+
+
+async def iter_chunks(
+    *, filters: AuditLogFilters | None = None, chunk_size: int = EXPORT_CHUNK_SIZE
+) -> AsyncIterator[tuple[AuditLog, ...]]:
+    """Entries matching the filters in id order, `chunk_size` at a time.
+
+    Keyset pagination (`id > last`), never OFFSET: each query is as cheap as the first and
+    memory holds one chunk however large the trail is.
+    """
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be at least 1")
+    last_id = 0
+    while True:
+        chunk = tuple(
+            await _matching(filters).filter(id__gt=last_id).order_by("id").limit(chunk_size)
+        )
+        if chunk:
+            yield chunk
+        if len(chunk) < chunk_size:
+            return
+        last_id = chunk[-1].id
 
 
 async def get(*, audit_log_id: int) -> AuditLog | None:

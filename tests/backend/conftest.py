@@ -8,9 +8,13 @@ from tortoise import Tortoise
 from typer.testing import CliRunner, Result
 
 import settings as settings_module
+from app.users.adapter import TortoiseUserDatabase
+from app.users.manager import UserManager
+from app.users.models import User
+from app.users.schemas import UserCreate
 from run import cli
 from settings import Settings
-from tests.conftest import TEST_SECRET_KEY, clean_tables
+from tests.conftest import PASSWORD, TEST_SECRET_KEY, clean_tables
 from tests.fixtures import services
 
 
@@ -59,3 +63,15 @@ def in_db(settings: Settings, work: Callable[[], object]) -> object:
             await Tortoise.close_connections()
 
     return asyncio.run(main())
+
+
+def create_user(settings: Settings, email: str, password: str = PASSWORD) -> User:
+    """An ordinary active account, made through the same manager as the API's."""
+
+    async def work() -> User:
+        manager = UserManager(TortoiseUserDatabase(), settings)
+        return await manager.create(UserCreate(email=email, password=password), safe=False)
+
+    user = in_db(settings, work)
+    assert isinstance(user, User)
+    return user

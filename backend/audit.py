@@ -1,0 +1,232 @@
+"""`python run.py audit …`: purge old entries, export a time range to a file.
+
+Also the pieces both export commands (this one and `study export`) share: the format
+choice, the output file check, and writing a file that appears complete or not at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from app.audit import service
+from app.audit.models import AuditLog
+from app.audit.schemas import AuditLogFilters, AuditLogRead
+from backend.common import (
+    CommandError,
+    err_console,
+    fail,
+    out_console,
+    print_json,
+    require_yes,
+    run,
+)
+
+T = TypeVar("T")
+ExportFormat = Literal["csv", "jsonl"]
+Write = Callable[[str], None]
+
+cli = typer.Typer(
+    help="The request audit trail: purge old entries, export a time range.",
+    no_args_is_help=True,
+)
+
+AUDIT_FIELDS = tuple(AuditLogRead.model_fields)
+# A spreadsheet runs a cell starting with one of these as a formula; paths, queries and
+# user agents come from anyone on the internet.
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+# --- shared by the export commands -----------------------------------------------------------
+
+
+def output_path(value: Path) -> Path:
+    """Option callback: a file path in an existing directory."""
+    if value.is_dir():
+        raise typer.BadParameter(f"{value} is a directory")
+    if not value.parent.is_dir():
+        raise typer.BadParameter(f"directory {value.parent} does not exist")
+    return value
+
+
+def format_option() -> Any:
+    return typer.Option(..., "--format", help="csv (with a header line) or jsonl.")
+
+
+def output_option() -> Any:
+    return typer.Option(
+        ...,
+        "--output",
+        "-o",
+        dir_okay=False,
+        callback=output_path,
+        help="File to write (replaced if it exists).",
+    )
+
+
+def write_export(output: Path, produce: Callable[[Write], Awaitable[T]]) -> T:
+    """Runs `produce(write)` as the command's async work with `output` open for writing.
+
+    The text goes to a hidden file beside `output`, renamed over it at the end: a failed or
+    interrupted export leaves no half-written file behind. UTF-8, and newlines as given, so
+    the bytes are what the API streams.
+    """
+    partial = output.with_name(f".{output.name}.partial")
+
+    def failed(exc: OSError) -> CommandError:
+        return CommandError(f"cannot write {output}: {exc.strerror or exc}")
+
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as handle:
+
+            def write(text: str) -> None:
+                try:
+                    handle.write(text)
+                except OSError as exc:  # not a "database error", as run() would call it
+                    raise failed(exc) from exc
+
+            result = run(lambda: produce(write))
+        partial.replace(output)
+        return result
+    except OSError as exc:  # opening, flushing on close, renaming
+        partial.unlink(missing_ok=True)
+        fail(str(failed(exc)))
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def export_progress() -> Progress:
+    """A progress bar on stderr (stdout keeps the summary), gone when done."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+# --- purge ------------------------------------------------------------------------------------
+
+
+@cli.command("purge")
+def purge_command(
+    older_than_days: int = typer.Option(
+        ..., "--older-than-days", min=0, help="Delete entries older than this many days."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would go."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    batch_size: int = typer.Option(
+        service.PURGE_BATCH_SIZE,
+        "--batch-size",
+        min=1,
+        max=100_000,
+        help="Entries per DELETE: smaller batches hold shorter locks.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Delete entries older than N days, in batches; prints how many."""
+    if not dry_run:
+        require_yes(yes, f"Delete audit entries older than {older_than_days} days?")
+
+    async def work() -> int:
+        if dry_run:
+            return await service.purge(older_than_days=older_than_days, dry_run=True)
+        # The service deletes in one call; a spinner says it is still going.
+        with err_console.status(f"deleting audit entries older than {older_than_days} days"):
+            return await service.purge(older_than_days=older_than_days, batch_size=batch_size)
+
+    count = run(work)
+    if as_json:
+        print_json({"older_than_days": older_than_days, "dry_run": dry_run, "count": count})
+    else:
+        verb = "would delete" if dry_run else "deleted"
+        out_console.print(
+            f"{verb} {count} audit entries older than {older_than_days} days", highlight=False
+        )
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+def _utc_time(value: str) -> datetime:
+    """An ISO 8601 date or time; one without a zone is UTC, as everything stored is."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO 8601 date or time (2024-05-01, 2024-05-01T12:00:00Z)"
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _csv_lines(rows: Iterable[Iterable[Any]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def _csv_rows(entries: Iterable[AuditLog]) -> str:
+    dumped = (AuditLogRead.model_validate(e).model_dump(mode="json") for e in entries)
+    return _csv_lines([_csv_cell(row[name]) for name in AUDIT_FIELDS] for row in dumped)
+
+
+def _jsonl_rows(entries: Iterable[AuditLog]) -> str:
+    return "".join(AuditLogRead.model_validate(e).model_dump_json() + "\n" for e in entries)
+
+
+@cli.command("export")
+def export_command(
+    since: datetime = typer.Option(
+        ..., "--since", parser=_utc_time, metavar="TIME", help="Entries at or after (UTC)."
+    ),
+    until: datetime = typer.Option(
+        ..., "--until", parser=_utc_time, metavar="TIME", help="Entries before (UTC)."
+    ),
+    export_format: ExportFormat = format_option(),
+    output: Path = output_option(),
+    user_id: uuid.UUID | None = typer.Option(None, "--user-id", help="Only this user's."),
+    batch_size: int = typer.Option(
+        service.EXPORT_CHUNK_SIZE, "--batch-size", min=1, max=100_000, help="Entries per query."
+    ),
+) -> None:
+    """Write the entries of a time range to a file, oldest first, with a progress bar."""
+    # Rows are read in id-ordered batches and written as they come: memory stays flat
+    # however many there are.
+    if until <= since:
+        raise typer.BadParameter("must be later than --since", param_hint="'--until'")
+    filters = AuditLogFilters(since=since, until=until, user_id=user_id)
+    render = _csv_rows if export_format == "csv" else _jsonl_rows
+
+    async def produce(write: Write) -> int:
+        if export_format == "csv":
+            write(_csv_lines([AUDIT_FIELDS]))
+        written = 0
+        with export_progress() as progress:
+            task = progress.add_task(
+                "audit entries", total=await service.list(filters=filters).count()
+            )
+            async for chunk in service.iter_chunks(filters=filters, chunk_size=batch_size):
+                write(render(chunk))
+                written += len(chunk)
+                progress.update(task, advance=len(chunk))
+        return written
+
+    written = write_export(output, produce)
+    out_console.print(f"wrote {written} audit entries to {output}", highlight=False)

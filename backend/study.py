@@ -1,0 +1,108 @@
+"""`python run.py study …`: one user's records to a file, and statistics.
+
+Both call the service behind the API: an export file holds exactly the bytes the API's
+export streams, and the statistics are the same database aggregates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+
+import typer
+
+from app.study import service
+from app.study.schemas import StudyStats
+from app.users.adapter import TortoiseUserDatabase, normalize_email
+from app.users.models import User
+from backend.audit import ExportFormat, Write, format_option, output_option, write_export
+from backend.common import CommandError, out_console, print_json, print_table, run
+
+cli = typer.Typer(help="Study records: export a user's records, statistics.", no_args_is_help=True)
+
+
+async def _user(email: str) -> User:
+    user = await TortoiseUserDatabase().get_by_email(email)
+    if user is None:
+        raise CommandError(f"no user with email {normalize_email(email)}")
+    return user
+
+
+@cli.command("export")
+def export_command(
+    email: str = typer.Option(..., "--user", metavar="EMAIL", help="Whose records."),
+    export_format: ExportFormat = format_option(),
+    output: Path = output_option(),
+) -> None:
+    """Write a user's records to a file, in the API's export format (oldest id first)."""
+
+    async def produce(write: Write) -> tuple[str, int]:
+        user = await _user(email)
+        count = await service.scoped(owner_id=user.id).count()
+        chunks: AsyncIterator[str]
+        if export_format == "csv":
+            chunks = service.export_csv(owner_id=user.id)
+        else:
+            chunks = service.export_jsonl(owner_id=user.id)
+        async for text in chunks:
+            write(text)
+        return user.email, count
+
+    owner, count = write_export(output, produce)
+    out_console.print(f"wrote {count} study records of {owner} to {output}", highlight=False)
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+@cli.command("stats")
+def stats_command(
+    email: str | None = typer.Option(
+        None, "--user", metavar="EMAIL", help="One user's records (default: everyone's)."
+    ),
+    studied_from: date | None = typer.Option(
+        None, "--from", parser=_day, metavar="DATE", help="First day counted (inclusive)."
+    ),
+    studied_to: date | None = typer.Option(
+        None, "--to", parser=_day, metavar="DATE", help="Last day counted (inclusive)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output, per day too."),
+) -> None:
+    """Minutes, records, streaks and a per-subject breakdown, as GET /study-records/stats."""
+    if studied_from and studied_to and studied_to < studied_from:
+        raise typer.BadParameter("must not be before --from", param_hint="'--to'")
+
+    async def work() -> tuple[str, StudyStats]:
+        user = await _user(email) if email is not None else None
+        stats = await service.stats(
+            owner_id=user.id if user else None,
+            studied_from=studied_from,
+            studied_to=studied_to,
+        )
+        return (user.email if user else "all users"), stats
+
+    whose, stats = run(work)
+    if as_json:
+        print_json(stats.model_dump(mode="json"))
+        return
+    span = f", {studied_from or '…'} to {studied_to or '…'}" if studied_from or studied_to else ""
+    print_table(
+        f"Study stats: {whose}{span}",
+        ("", "value"),
+        (
+            ("total minutes", stats.total_minutes),
+            ("records", stats.record_count),
+            ("longest streak (days)", stats.longest_streak_days),
+            ("current streak (days)", stats.current_streak_days),
+        ),
+    )
+    print_table(
+        "By subject",
+        ("subject", "minutes", "records"),
+        ((s.subject, s.minutes, s.records) for s in stats.by_subject),
+    )

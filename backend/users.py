@@ -1,0 +1,221 @@
+"""`python run.py users …`: accounts, through the same UserManager the API uses.
+
+So the CLI applies the API's password policy, and the same changes end login sessions:
+a new password or deactivation revokes them, deletion removes the account with its study
+records and sessions and clears it from the audit trail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TypeVar
+
+import typer
+from fastapi_users import exceptions
+from pydantic import EmailStr, TypeAdapter, ValidationError
+
+from app.core.store import create_store
+from app.users.adapter import TortoiseUserDatabase, normalize_email
+from app.users.manager import UserManager
+from app.users.models import User
+from app.users.schemas import UserCreate, UserRead, UserUpdate
+from backend.common import (
+    CommandError,
+    current_settings,
+    out_console,
+    print_json,
+    print_table,
+    require_yes,
+    run,
+)
+
+T = TypeVar("T")
+_EMAIL = TypeAdapter(EmailStr)
+
+cli = typer.Typer(
+    help="Accounts: create superusers, list, (de)activate, set passwords, delete.",
+    no_args_is_help=True,
+)
+
+EMAIL_ARGUMENT = typer.Argument(..., help="The account's email (compared case-insensitively).")
+
+
+def _password_option(help_text: str) -> typer.models.OptionInfo:
+    return typer.Option(
+        None,  # not "required": asked for instead
+        "--password",
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
+        help=f"{help_text} Asked for (hidden, twice) when left out, which keeps it out of "
+        "the shell history.",
+    )
+
+
+@asynccontextmanager
+async def _manager() -> AsyncIterator[UserManager]:
+    """The API's manager, with the shared store: what the CLI changes, every worker's
+    session cache forgets at once."""
+    settings = current_settings()
+    store = create_store(settings.REDIS_URL, prefix=settings.REDIS_KEY_PREFIX)
+    try:
+        yield UserManager(TortoiseUserDatabase(), settings, store=store)
+    finally:
+        await store.close()
+
+
+async def _get_user(manager: UserManager, email: str) -> User:
+    try:
+        return await manager.get_by_email(email)
+    except exceptions.UserNotExists as exc:
+        raise CommandError(f"no user with email {normalize_email(email)}") from exc
+
+
+def _bad_password(exc: exceptions.InvalidPasswordException) -> typer.BadParameter:
+    return typer.BadParameter(str(exc.reason), param_hint="'--password'")
+
+
+def _with_user(email: str, change: Callable[[UserManager, User], Awaitable[T]]) -> T:
+    """Runs `change` on the account of `email`; an unknown email fails in one line."""
+
+    async def work() -> T:
+        async with _manager() as manager:
+            return await change(manager, await _get_user(manager, email))
+
+    return run(work)
+
+
+def _email_address(value: str) -> str:
+    """The argument as a valid, normalised address (checked before any password prompt)."""
+    try:
+        return normalize_email(_EMAIL.validate_python(value))
+    except ValidationError as exc:
+        raise typer.BadParameter(exc.errors()[0]["msg"]) from exc
+
+
+@cli.command("create-superuser")
+def create_superuser_command(
+    email: str = typer.Argument(..., callback=_email_address, help="The new account's email."),
+    password: str = _password_option("The new account's password."),
+    display_name: str = typer.Option(
+        "", "--display-name", help="Shown name (optional, up to 100 characters)."
+    ),
+) -> None:
+    """Create an active, verified superuser account (the API's password rules apply)."""
+    try:
+        user_in = UserCreate(
+            email=email,
+            password=password,
+            display_name=display_name,
+            is_superuser=True,
+            is_verified=True,  # an admin's own address: no verification mail
+        )
+    except ValidationError as exc:  # lengths: the email is checked already
+        error = exc.errors()[0]
+        option = "--display-name" if error["loc"] == ("display_name",) else "--password"
+        raise typer.BadParameter(error["msg"], param_hint=f"'{option}'") from exc
+
+    async def work() -> User:
+        try:
+            async with _manager() as manager:
+                return await manager.create(user_in, safe=False)
+        except exceptions.UserAlreadyExists as exc:
+            raise CommandError(f"a user with email {user_in.email} already exists") from exc
+        except exceptions.InvalidPasswordException as exc:
+            raise _bad_password(exc) from exc
+
+    user = run(work)
+    out_console.print(f"created superuser {user.email} ({user.id})", highlight=False)
+
+
+@cli.command("list")
+def list_command(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Every account, oldest first."""
+
+    async def work() -> list[UserRead]:
+        return [UserRead.model_validate(u) for u in await User.all().order_by("created_at", "id")]
+
+    users = run(work)
+    if as_json:
+        print_json([u.model_dump(mode="json") for u in users])
+        return
+    # Narrow enough for 80 columns; --json has every field, the id too.
+    print_table(
+        f"{len(users)} users",
+        ("email", "name", "active", "admin", "verified", "created"),
+        (
+            (
+                u.email,
+                u.display_name,
+                _yes_no(u.is_active),
+                _yes_no(u.is_superuser),
+                _yes_no(u.is_verified),
+                u.created_at.date().isoformat(),
+            )
+            for u in users
+        ),
+    )
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+@cli.command("activate")
+def activate_command(email: str = EMAIL_ARGUMENT) -> None:
+    """Let the account log in again."""
+
+    async def change(manager: UserManager, user: User) -> User:
+        return await manager.update(UserUpdate(is_active=True), user, safe=False)
+
+    user = _with_user(email, change)
+    out_console.print(f"activated {user.email}", highlight=False)
+
+
+@cli.command("deactivate")
+def deactivate_command(email: str = EMAIL_ARGUMENT) -> None:
+    """Stop the account from logging in and end its login sessions now."""
+
+    async def change(manager: UserManager, user: User) -> User:
+        return await manager.update(UserUpdate(is_active=False), user, safe=False)
+
+    user = _with_user(email, change)
+    out_console.print(f"deactivated {user.email}; its login sessions are ended", highlight=False)
+
+
+@cli.command("set-password")
+def set_password_command(
+    email: str = EMAIL_ARGUMENT,
+    password: str = _password_option("The new password."),
+) -> None:
+    """Set a new password; the account's login sessions end."""
+
+    async def change(manager: UserManager, user: User) -> User:
+        try:
+            return await manager.update(UserUpdate(password=password), user, safe=False)
+        except exceptions.InvalidPasswordException as exc:
+            raise _bad_password(exc) from exc
+
+    user = _with_user(email, change)
+    out_console.print(
+        f"password of {user.email} changed; its login sessions are ended", highlight=False
+    )
+
+
+@cli.command("delete")
+def delete_command(
+    email: str = EMAIL_ARGUMENT,
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+) -> None:
+    """Delete the account and its study records; its audit entries stay, unattributed."""
+    require_yes(yes, f"Delete {normalize_email(email)} and all of its study records?")
+
+    async def change(manager: UserManager, user: User) -> str:
+        await manager.delete(user)
+        return user.email
+
+    deleted = _with_user(email, change)
+    out_console.print(f"deleted {deleted}", highlight=False)

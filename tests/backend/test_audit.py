@@ -1,0 +1,139 @@
+"""`python run.py audit purge|export` on every database."""
+
+import csv
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from typer.testing import Result
+
+from app.audit.models import AuditLog
+from settings import Settings
+from tests.backend.conftest import in_db
+
+NOW = datetime.now(UTC)
+
+
+def _entry(age_days: float, path: str = "/api/v1/study-records", **extra: object) -> AuditLog:
+    return AuditLog(
+        created_at=NOW - timedelta(days=age_days),
+        request_id=f"req-{age_days}-{path}",
+        method="GET",
+        path=path,
+        route=path,
+        status_code=200,
+        duration_ms=1.5,
+        **extra,
+    )
+
+
+def _store(settings: Settings, entries: list[AuditLog]) -> None:
+    async def work() -> None:
+        await AuditLog.bulk_create(entries)
+
+    in_db(settings, work)
+
+
+def _ages(settings: Settings) -> list[int]:
+    async def work() -> list[int]:
+        rows = await AuditLog.all().order_by("created_at")
+        return [round((NOW - row.created_at).total_seconds() / 86_400) for row in rows]
+
+    ages = in_db(settings, work)
+    assert isinstance(ages, list)
+    return ages
+
+
+def test_purge_dry_run_counts_and_keeps(
+    invoke: Callable[..., Result], cli_settings: Settings
+) -> None:
+    _store(cli_settings, [_entry(40), _entry(31), _entry(5), _entry(0)])
+    result = invoke("audit", "purge", "--older-than-days", "30", "--dry-run", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"older_than_days": 30, "dry_run": True, "count": 2}
+    assert _ages(cli_settings) == [40, 31, 5, 0]
+
+
+def test_purge_deletes_in_batches(invoke: Callable[..., Result], cli_settings: Settings) -> None:
+    _store(cli_settings, [_entry(40 + i) for i in range(7)] + [_entry(1), _entry(2)])
+    result = invoke("audit", "purge", "--older-than-days", "30", "--yes", "--batch-size", "3")
+    assert result.exit_code == 0, result.output
+    assert "deleted 7 audit entries older than 30 days" in result.stdout
+    assert _ages(cli_settings) == [2, 1]
+
+
+def test_purge_refuses_without_yes(invoke: Callable[..., Result], cli_settings: Settings) -> None:
+    _store(cli_settings, [_entry(40)])
+    result = invoke("audit", "purge", "--older-than-days", "30")
+    assert result.exit_code == 1
+    assert "--yes" in result.stderr
+    assert _ages(cli_settings) == [40]
+
+
+def test_purge_bad_arguments(invoke: Callable[..., Result]) -> None:
+    assert invoke("audit", "purge", "--older-than-days", "-1", "--yes").exit_code == 2
+    assert invoke("audit", "purge", "--older-than-days", "ten", "--yes").exit_code == 2
+    assert invoke("audit", "purge", "--yes").exit_code == 2
+
+
+def test_export_jsonl_time_range(
+    invoke: Callable[..., Result], cli_settings: Settings, tmp_path: Path
+) -> None:
+    _store(
+        cli_settings, [_entry(10, "/old"), _entry(3, "/a"), _entry(2, "/b"), _entry(0.01, "/new")]
+    )
+    output = tmp_path / "audit.jsonl"
+    since = (NOW - timedelta(days=5)).isoformat()
+    until = (NOW - timedelta(days=1)).isoformat()
+    result = invoke(
+        "audit",
+        "export",
+        "--since",
+        since,
+        "--until",
+        until,
+        "--format",
+        "jsonl",
+        "-o",
+        str(output),
+    )
+    assert result.exit_code == 0, result.output
+    assert "wrote 2 audit entries" in result.stdout
+    lines = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
+    assert [line["path"] for line in lines] == ["/a", "/b"]
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_export_csv_defuses_formulas(
+    invoke: Callable[..., Result], cli_settings: Settings, tmp_path: Path
+) -> None:
+    _store(cli_settings, [_entry(1, "/x", user_agent='=HYPERLINK("http://evil")')])
+    output = tmp_path / "audit.csv"
+    result = invoke(
+        "audit", "export", "--since", "2000-01-01", "--until", "2100-01-01",
+        "--format", "csv", "--output", str(output),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(output.read_text(encoding="utf-8").splitlines()))
+    assert len(rows) == 1
+    assert rows[0]["path"] == "/x"
+    assert rows[0]["user_agent"].startswith("'=")
+
+
+def test_export_bad_arguments(invoke: Callable[..., Result], tmp_path: Path) -> None:
+    base = ("audit", "export", "--format", "csv", "--output", str(tmp_path / "out.csv"))
+    backwards = invoke(*base, "--since", "2024-02-01", "--until", "2024-01-01")
+    assert backwards.exit_code == 2
+    assert invoke(*base, "--since", "yesterday", "--until", "2024-01-01").exit_code == 2
+    wrong_format = invoke(
+        "audit", "export", "--since", "2024-01-01", "--until", "2024-02-01",
+        "--format", "xml", "--output", str(tmp_path / "out.xml"),
+    )  # fmt: skip
+    assert wrong_format.exit_code == 2
+    no_dir = invoke(
+        "audit", "export", "--since", "2024-01-01", "--until", "2024-02-01",
+        "--format", "csv", "--output", str(tmp_path / "missing" / "out.csv"),
+    )  # fmt: skip
+    assert no_dir.exit_code == 2
+    assert not (tmp_path / "out.csv").exists()
