@@ -1,0 +1,175 @@
+"""A real supervisord runs `supervisor/studylog.conf`; a restart of the web program through
+supervisorctl loses no audit entry of the requests answered before it."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import httpx
+import pytest
+
+from settings import BASE_DIR
+from tests.audit.test_shutdown import free_port
+
+BIN = Path(sys.executable).parent
+REQUESTS = 60
+# What `run.py db upgrade` prints: the migrations applied, or that there were none.
+MIGRATION_OUTPUT = ("applied ", "database is up to date")
+
+
+def program_files(target: Path, logs: Path) -> None:
+    """The shipped program file, with this checkout, its venv and a log directory."""
+    text = (BASE_DIR / "supervisor" / "studylog.conf").read_text(encoding="utf-8")
+    text = text.replace("/srv/studylog", str(BASE_DIR)).replace("/var/log/studylog", str(logs))
+    text = text.replace(".venv/bin/", f"{BIN}/")
+    target.write_text(text, encoding="utf-8")
+
+
+def supervisord_conf(tmp_path: Path) -> Path:
+    programs = tmp_path / "programs"
+    logs = tmp_path / "logs"
+    programs.mkdir()
+    logs.mkdir()
+    program_files(programs / "studylog.conf", logs)
+    conf = tmp_path / "supervisord.conf"
+    conf.write_text(
+        f"""
+[unix_http_server]
+file={tmp_path}/supervisor.sock
+
+[supervisord]
+logfile={logs}/supervisord.log
+pidfile={tmp_path}/supervisord.pid
+childlogdir={logs}
+nodaemon=true
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix://{tmp_path}/supervisor.sock
+
+[include]
+files = {programs}/*.conf
+""",
+        encoding="utf-8",
+    )
+    return conf
+
+
+def logs_of(tmp_path: Path) -> str:
+    return "\n".join(
+        f"--- {log.name}\n{log.read_text(errors='replace')[-4000:]}"
+        for log in sorted((tmp_path / "logs").glob("*.log"))
+    )
+
+
+def ctl(conf: Path, *args: str) -> str:
+    done = subprocess.run(
+        [str(BIN / "supervisorctl"), "-c", str(conf), *args],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    return done.stdout + done.stderr
+
+
+def wait_ready(base_url: str, tmp_path: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base_url}/api/health/ready", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"the web program did not become ready:\n{logs_of(tmp_path)}")
+
+
+def web_pid(conf: Path) -> int:
+    status = ctl(conf, "pid", "studylog:studylog-web").strip()
+    assert status.isdigit(), status
+    return int(status)
+
+
+@pytest.fixture
+def supervised(tmp_path: Path) -> Iterator[tuple[Path, str, Path]]:
+    """supervisord with the project's programs on SQLite: (conf, base URL, database)."""
+    if not (BIN / "supervisord").exists():
+        pytest.fail("supervisord is not installed beside this Python (dev extra)")
+    database = tmp_path / "supervised.db"
+    port = free_port()
+    conf = supervisord_conf(tmp_path)
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite://{database}",
+        "REDIS_URL": "",
+        "SECRET_KEY": secrets.token_urlsafe(48),  # production settings refuse a weak one
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "2",
+    }
+    with subprocess.Popen(
+        [str(BIN / "supervisord"), "-c", str(conf)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ) as daemon:
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            wait_ready(base_url, tmp_path)
+            yield conf, base_url, database
+        finally:
+            ctl(conf, "shutdown")
+            try:
+                daemon.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+                daemon.wait()
+
+
+@pytest.mark.slow
+def test_restart_through_supervisorctl_keeps_every_audit_entry(
+    supervised: tuple[Path, str, Path], tmp_path: Path
+) -> None:
+    conf, base_url, database = supervised
+    status = ctl(conf, "status")
+    assert "studylog:studylog-web" in status
+    assert "RUNNING" in status, status
+    before = web_pid(conf)
+
+    ids = [f"sv-{n}-{uuid.uuid4().hex[:8]}" for n in range(REQUESTS)]
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        for n, rid in enumerate(ids):
+            path = "/api/v1/users/count" if n % 2 else "/no/such/page"
+            response = client.get(path, headers={"X-Request-ID": rid})
+            assert response.status_code in {200, 404}
+            assert response.headers["X-Request-ID"] == rid
+
+    restarted = ctl(conf, "restart", "studylog:studylog-web")
+    assert "started" in restarted, restarted
+    wait_ready(base_url, tmp_path)
+    assert web_pid(conf) != before
+
+    with closing(sqlite3.connect(database)) as db:
+        stored = {row[0] for row in db.execute("SELECT request_id FROM audit_log")}
+    missing = set(ids) - stored
+    assert not missing, f"{len(missing)} of {REQUESTS} lost:\n{logs_of(tmp_path)}"
+    # Still serving after the restart, and migrations ran once per start, before gunicorn.
+    assert httpx.get(f"{base_url}/api/v1/users/count", timeout=5).status_code == 200
+    lines = (tmp_path / "logs" / "web.log").read_text(errors="replace").splitlines()
+    migrated = [n for n, line in enumerate(lines) if line.startswith(MIGRATION_OUTPUT)]
+    started = [n for n, line in enumerate(lines) if "Starting gunicorn" in line]
+    assert len(started) == 2, "\n".join(lines)
+    # Each start of gunicorn follows its own `db upgrade`, which came after the last stop.
+    for previous, start in zip([-1, *started], started, strict=False):
+        assert any(previous < m < start for m in migrated), "\n".join(lines)
