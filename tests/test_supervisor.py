@@ -102,6 +102,16 @@ def web_pid(conf: Path) -> int:
     return int(status)
 
 
+def assert_migrated_before_each_start(web_log: Path, *, starts: int) -> None:
+    """Each start of gunicorn follows its own `db upgrade`, run after the previous stop."""
+    lines = web_log.read_text(errors="replace").splitlines()
+    migrated = [n for n, line in enumerate(lines) if line.startswith(MIGRATION_OUTPUT)]
+    started = [n for n, line in enumerate(lines) if "Starting gunicorn" in line]
+    assert len(started) == starts, "\n".join(lines)
+    for previous, start in zip([-1, *started], started, strict=False):
+        assert any(previous < m < start for m in migrated), "\n".join(lines)
+
+
 @pytest.fixture
 def supervised(tmp_path: Path) -> Iterator[tuple[Path, str, Path]]:
     """supervisord with the project's programs on SQLite: (conf, base URL, database)."""
@@ -166,10 +176,4 @@ def test_restart_through_supervisorctl_keeps_every_audit_entry(
     assert not missing, f"{len(missing)} of {REQUESTS} lost:\n{logs_of(tmp_path)}"
     # Still serving after the restart, and migrations ran once per start, before gunicorn.
     assert httpx.get(f"{base_url}/api/v1/users/count", timeout=5).status_code == 200
-    lines = (tmp_path / "logs" / "web.log").read_text(errors="replace").splitlines()
-    migrated = [n for n, line in enumerate(lines) if line.startswith(MIGRATION_OUTPUT)]
-    started = [n for n, line in enumerate(lines) if "Starting gunicorn" in line]
-    assert len(started) == 2, "\n".join(lines)
-    # Each start of gunicorn follows its own `db upgrade`, which came after the last stop.
-    for previous, start in zip([-1, *started], started, strict=False):
-        assert any(previous < m < start for m in migrated), "\n".join(lines)
+    assert_migrated_before_each_start(tmp_path / "logs" / "web.log", starts=2)
