@@ -2,12 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
-from fastapi_pagination import Page, Params
+from fastapi import APIRouter, Path, Query
+from fastapi_pagination import Page
 from fastapi_pagination.ext.tortoise import apaginate
 
 from app.audit import service
 from app.audit.schemas import AuditLogFilters, AuditLogRead
+from app.core.pagination import PageParams
 from app.users.auth import CurrentSuperuser
 
 # The id column is a signed 64-bit integer; anything larger can name no entry.
@@ -27,7 +28,7 @@ SUPERUSER_ONLY: dict[int | str, dict[str, str]] = {
 async def list_audit_logs(
     _superuser: CurrentSuperuser,
     filters: Annotated[AuditLogFilters, Query()],
-    params: Annotated[Params, Depends()],
+    params: PageParams,
 ) -> Page[AuditLogRead]:
     """Recorded requests, newest first (superuser)."""
     return await apaginate(

@@ -8,11 +8,11 @@ from app.core.store import KeyValueStore
 from settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_store(request: Request) -> KeyValueStore:
+async def get_store(request: Request) -> KeyValueStore:
     return request.app.state.store
 
 

@@ -19,7 +19,7 @@ MAX_RECORD_ID = 2**31 - 1
 RecordId = Annotated[int, Path(ge=1, le=MAX_RECORD_ID, description="Study record id")]
 
 
-def visible_owner_id(user: CurrentUser) -> uuid.UUID | None:
+async def visible_owner_id(user: CurrentUser) -> uuid.UUID | None:
     """Whose records the caller sees: its own, or everyone's (None) for a superuser."""
     return None if user.is_superuser else user.id
 
@@ -44,7 +44,7 @@ class DateRange:
     studied_to: date | None
 
 
-def date_range(
+async def date_range(
     studied_from: Annotated[date | None, Query(description="On or after this day")] = None,
     studied_to: Annotated[date | None, Query(description="On or before this day")] = None,
 ) -> DateRange:
@@ -59,7 +59,7 @@ def date_range(
 DateRangeDep = Annotated[DateRange, Depends(date_range)]
 
 
-def record_filters(
+async def record_filters(
     dates: DateRangeDep,
     subject: Annotated[
         str | None, Query(max_length=100, description="Exactly this subject")
@@ -83,7 +83,7 @@ def record_filters(
 RecordFiltersDep = Annotated[service.RecordFilters, Depends(record_filters)]
 
 
-def today() -> date:
+async def today() -> date:
     """The current day in UTC (a function of its own so tests can fix the date)."""
     return utc_today()
 

@@ -54,7 +54,7 @@ class AccountRateLimiter:
         )
 
 
-def get_account_rate_limiter(
+async def get_account_rate_limiter(
     request: Request, settings: SettingsDep, store: StoreDep
 ) -> AccountRateLimiter:
     return AccountRateLimiter(

@@ -13,11 +13,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordRequestForm
-from fastapi_pagination import Page, Params
+from fastapi_pagination import Page
 from fastapi_pagination.ext.tortoise import apaginate
 from fastapi_users import exceptions
 from fastapi_users.router.common import ErrorCode, ErrorModel
 
+from app.core.pagination import PageParams
 from app.core.state import SettingsDep, StoreDep
 from app.users import service
 from app.users.auth import CurrentAuthentication, CurrentSuperuser, CurrentUser
@@ -291,9 +292,7 @@ async def count(store: StoreDep, settings: SettingsDep) -> UserCount:
 
 
 @users.get("", response_model=Page[UserRead], name="users:list", responses=SUPERUSER_ONLY)
-async def list_users(
-    _superuser: CurrentSuperuser, params: Annotated[Params, Depends()]
-) -> Page[UserRead]:
+async def list_users(_superuser: CurrentSuperuser, params: PageParams) -> Page[UserRead]:
     """All accounts, oldest first (superuser)."""
     return await apaginate(
         User.all().order_by("created_at", "id"),
