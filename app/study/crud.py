@@ -16,9 +16,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, status
 from fastapi_crudrouter import TortoiseCRUDRouter
 from fastapi_crudrouter.core import NOT_FOUND
-from fastapi_pagination import Page, Params
-from fastapi_pagination.ext.tortoise import apaginate
+from fastapi_pagination import Page
 
+from app.core.pagination import PageParams
 from app.study import service
 from app.study.dependencies import OwnedRecord, RecordFiltersDep, VisibleOwnerId
 from app.study.models import StudyRecord
@@ -77,12 +77,15 @@ class StudyRecordCRUDRouter(TortoiseCRUDRouter):
         async def list_study_records(
             owner_id: VisibleOwnerId,
             filters: RecordFiltersDep,
-            params: Annotated[Params, Depends()],
+            params: PageParams,
             order_by: OrderByQuery = service.DEFAULT_ORDER_BY,
         ) -> Page[StudyRecordRead]:
             """Your study records, a page at a time, filtered and ordered."""
             query = service.list(owner_id=owner_id, filters=filters, order_by=order_by)
-            return await apaginate(query, params)
+            rows, total = await service.page_of(
+                query, offset=(params.page - 1) * params.size, limit=params.size
+            )
+            return Page[StudyRecordRead].create(items=rows, total=total, params=params)
 
         return list_study_records
 

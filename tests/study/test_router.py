@@ -392,6 +392,11 @@ async def test_list_is_a_page(client: httpx.AsyncClient, user_headers: dict[str,
     assert [i for ids in pages for i in ids] == newest_first
     past_the_end = await client.get(URL, params={"page": 9, "size": 2}, headers=user_headers)
     assert past_the_end.json()["items"] == []
+    assert past_the_end.json()["total"] == 5
+    # A listed item is exactly what GET of that record answers.
+    first = (await client.get(URL, params={"size": 1}, headers=user_headers)).json()["items"][0]
+    assert first == (await client.get(f"{URL}/{first['id']}", headers=user_headers)).json()
+    assert first == next(r for r in created if r["id"] == first["id"])
     max_size = await client.get(URL, params={"size": 100}, headers=user_headers)
     assert max_size.status_code == 200
 
@@ -480,6 +485,8 @@ async def test_invalid_list_parameters_are_422(
         {"size": 0},
         {"page": 0},
         {"page": "x"},
+        {"page": 1_000_001},  # an OFFSET past what any database takes
+        {"page": 2**64},
         {"order_by": "title"},
         {"order_by": "id; DROP TABLE study_record"},
         {"order_by": "owner_id"},
