@@ -22,6 +22,7 @@ import copy
 import logging
 import time
 import uuid
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -278,26 +279,56 @@ async def _session_user_from_database(*, user_id: uuid.UUID, session_id: uuid.UU
     return session.user if session is not None else None
 
 
+# Per store (so per app instance): the count last read, and when it stops being fresh.
+_COUNT_MEMO: weakref.WeakKeyDictionary[KeyValueStore, tuple[int, float]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 async def count_users(*, store: KeyValueStore, cache_seconds: float) -> int:
-    """The number of accounts, at most `cache_seconds` old."""
-    if cache_seconds > 0:
-        try:
-            cached = await store.get(USER_COUNT_KEY)
-        except STORE_ERRORS:
-            cached = None
-        if cached is not None:
-            return int(cached)
+    """The number of accounts, at most `cache_seconds` old.
+
+    The count is cached in the store with the time it was counted; each worker also keeps
+    it in memory until that same moment plus `cache_seconds`, so a hot public endpoint costs
+    no Redis round trip and is never older than the shared cache allows.
+    """
+    if cache_seconds <= 0:
+        return await User.all().count()
+    now = time.time()
+    memo = _COUNT_MEMO.get(store)
+    if memo is not None and now < memo[1]:
+        return memo[0]
+    try:
+        cached = await store.get(USER_COUNT_KEY)
+    except STORE_ERRORS:
+        cached = None
+    parsed = _parse_count(cached) if cached is not None else None
+    if parsed is not None and now < parsed[1] + cache_seconds:
+        _COUNT_MEMO[store] = (parsed[0], parsed[1] + cache_seconds)
+        return parsed[0]
     count = await User.all().count()
-    if cache_seconds > 0:
-        try:
-            await store.set(USER_COUNT_KEY, str(count), ttl_seconds=cache_seconds)
-        except STORE_ERRORS:
-            logger.warning("user count not cached: the store did not answer")
+    _COUNT_MEMO[store] = (count, now + cache_seconds)
+    try:
+        await store.set(USER_COUNT_KEY, f"{count}:{now!r}", ttl_seconds=cache_seconds)
+    except STORE_ERRORS:
+        logger.warning("user count not cached: the store did not answer")
     return count
 
 
+def _parse_count(raw: bytes | str) -> tuple[int, float] | None:
+    """(count, counted at) from the cached value; None for anything unexpected."""
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    count, _, counted_at = text.partition(":")
+    try:
+        return int(count), float(counted_at)
+    except ValueError:
+        return None
+
+
 async def forget_user_count(store: KeyValueStore) -> None:
-    """Drops the cached count, so a registration or deletion shows at once."""
+    """Drops the cached count, so a registration or deletion shows at once (in this
+    process; other workers within their `USER_COUNT_CACHE_SECONDS`)."""
+    _COUNT_MEMO.pop(store, None)
     try:
         await store.delete(USER_COUNT_KEY)
     except STORE_ERRORS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
@@ -217,6 +218,15 @@ async def test_count_is_cached_in_the_store(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/users/count")).json() == {"count": 0}
     await User.create(email=unique_email(), hashed_password="x")  # behind the service's back
     assert (await client.get("/api/v1/users/count")).json() == {"count": 0}
+
+
+@pytest.mark.parametrize("settings_overrides", [{"USER_COUNT_CACHE_SECONDS": 0.3}])
+async def test_cached_count_is_never_older_than_the_setting(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/v1/users/count")).json() == {"count": 0}
+    await User.create(email=unique_email(), hashed_password="x")  # behind the service's back
+    assert (await client.get("/api/v1/users/count")).json() == {"count": 0}  # from memory
+    await asyncio.sleep(0.35)
+    assert (await client.get("/api/v1/users/count")).json() == {"count": 1}
 
 
 @pytest.mark.parametrize("settings_overrides", [{"USER_COUNT_CACHE_SECONDS": 0}])
