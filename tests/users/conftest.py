@@ -36,12 +36,7 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2 at a low cost: the same code paths in a fraction of the time (these tests
     register and log in hundreds of times)."""
     cheap = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
-    original_init = PasswordHelper.__init__
-
-    def init(self: PasswordHelper, password_hash: PasswordHash | None = None) -> None:
-        original_init(self, password_hash or cheap)
-
-    monkeypatch.setattr(PasswordHelper, "__init__", init)
+    monkeypatch.setattr("app.users.manager.PASSWORD_HELPER", PasswordHelper(cheap))
 
 
 class Outbox:

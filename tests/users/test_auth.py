@@ -9,8 +9,10 @@ import jwt
 import pytest
 from fastapi import FastAPI
 from fastapi_users.password import PasswordHelper
+from pwdlib.hashers.argon2 import Argon2Hasher
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from app.users.manager import PASSWORD_HELPER
 from app.users.models import AuthSession, RefreshToken, User
 from tests.conftest import PASSWORD, TEST_SECRET_KEY, unique_email
 from tests.users.conftest import bearer, login_tokens, me_status, refresh, register
@@ -276,3 +278,24 @@ async def test_another_users_session_id_does_not_authenticate(client: httpx.Asyn
     # Even with the signing key, pairing Alice's session with Bob's id is refused.
     forged = _token({**claims, "sub": bob_id})
     assert await me_status(client, {"Authorization": f"Bearer {forged}"}) == 401
+
+
+def test_production_hashing_parameters() -> None:
+    hashed = PASSWORD_HELPER.hash(PASSWORD)
+    assert hashed.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert PASSWORD_HELPER.verify_and_update(PASSWORD, hashed) == (True, None)
+
+
+async def test_login_rehashes_a_password_stored_with_other_parameters(
+    client: httpx.AsyncClient,
+) -> None:
+    email = unique_email()
+    await register(client, email)
+    legacy = Argon2Hasher().hash(PASSWORD)  # the library default: 64 MiB, 4 lanes
+    await User.filter(email=email).update(hashed_password=legacy)
+    await login_tokens(client, email)
+    stored = (await User.get(email=email)).hashed_password
+    assert stored != legacy
+    assert stored.startswith("$argon2id$")
+    assert "m=65536" not in stored
+    await login_tokens(client, email)  # the new hash verifies
