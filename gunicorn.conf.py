@@ -1,13 +1,16 @@
 """gunicorn for production: `gunicorn -c gunicorn.conf.py asgi:app`.
 
 Migrations are not run here: apply them once before the workers start (`python run.py db
-upgrade` in the deploy step, or supervisor's `studylog-migrate` program), never per worker.
+upgrade` in the deploy step; supervisor's `studylog-web` program does it before starting
+gunicorn), never per worker.
 No preload_app: an event loop or a database pool does not survive the fork.
 """
 
 # gunicorn reads this file's module-level names as its settings.
 # pylint: disable=invalid-name
 
+import ctypes
+import ctypes.util
 import logging
 import os
 import shutil
@@ -15,6 +18,26 @@ import tempfile
 
 from app.core.logging import logging_config
 from settings import settings
+
+
+def _return_large_blocks_to_the_os() -> None:
+    """glibc raises its mmap threshold after freeing a large block, so later blocks of that
+    size (a 19 MiB password hash buffer, per login) come from arenas it never gives back:
+    a login burst left each worker 60 MB larger. A fixed threshold keeps every block over
+    128 KiB in mmap, unmapped on free. Set in the master, inherited by every worker."""
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        return
+    m_mmap_threshold = -3
+    mallopt(m_mmap_threshold, 128 * 1024)
+
+
+_return_large_blocks_to_the_os()
 
 # Workers are separate processes: prometheus_client keeps their metrics in files here so
 # any worker's /metrics reports all of them. Set before a worker imports the app.
@@ -36,9 +59,10 @@ timeout = 30
 graceful_timeout = 25
 keepalive = 5
 # Recycle workers now and then so slow leaks cannot grow; jitter keeps them from all
-# restarting at once.
-max_requests = 10_000
-max_requests_jitter = 1_000
+# restarting at once. Rarely: a recycled worker drops its keep-alive connections, and at
+# thousands of requests a second 10,000 meant a drop every few seconds (errors in wrk).
+max_requests = 1_000_000
+max_requests_jitter = 100_000
 backlog = 2048
 forwarded_allow_ips = ",".join(settings.TRUSTED_PROXIES)
 proxy_allow_ips = forwarded_allow_ips

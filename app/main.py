@@ -67,6 +67,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if settings.docs_enabled else None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
+        # FastAPI's OpenTelemetry hooks looked up providers on every request; the service
+        # exports its own Prometheus metrics (METRICS_ENABLED) instead.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.audit_writer = audit_writer

@@ -2,6 +2,7 @@
 
 import asyncio
 
+import asyncpg
 from fastapi import FastAPI
 from tortoise import Tortoise
 from tortoise.contrib.fastapi import RegisterTortoise
@@ -9,9 +10,22 @@ from tortoise.contrib.fastapi import RegisterTortoise
 from settings import Settings
 
 
+async def reset_if_in_transaction(connection: asyncpg.Connection) -> None:
+    """asyncpg's pool runs `RESET ALL; CLOSE ALL; UNLISTEN *; …` on every release: one more
+    round trip per query. The service sets no session state, listens to nothing and takes
+    no advisory locks, so only a connection left inside a transaction needs the full reset
+    (which rolls it back)."""
+    if connection.is_in_transaction():
+        await connection.reset()
+
+
 def register_tortoise(app: FastAPI, settings: Settings) -> RegisterTortoise:
     """Tortoise for the app's lifespan; the schema comes from migrations, never from here."""
-    return RegisterTortoise(app, config=settings.tortoise_config(), generate_schemas=False)
+    config = settings.tortoise_config()
+    default = config["connections"]["default"]
+    if default["engine"].endswith("asyncpg"):
+        default["credentials"].setdefault("reset", reset_if_in_transaction)
+    return RegisterTortoise(app, config=config, generate_schemas=False)
 
 
 async def ping_database(timeout_seconds: float) -> None:
