@@ -12,7 +12,7 @@ from app.audit.writer import AuditWriter
 from app.core import metrics
 from app.core.db import register_tortoise
 from app.core.logging import configure_logging
-from app.core.middleware import RequestIdMiddleware, ServerErrorMiddleware
+from app.core.middleware import BodyLimitMiddleware, RequestIdMiddleware, ServerErrorMiddleware
 from app.core.store import create_store
 from app.health.router import router as health_router
 from app.study.router import router as study_router
@@ -20,6 +20,9 @@ from app.users.router import router as users_router
 from app.users.service import SessionCache
 from settings import Settings
 from settings import settings as default_settings
+
+# No request of this API needs more; larger bodies are refused unread (413).
+MAX_REQUEST_BODY_BYTES = 1024 * 1024
 
 
 def _metrics_sampler(
@@ -75,8 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.audit_writer = audit_writer
 
     # Added innermost first: a request meets RequestId, then the audit trail, then CORS,
-    # then the error guard. The audit trail sits outside everything that can answer, so
-    # it records the final status of every request (CORS preflights and JSON 500s too).
+    # then the error guard, then the body limit. The audit trail sits outside everything
+    # that can answer, so it records the final status of every request (CORS preflights,
+    # 413s and JSON 500s too).
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_REQUEST_BODY_BYTES)
     app.add_middleware(ServerErrorMiddleware)
     if settings.CORS_ORIGINS:
         app.add_middleware(

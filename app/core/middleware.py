@@ -6,6 +6,7 @@ import uuid
 
 import orjson
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.context import request_id_var
@@ -110,3 +111,59 @@ class ServerErrorMiddleware:
                 }
             )
             await send({"type": "http.response.body", "body": body})
+
+
+_TOO_LARGE_BODY = b'{"detail":"Content Too Large"}'
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies over `max_bytes` with 413 `{"detail": "Content Too Large"}`.
+
+    A declared Content-Length over the limit is answered before a byte is read; a chunked
+    body is counted as it arrives and refused as soon as it passes the limit, so no request
+    holds more than `max_bytes` in memory. (The account routes have a tighter limit.)
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if value.isdigit() and int(value) > self.max_bytes:
+                    await self._refuse(send)
+                    return
+                break
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # FastAPI passes an HTTPException from reading the body through to its
+                    # JSON error handler.
+                    raise HTTPException(413, "Content Too Large")
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    @staticmethod
+    async def _refuse(send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(_TOO_LARGE_BODY)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": _TOO_LARGE_BODY})
