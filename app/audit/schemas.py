@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.audit.models import PATH_MAX_LENGTH
+from app.core.types import IsoDatetime
 
 
 def _as_utc(value: datetime | None) -> datetime | None:
@@ -16,7 +17,7 @@ def _as_utc(value: datetime | None) -> datetime | None:
     return value
 
 
-UtcDatetime = Annotated[datetime | None, AfterValidator(_as_utc)]
+UtcDatetime = Annotated[IsoDatetime | None, AfterValidator(_as_utc)]
 
 
 class AuditLogRead(BaseModel):

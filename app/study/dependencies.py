@@ -6,7 +6,9 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, status
+from fastapi.exceptions import RequestValidationError
 
+from app.core.types import IsoDate
 from app.study import service
 from app.study.models import StudyRecord
 from app.study.schemas import utc_today
@@ -45,13 +47,21 @@ class DateRange:
 
 
 async def date_range(
-    studied_from: Annotated[date | None, Query(description="On or after this day")] = None,
-    studied_to: Annotated[date | None, Query(description="On or before this day")] = None,
+    studied_from: Annotated[IsoDate | None, Query(description="On or after this day")] = None,
+    studied_to: Annotated[IsoDate | None, Query(description="On or before this day")] = None,
 ) -> DateRange:
     """Inclusive bounds; a range that ends before it starts is a client mistake (422)."""
     if studied_from and studied_to and studied_from > studied_to:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "studied_from is after studied_to"
+        # Shaped like every other 422 (the documented validation error).
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("query", "studied_to"),
+                    "msg": "studied_to is before studied_from",
+                    "input": studied_to.isoformat(),
+                }
+            ]
         )
     return DateRange(studied_from=studied_from, studied_to=studied_to)
 

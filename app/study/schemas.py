@@ -6,6 +6,8 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from app.core.types import IsoDate
+
 # Surrounding whitespace is stripped first, so "   " is an empty (invalid) subject or title.
 Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -26,7 +28,7 @@ class StudyRecordCreate(BaseModel):
     subject: Subject
     title: Title
     minutes: Minutes
-    studied_on: date = Field(default_factory=utc_today)
+    studied_on: IsoDate = Field(default_factory=utc_today)
     notes: Notes = ""
 
 
@@ -38,7 +40,7 @@ class StudyRecordUpdate(BaseModel):
     subject: Subject | None = None
     title: Title | None = None
     minutes: Minutes | None = None
-    studied_on: date | None = None
+    studied_on: IsoDate | None = None
     notes: Notes | None = None
 
     @model_validator(mode="after")
