@@ -5,12 +5,14 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcon
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.audit.middleware import AuditMiddleware
 from app.audit.router import router as audit_router
 from app.audit.writer import AuditWriter
 from app.core import metrics
 from app.core.db import register_tortoise
+from app.core.errors import http_error_handler
 from app.core.logging import configure_logging
 from app.core.middleware import BodyLimitMiddleware, RequestIdMiddleware, ServerErrorMiddleware
 from app.core.store import create_store
@@ -75,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
+    app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.state.audit_writer = audit_writer
 
     # Added innermost first: a request meets RequestId, then the audit trail, then CORS,

@@ -1,4 +1,5 @@
-"""Which failures mean "a backing service is unreachable" (503) rather than a bug (500).
+"""Which failures mean "a backing service is unreachable" (503) rather than a bug (500),
+and the one FastAPI error answer the contract words differently.
 
 A database that is down, restarting, refusing connections or not answering in time shows
 up as a different exception in each driver, and Tortoise wraps some of them. The request
@@ -11,8 +12,12 @@ from __future__ import annotations
 
 import asyncpg
 import pymysql
+from fastapi import Request, Response
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse
 from pymysql.constants import CR
 from redis.exceptions import RedisError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from tortoise.exceptions import DBConnectionError
 from tortoise.exceptions import OperationalError as TortoiseOperationalError
 
@@ -96,3 +101,22 @@ def unavailable_detail(exc: BaseException) -> str | None:
     if is_database_unavailable(exc):
         return DATABASE_UNAVAILABLE
     return None
+
+
+# FastAPI answers a body it cannot decode at all (not UTF-8, say) with this 400; the
+# contract answers every malformed body 422, like a JSON syntax error.
+_BODY_PARSE_ERROR = "There was an error parsing the body"
+
+
+async def http_error_handler(request: Request, exc: StarletteHTTPException) -> Response:
+    """FastAPI's own HTTPException handler, with the undecodable-body 400 made a 422."""
+    if exc.status_code == 400 and exc.detail == _BODY_PARSE_ERROR:
+        return JSONResponse(
+            {
+                "detail": [
+                    {"type": "json_invalid", "loc": ["body"], "msg": "Body is not valid JSON"}
+                ]
+            },
+            status_code=422,
+        )
+    return await http_exception_handler(request, exc)

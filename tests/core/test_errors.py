@@ -57,6 +57,23 @@ async def test_malformed_json_is_422(client: httpx.AsyncClient) -> None:
     assert "detail" in response.json()
 
 
+async def test_undecodable_body_is_422_not_400(client: httpx.AsyncClient) -> None:
+    # Found by the fuzzer: bytes that are not UTF-8 got FastAPI's 400.
+    response = await client.post(
+        "/api/v1/auth/register",
+        content=b"w\xe9\xff",
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body"]
+
+
+async def test_other_http_errors_keep_their_answer(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/users/me")
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Unauthorized"}
+
+
 async def test_unhandled_error_is_json_500_without_trace(
     failing_client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
