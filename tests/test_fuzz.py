@@ -1,0 +1,154 @@
+"""Property-based fuzzing of every operation in the app's own OpenAPI schema (schemathesis).
+
+A real server process on a fresh SQLite database, called as a superuser (so every route
+is reachable): no generated request may get a server error, and every answer must match
+the schema. Examples are bounded and derandomized, so CI time stays fixed.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+
+from app.main import create_app
+from settings import BASE_DIR, Settings
+from tests.audit.test_shutdown import free_port, wait_until_up
+from tests.conftest import PASSWORD, TEST_SECRET_KEY
+
+EMAIL = "fuzz-admin@example.com"
+# Operations after which the shared token may be dead (logout, password change, deletion).
+RENEW_AFTER = {
+    ("POST", "/api/v1/auth/jwt/logout"),
+    ("POST", "/api/v1/auth/jwt/refresh"),
+    ("PATCH", "/api/v1/users/me"),
+    ("DELETE", "/api/v1/users/me"),
+    ("PATCH", "/api/v1/users/{id}"),
+    ("DELETE", "/api/v1/users/{id}"),
+}
+
+
+class Token:
+    """The superuser's access token, renewed (or the account made again) when needed."""
+
+    def __init__(self, base_url: str, database: Path) -> None:
+        self.base_url = base_url
+        self.database = database
+        self.value = ""
+        self.renew()
+
+    def renew(self) -> None:
+        with httpx.Client(base_url=self.base_url, timeout=30) as client:
+            client.post("/api/v1/auth/register", json={"email": EMAIL, "password": PASSWORD})
+            with closing(sqlite3.connect(self.database)) as db:
+                db.execute(
+                    'UPDATE "user" SET is_superuser = 1, is_active = 1, is_verified = 1 '
+                    "WHERE email = ?",
+                    (EMAIL,),
+                )
+                db.commit()
+            response = client.post(
+                "/api/v1/auth/jwt/login", data={"username": EMAIL, "password": PASSWORD}
+            )
+            if response.status_code == 400:  # the fuzzer changed the password: start over
+                with closing(sqlite3.connect(self.database)) as db:
+                    db.execute('DELETE FROM "user" WHERE email = ?', (EMAIL,))
+                    db.commit()
+                self.renew()
+                return
+            assert response.status_code == 200, response.text
+            self.value = response.json()["access_token"]
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    tmp = tmp_path_factory.mktemp("fuzz")
+    database = tmp / "fuzz.db"
+    port = free_port()
+    env = {
+        **os.environ,
+        "APP_ENV": "test",
+        "DATABASE_URL": f"sqlite://{database}",
+        "REDIS_URL": "",
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "LOG_LEVEL": "WARNING",
+        # The fuzzer sends thousands of account requests from one address.
+        **{
+            f"RATE_LIMIT_{action}_PER_{key}": "1000000"
+            for action in ("LOGIN", "REGISTER", "FORGOT_PASSWORD", "VERIFY")
+            for key in ("IP", "EMAIL")
+        },
+    }
+    subprocess.run(
+        [sys.executable, "run.py", "db", "upgrade"], cwd=BASE_DIR, env=env, check=True, timeout=60
+    )
+    log = tmp / "server.log"
+    with (
+        log.open("wb") as out,
+        subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "asgi:app", "--port", str(port)],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        ) as server,
+    ):
+        try:
+            base_url = f"http://127.0.0.1:{port}"
+            wait_until_up(base_url, server, log)
+            yield base_url, database
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    # Whatever the fuzzer sent, nothing was logged as an unhandled error.
+    assert "unhandled error" not in log.read_text(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def token(live_server: tuple[str, Path]) -> Token:
+    return Token(*live_server)
+
+
+# The schema the server publishes at /openapi.json, built without starting anything.
+schema = schemathesis.openapi.from_dict(
+    create_app(Settings(APP_ENV="test", SECRET_KEY=TEST_SECRET_KEY)).openapi()
+)
+
+
+@pytest.mark.slow
+@schema.parametrize()
+@settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_api_conforms_to_its_schema(
+    case: schemathesis.Case, live_server: tuple[str, Path], token: Token
+) -> None:
+    case.call_and_validate(
+        base_url=live_server[0],
+        headers={"Authorization": f"Bearer {token.value}"},
+        # Schema-valid but refused by a business rule the schema cannot state (a password
+        # equal to the email, a taken email, a date range that ends before it starts): 4xx
+        # by contract, which this check would call a failure.
+        # And Starlette's 405 lists only the first route's methods in `Allow` when several
+        # routes share a path; the fuzzer's unsupported-method probes flag that.
+        excluded_checks=[
+            schemathesis.checks.positive_data_acceptance,
+            schemathesis.checks.unsupported_method,
+            schemathesis.checks.allow_header_conformance,
+        ],
+    )
+    if (case.method.upper(), case.path) in RENEW_AFTER:
+        token.renew()
