@@ -7,6 +7,7 @@ audit rows of both land in the one table.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -47,33 +48,27 @@ def hosts(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, str]]:
         "RATE_LIMIT_LOGIN_PER_EMAIL": str(LOGIN_LIMIT_PER_EMAIL),
         "RATE_LIMIT_LOGIN_PER_IP": "1000",
     }
-    servers: list[tuple[subprocess.Popen[bytes], Path]] = []
-    urls = []
-    try:
+    with contextlib.ExitStack() as stack:
+        started = []
         for name in ("a", "b"):
             port = free_port()
             log = tmp_path / f"host-{name}.log"
-            with log.open("wb") as out:
-                server = subprocess.Popen(
+            out = stack.enter_context(log.open("wb"))
+            server = stack.enter_context(
+                subprocess.Popen(
                     [sys.executable, "-m", "uvicorn", "asgi:app", "--port", str(port)],
                     cwd=BASE_DIR,
                     env=env,
                     stdout=out,
                     stderr=subprocess.STDOUT,
                 )
-            servers.append((server, log))
-            urls.append(f"http://127.0.0.1:{port}")
-        for (server, log), url in zip(servers, urls, strict=True):
+            )
+            # Runs before Popen's own exit, which waits for the process.
+            stack.callback(server.terminate)
+            started.append((server, log, f"http://127.0.0.1:{port}"))
+        for server, log, url in started:
             wait_until_up(url, server, log)
-        yield urls[0], urls[1]
-    finally:
-        for server, _ in servers:
-            server.terminate()
-        for server, _ in servers:
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        yield started[0][2], started[1][2]
 
 
 def bearer(token: str) -> dict[str, str]:
