@@ -11,10 +11,14 @@ audit trail. On shutdown `stop` writes what is left before the database is close
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import deque
 from typing import Any
+
+from tortoise import Tortoise
+from tortoise.fields import Field
 
 from app.audit.models import AuditLog
 from app.core.db import ping_database
@@ -27,6 +31,28 @@ LOG_EVERY_SECONDS = 10.0
 PING_TIMEOUT_SECONDS = 2.0
 
 AuditEntry = dict[str, Any]
+
+
+@functools.cache
+def _insert_statement(dialect: str) -> tuple[str, tuple[tuple[str, Field[Any]], ...]]:
+    """INSERT INTO audit_log (…) VALUES (…) in the dialect's quoting and placeholders."""
+    meta = AuditLog._meta  # pylint: disable=protected-access  # Tortoise's public metadata
+    columns = tuple(
+        (name, field)
+        for name, field in meta.fields_map.items()
+        if name != "id" and field.model_field_name == name and name in meta.db_fields
+    )
+    quote = "`" if dialect == "mysql" else '"'
+    if dialect == "postgres":
+        marks = [f"${n}" for n in range(1, len(columns) + 1)]
+    elif dialect == "mysql":
+        marks = ["%s"] * len(columns)
+    else:
+        marks = ["?"] * len(columns)
+    names = ", ".join(f"{quote}{field.source_field or name}{quote}" for name, field in columns)
+    table = f"{quote}{meta.db_table}{quote}"
+    sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(marks)})"  # noqa: S608  (model metadata, no input)
+    return sql, columns
 
 
 class DatabaseUnavailable(Exception):
@@ -242,8 +268,21 @@ class AuditWriter:  # pylint: disable=too-many-instance-attributes
         return written
 
     async def insert_rows(self, batch: list[AuditEntry]) -> None:
-        """The one bulk insert per batch (tests replace it to play a database outage)."""
-        await AuditLog.bulk_create([AuditLog(**entry) for entry in batch])
+        """The one bulk insert per batch (tests replace it to play a database outage).
+
+        One prepared INSERT run for every row, with the fields' own conversions to database
+        values: `bulk_create` built an ORM object per entry first, a tenth of a busy
+        worker's time.
+        """
+        connection = Tortoise.get_connection("default")
+        sql, columns = _insert_statement(connection.schema_generator.DIALECT)
+        await connection.execute_many(
+            sql,
+            [
+                [field.to_db_value(entry.get(name), None) for name, field in columns]
+                for entry in batch
+            ],
+        )
 
     async def _database_answers(self) -> bool:
         try:
