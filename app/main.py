@@ -14,7 +14,7 @@ from app.core import metrics
 from app.core.db import register_tortoise
 from app.core.errors import http_error_handler
 from app.core.logging import configure_logging
-from app.core.middleware import BodyLimitMiddleware, RequestIdMiddleware, ServerErrorMiddleware
+from app.core.middleware import RequestIdMiddleware, RequestLimitsMiddleware, ServerErrorMiddleware
 from app.core.store import create_store
 from app.health.router import router as health_router
 from app.study.router import router as study_router
@@ -23,8 +23,10 @@ from app.users.service import SessionCache
 from settings import Settings
 from settings import settings as default_settings
 
-# No request of this API needs more; larger bodies are refused unread (413).
+# No request of this API needs more; larger ones are refused unread (413, 414, 431).
 MAX_REQUEST_BODY_BYTES = 1024 * 1024
+MAX_QUERY_BYTES = 8 * 1024
+MAX_HEADER_BYTES = 16 * 1024
 
 
 def _metrics_sampler(
@@ -81,10 +83,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.audit_writer = audit_writer
 
     # Added innermost first: a request meets RequestId, then the audit trail, then CORS,
-    # then the error guard, then the body limit. The audit trail sits outside everything
+    # then the error guard, then the size limits. The audit trail sits outside everything
     # that can answer, so it records the final status of every request (CORS preflights,
     # 413s and JSON 500s too).
-    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_REQUEST_BODY_BYTES)
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        max_body_bytes=MAX_REQUEST_BODY_BYTES,
+        max_query_bytes=MAX_QUERY_BYTES,
+        max_header_bytes=MAX_HEADER_BYTES,
+    )
     app.add_middleware(ServerErrorMiddleware)
     if settings.CORS_ORIGINS:
         app.add_middleware(

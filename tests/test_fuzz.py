@@ -152,3 +152,21 @@ def test_api_conforms_to_its_schema(
     )
     if (case.method.upper(), case.path) in RENEW_AFTER:
         token.renew()
+
+
+def test_real_server_refuses_oversized_requests_cleanly(live_server: tuple[str, Path]) -> None:
+    base_url = live_server[0]
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        huge_header = client.get("/api/v1/users/count", headers={"X-Padding": "p" * 100_000})
+        assert huge_header.status_code == 431
+        assert huge_header.json() == {"detail": "Request Header Fields Too Large"}
+        long_query = client.get("/api/v1/users/count", params={"q": "x" * 20_000})
+        assert long_query.status_code == 414
+        big_body = client.post(
+            "/api/v1/study-records",
+            content=b"{" + b" " * 2_000_000 + b"}",
+            headers={"Content-Type": "application/json"},
+        )
+        assert big_body.status_code == 413
+        # Still serving.
+        assert client.get("/api/health/check").status_code == 200

@@ -113,39 +113,54 @@ class ServerErrorMiddleware:
             await send({"type": "http.response.body", "body": body})
 
 
-_TOO_LARGE_BODY = b'{"detail":"Content Too Large"}'
+class RequestLimitsMiddleware:
+    """Refuses oversized requests with a JSON error before the app sees them.
 
-
-class BodyLimitMiddleware:
-    """Refuses request bodies over `max_bytes` with 413 `{"detail": "Content Too Large"}`.
-
-    A declared Content-Length over the limit is answered before a byte is read; a chunked
-    body is counted as it arrives and refused as soon as it passes the limit, so no request
-    holds more than `max_bytes` in memory. (The account routes have a tighter limit.)
+    - body over `max_body_bytes`: 413 `{"detail": "Content Too Large"}`. A declared
+      Content-Length over the limit is answered before a byte is read; a chunked body is
+      counted as it arrives and refused as soon as it passes the limit, so no request holds
+      more than the limit in memory. (The account routes have a tighter limit.)
+    - query string over `max_query_bytes`: 414 `{"detail": "URI Too Long"}`.
+    - headers over `max_header_bytes` in all: 431 `{"detail": "Request Header Fields Too
+      Large"}` (uvicorn's httptools parser sets no limit of its own).
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, max_query_bytes: int, max_header_bytes: int
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.max_body_bytes = max_body_bytes
+        self.max_query_bytes = max_query_bytes
+        self.max_header_bytes = max_header_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if len(scope.get("query_string", b"")) > self.max_query_bytes:
+            await _refuse(send, 414, "URI Too Long")
+            return
+        header_bytes = 0
+        declared = b""
         for name, value in scope["headers"]:
+            header_bytes += len(name) + len(value)
             if name == b"content-length":
-                if value.isdigit() and int(value) > self.max_bytes:
-                    await self._refuse(send)
-                    return
-                break
+                declared = value
+        if header_bytes > self.max_header_bytes:
+            await _refuse(send, 431, "Request Header Fields Too Large")
+            return
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            await _refuse(send, 413, "Content Too Large")
+            return
         received = 0
+        limit = self.max_body_bytes
 
         async def counting_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     # FastAPI passes an HTTPException from reading the body through to its
                     # JSON error handler.
                     raise HTTPException(413, "Content Too Large")
@@ -153,17 +168,18 @@ class BodyLimitMiddleware:
 
         await self.app(scope, counting_receive, send)
 
-    @staticmethod
-    async def _refuse(send: Send) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(_TOO_LARGE_BODY)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": _TOO_LARGE_BODY})
+
+async def _refuse(send: Send, status: int, detail: str) -> None:
+    body = orjson.dumps({"detail": detail})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

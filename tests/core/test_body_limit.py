@@ -1,4 +1,5 @@
-"""Request bodies over 1 MiB: 413 JSON, refused unread, nothing stored."""
+"""Oversized requests: bodies over 1 MiB (413, refused unread), long query strings (414),
+huge headers (431); JSON answers, nothing stored."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import orjson
 
-from app.main import MAX_REQUEST_BODY_BYTES
+from app.main import MAX_HEADER_BYTES, MAX_QUERY_BYTES, MAX_REQUEST_BODY_BYTES
 from app.study.models import StudyRecord
 
 URL = "/api/v1/study-records"
@@ -65,4 +66,26 @@ async def test_body_under_the_limit_reaches_validation(
         URL, content=record_with_notes(MAX_REQUEST_BODY_BYTES - 200), headers=user_headers
     )
     assert response.status_code == 422  # notes too long: the contract's own limit
+    assert await StudyRecord.all().count() == 0
+
+
+async def test_oversized_query_string_is_414(
+    client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    response = await client.get(
+        URL, params={"q": "x" * (MAX_QUERY_BYTES + 1)}, headers=user_headers
+    )
+    assert response.status_code == 414
+    assert response.json() == {"detail": "URI Too Long"}
+    fits = await client.get(URL, params={"subject": "math"}, headers=user_headers)
+    assert fits.status_code == 200
+
+
+async def test_oversized_headers_are_431(
+    client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    headers = {**user_headers, "X-Padding": "p" * MAX_HEADER_BYTES}
+    response = await client.post(URL, content=record_with_notes(10), headers=headers)
+    assert response.status_code == 431
+    assert response.json() == {"detail": "Request Header Fields Too Large"}
     assert await StudyRecord.all().count() == 0
