@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, settings
 
 from app.main import create_app
 from settings import BASE_DIR, Settings
-from tests.audit.test_shutdown import free_port, wait_until_up
 from tests.conftest import PASSWORD, TEST_SECRET_KEY
+from tests.fixtures.servers import free_port, server_process, uvicorn_command, wait_until_up
 
 EMAIL = "fuzz-admin@example.com"
 # Operations after which the shared token may be dead (logout, password change, deletion).
@@ -92,23 +92,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         [sys.executable, "run.py", "db", "upgrade"], cwd=BASE_DIR, env=env, check=True, timeout=60
     )
     log = tmp / "server.log"
-    with (
-        log.open("wb") as out,
-        subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "asgi:app", "--port", str(port)],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        ) as server,
-    ):
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            wait_until_up(base_url, server, log)
-            yield base_url, database
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with server_process(uvicorn_command(port), env, log) as server:
+        base_url = f"http://127.0.0.1:{port}"
+        wait_until_up(base_url, server, log)
+        yield base_url, database
     # Whatever the fuzzer sent, nothing was logged as an unhandled error.
     assert "unhandled error" not in log.read_text(errors="replace")
 

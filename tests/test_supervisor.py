@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from settings import BASE_DIR
-from tests.audit.test_shutdown import free_port
+from tests.fixtures.servers import free_port
 
 BIN = Path(sys.executable).parent
 REQUESTS = 60

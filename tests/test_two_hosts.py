@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,10 +19,10 @@ import pytest
 from tortoise import Tortoise
 
 from app.audit.models import AuditLog
-from settings import BASE_DIR, Settings
-from tests.audit.test_shutdown import free_port, wait_until_up
+from settings import Settings
 from tests.conftest import PASSWORD, TEST_SECRET_KEY, unique_email
 from tests.fixtures import services
+from tests.fixtures.servers import free_port, server_process, uvicorn_command, wait_until_up
 
 LOGIN_LIMIT_PER_EMAIL = 4
 
@@ -53,18 +51,7 @@ def hosts(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, str]]:
         for name in ("a", "b"):
             port = free_port()
             log = tmp_path / f"host-{name}.log"
-            out = stack.enter_context(log.open("wb"))
-            server = stack.enter_context(
-                subprocess.Popen(
-                    [sys.executable, "-m", "uvicorn", "asgi:app", "--port", str(port)],
-                    cwd=BASE_DIR,
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            )
-            # Runs before Popen's own exit, which waits for the process.
-            stack.callback(server.terminate)
+            server = stack.enter_context(server_process(uvicorn_command(port), env, log))
             started.append((server, log, f"http://127.0.0.1:{port}"))
         for server, log, url in started:
             wait_until_up(url, server, log)

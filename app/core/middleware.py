@@ -99,18 +99,7 @@ class ServerErrorMiddleware:
                 extra = [(b"retry-after", b"1")]
             if started:
                 raise  # the answer is half sent; only the server can end the connection
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": status,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                        *extra,
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            await send_json(send, status, body, extra)
 
 
 class RequestLimitsMiddleware:
@@ -170,7 +159,13 @@ class RequestLimitsMiddleware:
 
 
 async def _refuse(send: Send, status: int, detail: str) -> None:
-    body = orjson.dumps({"detail": detail})
+    await send_json(send, status, orjson.dumps({"detail": detail}), [(b"connection", b"close")])
+
+
+async def send_json(
+    send: Send, status: int, body: bytes, extra_headers: list[tuple[bytes, bytes]]
+) -> None:
+    """A whole JSON answer, straight onto the ASGI channel."""
     await send(
         {
             "type": "http.response.start",
@@ -178,7 +173,7 @@ async def _refuse(send: Send, status: int, detail: str) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
+                *extra_headers,
             ],
         }
     )
