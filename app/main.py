@@ -27,6 +27,8 @@ from settings import settings as default_settings
 MAX_REQUEST_BODY_BYTES = 1024 * 1024
 MAX_QUERY_BYTES = 8 * 1024
 MAX_HEADER_BYTES = 16 * 1024
+# Every account request is a small JSON or form body; anything bigger is refused unparsed.
+ACCOUNT_BODY_LIMITS = (("/api/v1/auth/", 64 * 1024), ("/api/v1/users", 64 * 1024))
 
 
 def _metrics_sampler(
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=MAX_REQUEST_BODY_BYTES,
         max_query_bytes=MAX_QUERY_BYTES,
         max_header_bytes=MAX_HEADER_BYTES,
+        body_limits_by_prefix=ACCOUNT_BODY_LIMITS,
     )
     app.add_middleware(ServerErrorMiddleware)
     if settings.CORS_ORIGINS:

@@ -108,17 +108,25 @@ class RequestLimitsMiddleware:
     - body over `max_body_bytes`: 413 `{"detail": "Content Too Large"}`. A declared
       Content-Length over the limit is answered before a byte is read; a chunked body is
       counted as it arrives and refused as soon as it passes the limit, so no request holds
-      more than the limit in memory. (The account routes have a tighter limit.)
+      more than the limit in memory. Paths under a prefix of `body_limits_by_prefix` get
+      that prefix's limit instead (the account routes only take small bodies).
     - query string over `max_query_bytes`: 414 `{"detail": "URI Too Long"}`.
     - headers over `max_header_bytes` in all: 431 `{"detail": "Request Header Fields Too
       Large"}` (uvicorn's httptools parser sets no limit of its own).
     """
 
     def __init__(
-        self, app: ASGIApp, *, max_body_bytes: int, max_query_bytes: int, max_header_bytes: int
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        max_query_bytes: int,
+        max_header_bytes: int,
+        body_limits_by_prefix: tuple[tuple[str, int], ...] = (),
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_limits_by_prefix = body_limits_by_prefix
         self.max_query_bytes = max_query_bytes
         self.max_header_bytes = max_header_bytes
 
@@ -138,11 +146,11 @@ class RequestLimitsMiddleware:
         if header_bytes > self.max_header_bytes:
             await _refuse(send, 431, "Request Header Fields Too Large")
             return
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
+        limit = self._body_limit(scope["path"])
+        if declared.isdigit() and int(declared) > limit:
             await _refuse(send, 413, "Content Too Large")
             return
         received = 0
-        limit = self.max_body_bytes
 
         async def counting_receive() -> Message:
             nonlocal received
@@ -156,6 +164,12 @@ class RequestLimitsMiddleware:
             return message
 
         await self.app(scope, counting_receive, send)
+
+    def _body_limit(self, path: str) -> int:
+        for prefix, limit in self.body_limits_by_prefix:
+            if path.startswith(prefix):
+                return limit
+        return self.max_body_bytes
 
 
 async def _refuse(send: Send, status: int, detail: str) -> None:

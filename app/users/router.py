@@ -6,12 +6,9 @@ and /users/me, /users/count and /users/{id} need to be ordered and checked as AP
 """
 
 import uuid
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordRequestForm
 from fastapi_pagination import Page
 from fastapi_pagination.ext.tortoise import apaginate
@@ -38,46 +35,12 @@ from app.users.schemas import (
     VerifyRequest,
 )
 
-# Every account request is a small JSON or form body; anything bigger is refused unparsed.
-MAX_BODY_BYTES = 64 * 1024
 INVALID_PASSWORD = "INVALID_PASSWORD"  # noqa: S105  (an error code, not a password)
 
 
-class BodyLimitedRoute(APIRoute):
-    """Refuses a body over MAX_BODY_BYTES with a JSON 413 before anything parses it.
-
-    FastAPI's own per-router `max_body_size` answers 413 in plain text; the contract wants
-    `{"detail": ...}` everywhere.
-    """
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def limited_handler(request: Request) -> Response:
-            declared = request.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-                return _too_large()
-            body = bytearray()
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > MAX_BODY_BYTES:
-                    return _too_large()
-            # Starlette's Request keeps a read body here; the handler parses it from there.
-            request._body = bytes(body)  # pylint: disable=protected-access
-            return await handler(request)
-
-        return limited_handler
-
-
-def _too_large() -> JSONResponse:
-    return JSONResponse(
-        {"detail": "Content Too Large"}, status_code=status.HTTP_413_CONTENT_TOO_LARGE
-    )
-
-
 router = APIRouter(prefix="/api/v1")
-auth = APIRouter(prefix="/auth", tags=["auth"], route_class=BodyLimitedRoute)
-users = APIRouter(prefix="/users", tags=["users"], route_class=BodyLimitedRoute)
+auth = APIRouter(prefix="/auth", tags=["auth"])
+users = APIRouter(prefix="/users", tags=["users"])
 
 BAD_REQUEST: dict[int | str, dict[str, object]] = {400: {"model": ErrorModel}}
 UNAUTHORIZED: dict[int | str, dict[str, object]] = {401: {"description": "No valid token."}}
