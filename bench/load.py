@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import shutil
 import subprocess
@@ -36,7 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serving import (
     GUNICORN,
     ROOT,
+    add_service_options,
     environments,
+    failures,
     prepare_service,
     recreate_database,
     start,
@@ -85,14 +86,7 @@ def run_wrk(url: str, script: Path, connections: int, duration: int) -> dict[str
     )
     print(done.stdout)
     answered = int(re.search(r"(\d+) requests in", done.stdout).group(1))  # type: ignore[union-attr]
-    errors = 0
-    if found := re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", done.stdout
-    ):
-        errors = sum(int(n) for n in found.groups())
-    non_2xx = (
-        int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", done.stdout)) else 0
-    )
+    errors, non_2xx = failures(done.stdout)
     return {"answered": answered, "errors": errors, "non_2xx": non_2xx}
 
 
@@ -110,18 +104,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="Load check (see module docstring).")
     parser.add_argument("--duration", type=int, default=30)
     parser.add_argument("--connections", type=int, default=256)
-    parser.add_argument(
-        "--postgres",
-        default=os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
-    )
-    parser.add_argument(
-        "--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-    )
+    parser.add_argument("--records", type=int, default=50, help="study records to start with")
+    add_service_options(parser)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install wrk")
-    # environments() reads these two from the serving benchmark's options.
-    args.records = 50
     db_url = with_database(args.postgres, "studylog_load")
     asyncio.run(recreate_database(args.postgres, "studylog_load"))
     subprocess.run(["redis-cli", "-u", args.redis, "flushdb"], check=True, capture_output=True)
