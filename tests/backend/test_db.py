@@ -19,13 +19,11 @@ from run import cli
 from settings import BASE_DIR, Settings
 from tests.fixtures import schema, services
 
-SCRATCH_DATABASE = "studylog_test_scratch"
-
 
 @pytest.fixture
 def scratch_url(backend: str, test_tmp_dir: Path) -> str:
     """An empty database of the backend, apart from the shared test database."""
-    url = services.backend_url(backend, test_tmp_dir, database=SCRATCH_DATABASE)
+    url = services.backend_url(backend, test_tmp_dir, scratch="scratch")
 
     async def empty() -> None:
         services.forget_dialect_caches()
@@ -177,7 +175,7 @@ def test_a_generated_migration_applies_on_every_database(
     assert len(new_files) == 1
 
     for backend in services.BACKENDS:
-        url = services.backend_url(backend, test_tmp_dir, database="studylog_test_generated")
+        url = services.backend_url(backend, test_tmp_dir, scratch="generated")
         if backend == "sqlite":
             url = sqlite_url
         else:
