@@ -11,13 +11,14 @@ No preload_app: an event loop or a database pool does not survive the fork.
 
 import ctypes
 import ctypes.util
+import hashlib
 import logging
 import os
 import shutil
 import tempfile
 
 from app.core.logging import logging_config
-from settings import settings
+from settings import BASE_DIR, settings
 
 
 def _return_large_blocks_to_the_os() -> None:
@@ -64,6 +65,11 @@ keepalive = 5
 max_requests = 1_000_000
 max_requests_jitter = 100_000
 backlog = 2048
+# gunicorn's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl), so a
+# second instance on the host would take over the first one's. One per checkout and bind;
+# short enough for a unix socket path.
+_instance = hashlib.sha256(f"{BASE_DIR}|{'|'.join(bind)}".encode()).hexdigest()[:12]
+control_socket = os.path.join(tempfile.gettempdir(), f"studylog-gunicorn-{_instance}.ctl")
 forwarded_allow_ips = ",".join(settings.TRUSTED_PROXIES)
 proxy_allow_ips = forwarded_allow_ips
 
