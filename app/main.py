@@ -15,6 +15,7 @@ from app.core.db import register_tortoise
 from app.core.errors import http_error_handler
 from app.core.logging import configure_logging
 from app.core.middleware import RequestIdMiddleware, RequestLimitsMiddleware, ServerErrorMiddleware
+from app.core.openapi import operation_id
 from app.core.store import create_store
 from app.health.router import router as health_router
 from app.study.router import router as study_router
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if settings.docs_enabled else None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
+        generate_unique_id_function=operation_id,
         # FastAPI's OpenTelemetry hooks looked up providers on every request; the service
         # exports its own Prometheus metrics (METRICS_ENABLED) instead.
         telemetry={"tracing": False, "metrics": False, "logs": False},

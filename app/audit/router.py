@@ -8,6 +8,7 @@ from fastapi_pagination.ext.tortoise import apaginate
 
 from app.audit import service
 from app.audit.schemas import AuditLogFilters, AuditLogRead
+from app.core.openapi import errors
 from app.core.pagination import PageParams
 from app.users.auth import CurrentSuperuser
 
@@ -16,14 +17,13 @@ MAX_ID = 2**63 - 1
 
 router = APIRouter(prefix="/api/v1")
 
-SUPERUSER_ONLY: dict[int | str, dict[str, str]] = {
-    401: {"description": "No valid access token"},
-    403: {"description": "Not a superuser"},
-}
-
 
 @router.get(
-    "/audit-logs", response_model=Page[AuditLogRead], tags=["audit"], responses=SUPERUSER_ONLY
+    "/audit-logs",
+    response_model=Page[AuditLogRead],
+    tags=["audit_logs"],
+    name="list",
+    responses=errors(401, 403, 503),
 )
 async def list_audit_logs(
     _superuser: CurrentSuperuser,
@@ -40,8 +40,9 @@ async def list_audit_logs(
 
 @router.get(
     "/audit-logs/{audit_log_id}",
-    tags=["audit"],
-    responses={**SUPERUSER_ONLY, 404: {"description": "No such entry"}},
+    tags=["audit_logs"],
+    name="get",
+    responses=errors(401, 403, 404, 503, descriptions={404: "No such entry."}),
 )
 async def get_audit_log(
     _superuser: CurrentSuperuser, audit_log_id: Annotated[int, Path(ge=1, le=MAX_ID)]

@@ -2,9 +2,11 @@
 
 import asyncio
 import logging
+from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from app.core.db import ping_database
 from app.core.state import SettingsDep, StoreDep
@@ -18,8 +20,17 @@ READY_TIMEOUT_SECONDS = 2.0
 _ALIVE = b'{"status":"ok"}'
 
 
+class Readiness(BaseModel):
+    """The readiness answer, 200 and 503 alike."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, Literal["ok", "disabled", "unavailable"]]
+    audit: dict[str, int | bool]
+
+
 @router.get(
     "/check",
+    name="check",
     response_class=JSONResponse,
     responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
 )
@@ -28,7 +39,12 @@ async def check() -> Response:
     return Response(_ALIVE, media_type="application/json")
 
 
-@router.get("/ready", responses={503: {"description": "A dependency does not answer"}})
+@router.get(
+    "/ready",
+    name="ready",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "A dependency does not answer."}},
+)
 async def ready(request: Request, settings: SettingsDep, store: StoreDep) -> JSONResponse:
     """Readiness: the database (and Redis, when configured) answer within 2 s."""
 

@@ -10,14 +10,14 @@ the list is a fastapi-pagination Page with filters, create answers 201, PATCH is
 delete-all is never registered. tests/study/test_generated_routes.py walks every route.
 """
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, status
+from fastapi import APIRouter, Depends, Query, params, status
 from fastapi_crudrouter import TortoiseCRUDRouter
-from fastapi_crudrouter.core import NOT_FOUND
 from fastapi_pagination import Page
 
+from app.core.openapi import errors
 from app.core.pagination import PageParams
 from app.study import service
 from app.study.dependencies import OwnedRecord, RecordFiltersDep, VisibleOwnerId
@@ -37,10 +37,24 @@ class StudyRecordCRUDRouter(TortoiseCRUDRouter):
     """The generated study record routes, scoped to the caller."""
 
     def __init__(self, **kwargs: Any) -> None:
-        # Options the library does not take, keyed by (path, method) of the generated route.
+        # Options the library does not take, keyed by (path, method) of the generated route:
+        # the name (which makes the operation id, `study_records-list`) and the error
+        # answers each really gives (the library declared a bare 404 without a schema).
         self._route_options: dict[tuple[str, str], dict[str, Any]] = {
-            ("", "GET"): {"response_model": Page[StudyRecordRead]},
-            ("", "POST"): {"status_code": status.HTTP_201_CREATED},
+            ("", "GET"): {
+                "name": "list",
+                "response_model": Page[StudyRecordRead],
+                "responses": errors(401, 503),
+            },
+            ("", "POST"): {
+                "name": "create",
+                "status_code": status.HTTP_201_CREATED,
+                "responses": errors(401, 503),
+            },
+            ("/{item_id}", "GET"): {"name": "get", "responses": errors(401, 404, 503)},
+            ("/{item_id}", "PUT"): {"name": "replace", "responses": errors(401, 404, 503)},
+            ("/{item_id}", "PATCH"): {"name": "patch", "responses": errors(401, 404, 503)},
+            ("/{item_id}", "DELETE"): {"name": "delete", "responses": errors(401, 404, 503)},
         }
         super().__init__(
             schema=StudyRecordRead,
@@ -63,15 +77,28 @@ class StudyRecordCRUDRouter(TortoiseCRUDRouter):
             response_model=self.schema,
             summary="Patch One",
             dependencies=True,
-            error_responses=[NOT_FOUND],
         )
 
     def _add_api_route(
-        self, path: str, endpoint: Callable[..., Any], *args: Any, **kwargs: Any
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        dependencies: bool | Sequence[params.Depends],
+        error_responses: Any = None,
+        **kwargs: Any,
     ) -> None:
+        # The library's version turns `error_responses` into response entries without a
+        # schema; the options above declare them properly instead.
+        del error_responses
         for method in kwargs.get("methods", ()):
-            kwargs.update(self._route_options.get((path, method), {}))
-        super()._add_api_route(path, endpoint, *args, **kwargs)
+            kwargs.update(self._route_options[(path, method)])
+        APIRouter.add_api_route(
+            self,
+            path,
+            endpoint,
+            dependencies=[] if isinstance(dependencies, bool) else dependencies,
+            **kwargs,
+        )
 
     def _get_all(self, *args: Any, **kwargs: Any) -> Route:
         async def list_study_records(

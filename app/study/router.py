@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from app.core.openapi import errors
 from app.study import service
 from app.study.crud import StudyRecordCRUDRouter
 from app.study.dependencies import DateRangeDep, RecordFiltersDep, Today, VisibleOwnerId
@@ -21,7 +22,7 @@ _MEDIA_TYPES: dict[str, str] = {
 extra_router = APIRouter(prefix="/study-records", tags=["Study records"])
 
 
-@extra_router.get("/stats")
+@extra_router.get("/stats", name="stats", responses=errors(401, 503))
 async def get_stats(owner_id: VisibleOwnerId, dates: DateRangeDep, today: Today) -> StudyStats:
     """Totals, minutes per subject and per day, and study streaks."""
     return await service.stats(
@@ -34,8 +35,12 @@ async def get_stats(owner_id: VisibleOwnerId, dates: DateRangeDep, today: Today)
 
 @extra_router.get(
     "/export",
+    name="export",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
+    responses={
+        200: {"content": {"text/csv": {}, "application/x-ndjson": {}}},
+        **errors(401, 503),
+    },
 )
 async def export_records(
     user: CurrentUser,

@@ -2,9 +2,9 @@
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Annotated, Self
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.core.types import IsoDate
 
@@ -32,23 +32,29 @@ class StudyRecordCreate(BaseModel):
     notes: Notes = ""
 
 
+def _leave_out_or_give(schema: dict[str, Any]) -> None:
+    # The Python default (None: "not given") is no value a client may send.
+    schema.pop("default", None)
+
+
+def _optional() -> Any:
+    """A PATCH field: may be left out; when given it must be a value, never null."""
+    return Field(default=None, json_schema_extra=_leave_out_or_give)
+
+
 class StudyRecordUpdate(BaseModel):
-    """PATCH: only the fields given change; none of them may be null."""
+    """PATCH: only the fields given change; none of them may be null (422)."""
 
     model_config = ConfigDict(extra="ignore")
 
-    subject: Subject | None = None
-    title: Title | None = None
-    minutes: Minutes | None = None
-    studied_on: IsoDate | None = None
-    notes: Notes | None = None
-
-    @model_validator(mode="after")
-    def _given_fields_are_not_null(self) -> Self:
-        nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
-        if nulls:
-            raise ValueError(f"may be left out but not null: {', '.join(nulls)}")
-        return self
+    # The types say what a client may send (no null, so the schema advertises none); None
+    # is only the "left out" default, which pydantic does not validate, and is never
+    # dumped because the service takes the fields that were set.
+    subject: Subject = _optional()
+    title: Title = _optional()
+    minutes: Minutes = _optional()
+    studied_on: IsoDate = _optional()
+    notes: Notes = _optional()
 
 
 class StudyRecordRead(BaseModel):

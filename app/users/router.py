@@ -13,8 +13,9 @@ from fastapi.security import OAuth2PasswordRequestForm
 from fastapi_pagination import Page
 from fastapi_pagination.ext.tortoise import apaginate
 from fastapi_users import exceptions
-from fastapi_users.router.common import ErrorCode, ErrorModel
+from fastapi_users.router.common import ErrorCode
 
+from app.core.openapi import errors
 from app.core.pagination import PageParams
 from app.core.state import SettingsDep, StoreDep
 from app.users import service
@@ -42,12 +43,7 @@ router = APIRouter(prefix="/api/v1")
 auth = APIRouter(prefix="/auth", tags=["auth"])
 users = APIRouter(prefix="/users", tags=["users"])
 
-BAD_REQUEST: dict[int | str, dict[str, object]] = {400: {"model": ErrorModel}}
-UNAUTHORIZED: dict[int | str, dict[str, object]] = {401: {"description": "No valid token."}}
-SUPERUSER_ONLY: dict[int | str, dict[str, object]] = {
-    **UNAUTHORIZED,
-    403: {"description": "Not a superuser."},
-}
+NO_SUCH_USER = {404: "No such user."}
 
 
 def _bad_request(detail: object) -> HTTPException:
@@ -65,8 +61,8 @@ def _invalid_password(code: ErrorCode, exc: exceptions.InvalidPasswordException)
     "/register",
     response_model=UserRead,
     status_code=status.HTTP_201_CREATED,
-    name="register:register",
-    responses=BAD_REQUEST,
+    name="register",
+    responses=errors(400, 429, 503),
 )
 async def register(
     request: Request,
@@ -85,7 +81,7 @@ async def register(
     return UserRead.model_validate(user)
 
 
-@auth.post("/jwt/login", response_model=TokenPair, name="auth:jwt.login", responses=BAD_REQUEST)
+@auth.post("/jwt/login", response_model=TokenPair, name="login", responses=errors(400, 429, 503))
 async def login(
     request: Request,
     credentials: Annotated[OAuth2PasswordRequestForm, Depends()],
@@ -104,7 +100,12 @@ async def login(
 
 
 @auth.post(
-    "/jwt/refresh", response_model=TokenPair, name="auth:jwt.refresh", responses=UNAUTHORIZED
+    "/jwt/refresh",
+    response_model=TokenPair,
+    name="refresh",
+    responses=errors(
+        401, 503, descriptions={401: "The refresh token is unknown, spent, expired or revoked."}
+    ),
 )
 async def refresh(body: RefreshRequest, settings: SettingsDep, store: StoreDep) -> TokenPair:
     """Spend a refresh token for a new access and refresh token."""
@@ -123,8 +124,8 @@ async def refresh(body: RefreshRequest, settings: SettingsDep, store: StoreDep) 
     "/jwt/logout",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    name="auth:jwt.logout",
-    responses=UNAUTHORIZED,
+    name="logout",
+    responses=errors(401, 503),
 )
 async def logout(
     authentication: CurrentAuthentication, store: StoreDep, settings: SettingsDep
@@ -138,7 +139,12 @@ async def logout(
     )
 
 
-@auth.post("/forgot-password", status_code=status.HTTP_202_ACCEPTED, name="reset:forgot_password")
+@auth.post(
+    "/forgot-password",
+    status_code=status.HTTP_202_ACCEPTED,
+    name="forgot_password",
+    responses=errors(429, 503),
+)
 async def forgot_password(
     request: Request,
     body: EmailRequest,
@@ -154,7 +160,7 @@ async def forgot_password(
         await user_manager.spend_hash_time()
 
 
-@auth.post("/reset-password", name="reset:reset_password", responses=BAD_REQUEST)
+@auth.post("/reset-password", name="reset_password", responses=errors(400, 503))
 async def reset_password(
     request: Request, body: ResetPasswordRequest, user_manager: UserManagerDep
 ) -> None:
@@ -172,7 +178,10 @@ async def reset_password(
 
 
 @auth.post(
-    "/request-verify-token", status_code=status.HTTP_202_ACCEPTED, name="verify:request-token"
+    "/request-verify-token",
+    status_code=status.HTTP_202_ACCEPTED,
+    name="request_verify_token",
+    responses=errors(429, 503),
 )
 async def request_verify_token(
     request: Request,
@@ -193,7 +202,7 @@ async def request_verify_token(
         pass
 
 
-@auth.post("/verify", response_model=UserRead, name="verify:verify", responses=BAD_REQUEST)
+@auth.post("/verify", response_model=UserRead, name="verify", responses=errors(400, 503))
 async def verify(request: Request, body: VerifyRequest, user_manager: UserManagerDep) -> UserRead:
     """Confirm an email address with a mailed verification token."""
     try:
@@ -208,7 +217,7 @@ async def verify(request: Request, body: VerifyRequest, user_manager: UserManage
 # --- users (the fixed paths before /{user_id}) -----------------------------------------------
 
 
-@users.get("/me", response_model=UserRead, name="users:current_user", responses=UNAUTHORIZED)
+@users.get("/me", response_model=UserRead, name="me", responses=errors(401, 503))
 async def read_me(user: CurrentUser) -> UserRead:
     """The current user."""
     return UserRead.model_validate(user)
@@ -217,8 +226,8 @@ async def read_me(user: CurrentUser) -> UserRead:
 @users.patch(
     "/me",
     response_model=UserRead,
-    name="users:patch_current_user",
-    responses={**UNAUTHORIZED, **BAD_REQUEST},
+    name="patch_me",
+    responses=errors(400, 401, 503),
 )
 async def update_me(
     request: Request, user_in: UserUpdate, user: CurrentUser, user_manager: UserManagerDep
@@ -233,8 +242,8 @@ async def update_me(
     "/me",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    name="users:delete_current_user",
-    responses={**UNAUTHORIZED, **BAD_REQUEST},
+    name="delete_me",
+    responses=errors(400, 401, 503),
 )
 async def delete_me(
     request: Request, body: DeregisterRequest, user: CurrentUser, user_manager: UserManagerDep
@@ -247,14 +256,14 @@ async def delete_me(
     request.state.user_id = None
 
 
-@users.get("/count", response_model=UserCount, name="users:count")
+@users.get("/count", response_model=UserCount, name="count", responses=errors(503))
 async def count(store: StoreDep, settings: SettingsDep) -> UserCount:
     """How many accounts there are (may be a few seconds old)."""
     total = await service.count_users(store=store, cache_seconds=settings.USER_COUNT_CACHE_SECONDS)
     return UserCount(count=total)
 
 
-@users.get("", response_model=Page[UserRead], name="users:list", responses=SUPERUSER_ONLY)
+@users.get("", response_model=Page[UserRead], name="list", responses=errors(401, 403, 503))
 async def list_users(_superuser: CurrentSuperuser, params: PageParams) -> Page[UserRead]:
     """All accounts, oldest first (superuser)."""
     return await apaginate(
@@ -267,8 +276,8 @@ async def list_users(_superuser: CurrentSuperuser, params: PageParams) -> Page[U
 @users.get(
     "/{user_id}",
     response_model=UserRead,
-    name="users:user",
-    responses={**SUPERUSER_ONLY, 404: {"description": "No such user."}},
+    name="get",
+    responses=errors(401, 403, 404, 503, descriptions=NO_SUCH_USER),
 )
 async def read_user(_superuser: CurrentSuperuser, user: UserByIdDep) -> UserRead:
     """One account (superuser)."""
@@ -278,8 +287,8 @@ async def read_user(_superuser: CurrentSuperuser, user: UserByIdDep) -> UserRead
 @users.patch(
     "/{user_id}",
     response_model=UserRead,
-    name="users:patch_user",
-    responses={**SUPERUSER_ONLY, **BAD_REQUEST, 404: {"description": "No such user."}},
+    name="patch",
+    responses=errors(400, 401, 403, 404, 503, descriptions=NO_SUCH_USER),
 )
 async def update_user(
     request: Request,
@@ -298,8 +307,8 @@ async def update_user(
     "/{user_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
-    name="users:delete_user",
-    responses={**SUPERUSER_ONLY, 404: {"description": "No such user."}},
+    name="delete",
+    responses=errors(401, 403, 404, 503, descriptions=NO_SUCH_USER),
 )
 async def delete_user(
     request: Request, _superuser: CurrentSuperuser, user: UserByIdDep, user_manager: UserManagerDep

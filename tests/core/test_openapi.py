@@ -1,0 +1,163 @@
+"""The published OpenAPI schema says what the service really does, so generated clients work:
+short stable operation ids, every error answer declared with the `{"detail": …}` body, and
+PATCH bodies that advertise `null` only where the service takes it as "leave unchanged".
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.core.openapi import ERROR_MODEL_NAME, errors, operation_id
+from app.main import create_app
+from settings import Settings
+from tests.conftest import TEST_SECRET_KEY
+from tests.study.conftest import create_record
+
+ERROR_REF = f"#/components/schemas/{ERROR_MODEL_NAME}"
+OPERATION_ID = re.compile(r"^[a-z0-9_]+-[a-z0-9_]+$")
+
+
+def _schema() -> dict[str, Any]:
+    return create_app(Settings(APP_ENV="test", SECRET_KEY=TEST_SECRET_KEY)).openapi()
+
+
+def _operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, operation)
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+    ]
+
+
+def _json_schema(response: dict[str, Any]) -> dict[str, Any]:
+    return response.get("content", {}).get("application/json", {}).get("schema", {})
+
+
+def test_operation_ids_are_short_unique_and_tagged() -> None:
+    operations = _operations(_schema())
+    ids = [operation["operationId"] for _, _, operation in operations]
+    assert len(ids) == len(set(ids))
+    for method, path, operation in operations:
+        assert OPERATION_ID.match(operation["operationId"]), (method, path)
+        assert len(operation["operationId"]) <= 40, (method, path)
+    by_route = {(m, p): o["operationId"] for m, p, o in operations}
+    # Generated clients name their functions after these: changing one breaks them.
+    assert by_route[("GET", "/api/v1/study-records")] == "study_records-list"
+    assert by_route[("PATCH", "/api/v1/study-records/{item_id}")] == "study_records-patch"
+    assert by_route[("POST", "/api/v1/auth/jwt/login")] == "auth-login"
+    assert by_route[("GET", "/api/v1/users/me")] == "users-me"
+    assert by_route[("GET", "/api/health/check")] == "health-check"
+
+
+def test_every_authenticated_operation_declares_401_and_every_error_its_body() -> None:
+    schema = _schema()
+    authenticated = 0
+    for method, path, operation in _operations(schema):
+        responses = operation["responses"]
+        if operation.get("security"):
+            authenticated += 1
+            assert "401" in responses, (method, path)
+        for code, response in responses.items():
+            if code.startswith(("4", "5")) and code != "422" and path != "/api/health/ready":
+                assert _json_schema(response) == {"$ref": ERROR_REF}, (method, path, code)
+                assert response["description"], (method, path, code)
+    assert authenticated >= 15
+    detail = schema["components"]["schemas"][ERROR_MODEL_NAME]
+    assert detail["required"] == ["detail"]
+
+
+def test_errors_helper_refuses_an_undescribed_status() -> None:
+    with pytest.raises(ValueError, match="418"):
+        errors(418)
+    assert errors(418, descriptions={418: "Teapot."})[418]["description"] == "Teapot."
+
+
+def test_operation_id_without_tag_is_the_name() -> None:
+    app = FastAPI(generate_unique_id_function=operation_id)
+
+    @app.get("/x", name="Odd Name")
+    async def x() -> None:
+        return None
+
+    assert app.openapi()["paths"]["/x"]["get"]["operationId"] == "odd_name"
+
+
+def _fill(path: str) -> str:
+    return (
+        path.replace("{item_id}", "1")
+        .replace("{user_id}", str(uuid.uuid4()))
+        .replace("{audit_log_id}", "1")
+    )
+
+
+async def test_each_operation_answers_401_without_token_exactly_when_it_declares_security(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """Every operation is called without credentials (and once with a bad token): an
+    operation marked as secured answers 401 with the declared body; one that is not never
+    answers 401."""
+    for method, path, operation in _operations(app.openapi()):
+        if path == "/api/v1/auth/jwt/refresh":
+            continue  # public, but its own token in the body is what it checks (401 declared)
+        for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+            response = await client.request(method, _fill(path), headers=headers, json={})
+            if operation.get("security"):
+                assert response.status_code == 401, (method, path, response.text)
+                assert response.json() == {"detail": "Unauthorized"}
+                assert response.headers["www-authenticate"] == "Bearer"
+            else:
+                assert response.status_code != 401, (method, path, response.text)
+
+
+def _patch_body_schema(schema: dict[str, Any], path: str) -> dict[str, Any]:
+    body = schema["paths"][path]["patch"]["requestBody"]["content"]["application/json"]
+    name = body["schema"]["$ref"].rsplit("/", 1)[-1]
+    return schema["components"]["schemas"][name]
+
+
+def _admits_null(prop: dict[str, Any]) -> bool:
+    return prop.get("type") == "null" or any(
+        alternative.get("type") == "null" for alternative in prop.get("anyOf", ())
+    )
+
+
+async def test_study_record_patch_neither_advertises_nor_accepts_null(
+    client: httpx.AsyncClient, app: FastAPI, user_headers: dict[str, str]
+) -> None:
+    body_schema = _patch_body_schema(app.openapi(), "/api/v1/study-records/{item_id}")
+    record = await create_record(client, user_headers)
+    url = f"/api/v1/study-records/{record['id']}"
+    for name, prop in body_schema["properties"].items():
+        assert not _admits_null(prop), name
+        assert "default" not in prop, name
+        response = await client.patch(url, json={name: None}, headers=user_headers)
+        assert response.status_code == 422, (name, response.text)
+        assert response.json()["detail"][0]["loc"] == ["body", name]
+    after = await client.get(url, headers=user_headers)
+    assert after.json() == record
+    # Leaving a field out is how a client keeps it.
+    response = await client.patch(url, json={"minutes": 50}, headers=user_headers)
+    assert response.status_code == 200
+    assert {**record, "minutes": 50, "updated_at": response.json()["updated_at"]} == (
+        response.json()
+    )
+
+
+async def test_user_patch_advertises_null_and_takes_it_as_leave_unchanged(
+    client: httpx.AsyncClient, app: FastAPI, user_headers: dict[str, str]
+) -> None:
+    body_schema = _patch_body_schema(app.openapi(), "/api/v1/users/me")
+    before = (await client.get("/api/v1/users/me", headers=user_headers)).json()
+    for name, prop in body_schema["properties"].items():
+        if not _admits_null(prop):
+            continue
+        response = await client.patch("/api/v1/users/me", json={name: None}, headers=user_headers)
+        assert response.status_code == 200, (name, response.text)
+        assert response.json() == before, name
+    assert {"email", "password", "display_name"} <= set(body_schema["properties"])
