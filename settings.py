@@ -36,7 +36,7 @@ def _split_commas(value: Any) -> Any:
 
 
 class Settings(BaseSettings):
-    """Every setting of ../shared/API.md, by its environment name."""
+    """Every setting of docs/API.md, by its environment name."""
 
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=True

@@ -1,4 +1,4 @@
-"""Liveness and readiness as ../shared/API.md describes them."""
+"""Liveness and readiness as docs/API.md describes them."""
 
 import httpx
 import pytest

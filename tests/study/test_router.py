@@ -1,4 +1,4 @@
-"""The study record CRUD routes, as the Study records section of ../shared/API.md has them."""
+"""The study record CRUD routes, as the Study records section of docs/API.md has them."""
 
 from __future__ import annotations
 

@@ -1,0 +1,96 @@
+"""docs/API.md is the contract as built: it names every route, setting and command the code
+has, the README links to it, and nothing in the repository points outside it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import typer
+
+from app.main import create_app
+from run import cli
+from settings import BASE_DIR, Settings
+from tests.conftest import TEST_SECRET_KEY
+
+API_MD = BASE_DIR / "docs" / "API.md"
+# Where the contract used to live, outside the repository.
+OUTSIDE_POINTERS = re.compile(r"\.\./shared|/work/shared")
+
+
+def _doc() -> str:
+    return API_MD.read_text(encoding="utf-8")
+
+
+def _normalized(text: str) -> str:
+    return re.sub(r"\{[^}]*\}", "{}", text)
+
+
+def test_every_route_is_documented() -> None:
+    app = create_app(Settings(APP_ENV="test", SECRET_KEY=TEST_SECRET_KEY))
+    doc = _normalized(_doc())
+    routes = [
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    ]
+    # Served but not in the schema.
+    routes += [("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/metrics")]
+    assert len(routes) > 25
+    missing = []
+    for method, path in routes:
+        candidates = {path, path.removeprefix("/api/v1")}
+        pattern = "|".join(re.escape(_normalized(c)) for c in candidates)
+        if not re.search(rf"`{method} (?:{pattern})(?![\w/{{}}-])", doc):
+            missing.append(f"{method} {path}")
+    assert not missing, f"routes missing from docs/API.md: {missing}"
+
+
+def test_every_setting_is_documented() -> None:
+    doc = _doc()
+    missing = [
+        name for name in Settings.model_json_schema()["properties"] if f"`{name}`" not in doc
+    ]
+    assert not missing, f"settings missing from docs/API.md: {missing}"
+
+
+def _commands(group: Any, prefix: str = "") -> Iterator[str]:
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):
+            yield from _commands(command, f"{prefix}{name} ")
+        else:
+            yield f"{prefix}{name}"
+
+
+def test_every_command_is_documented() -> None:
+    commands = list(_commands(typer.main.get_command(cli)))
+    assert "db upgrade" in commands
+    assert "users create-superuser" in commands
+    doc = _doc()
+    missing = [c for c in commands if not re.search(rf"`{re.escape(c)}(?=[ `])", doc)]
+    assert not missing, f"commands missing from docs/API.md: {missing}"
+
+
+def test_readme_links_the_contract() -> None:
+    readme = (BASE_DIR / "README.md").read_text(encoding="utf-8")
+    assert "(docs/API.md)" in readme
+
+
+def test_nothing_in_the_repository_points_outside_it() -> None:
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=BASE_DIR,
+        check=True,
+        capture_output=True,
+    ).stdout.split(b"\0")
+    offenders = []
+    for name in filter(None, tracked):
+        path = BASE_DIR / name.decode()
+        if not path.is_file() or path.suffix in {".png", ".db"}:
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if OUTSIDE_POINTERS.search(text) and path.name != "test_docs.py":
+            offenders.append(name.decode())
+    assert not offenders, f"files that point outside the repository: {offenders}"
