@@ -12,6 +12,7 @@ from app.audit.router import router as audit_router
 from app.audit.writer import AuditWriter
 from app.core import metrics
 from app.core.db import register_tortoise
+from app.core.docs import add_docs
 from app.core.errors import http_error_handler
 from app.core.logging import configure_logging
 from app.core.middleware import RequestIdMiddleware, RequestLimitsMiddleware, ServerErrorMiddleware
@@ -24,6 +25,7 @@ from app.users.service import SessionCache
 from settings import Settings
 from settings import settings as default_settings
 
+OPENAPI_URL = "/openapi.json"
 # No request of this API needs more; larger ones are refused unread (413, 414, 431).
 MAX_REQUEST_BODY_BYTES = 1024 * 1024
 MAX_QUERY_BYTES = 8 * 1024
@@ -74,9 +76,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Study Log",
         version="1.0.0",
         lifespan=lifespan,
-        docs_url="/docs" if settings.docs_enabled else None,
+        # /docs and /redoc are served by app.core.docs, with their assets (no CDN).
+        docs_url=None,
         redoc_url=None,
-        openapi_url="/openapi.json" if settings.docs_enabled else None,
+        openapi_url=OPENAPI_URL if settings.docs_enabled else None,
         generate_unique_id_function=operation_id,
         # FastAPI's OpenTelemetry hooks looked up providers on every request; the service
         # exports its own Prometheus metrics (METRICS_ENABLED) instead.
@@ -120,6 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(metrics.MetricsMiddleware)
         app.include_router(metrics.router)
 
+    if settings.docs_enabled:
+        add_docs(app, openapi_url=OPENAPI_URL)
     app.include_router(health_router)
     app.include_router(users_router)
     app.include_router(study_router)

@@ -161,3 +161,45 @@ async def test_user_patch_advertises_null_and_takes_it_as_leave_unchanged(
         assert response.status_code == 200, (name, response.text)
         assert response.json() == before, name
     assert {"email", "password", "display_name"} <= set(body_schema["properties"])
+
+
+DOCS_PATHS = (
+    "/docs",
+    "/redoc",
+    "/docs/oauth2-redirect",
+    "/docs/static/swagger-ui-bundle.js",
+    "/docs/static/redoc.standalone.js",
+    "/openapi.json",
+)
+
+
+@pytest.mark.parametrize(
+    ("app_env", "docs_enabled", "served"),
+    [
+        ("development", None, True),
+        ("production", None, False),
+        ("production", True, True),
+        ("development", False, False),
+    ],
+)
+async def test_docs_pages_and_assets_follow_docs_enabled(
+    app_env: str, docs_enabled: bool | None, served: bool
+) -> None:
+    settings = Settings(
+        APP_ENV=app_env,
+        SECRET_KEY=TEST_SECRET_KEY,
+        DOCS_ENABLED=docs_enabled,
+        AUDIT_ENABLED=False,
+        DATABASE_URL="sqlite://:memory:",
+    )
+    transport = httpx.ASGITransport(app=create_app(settings))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        for path in DOCS_PATHS:
+            response = await client.get(path)
+            assert response.status_code == (200 if served else 404), path
+            if served and path in {"/docs", "/redoc"}:
+                # Everything from this service; the policy keeps out anything else.
+                assert "cdn" not in response.text
+                assert "/docs/static/" in response.text
+                policy = response.headers["content-security-policy"]
+                assert "default-src 'self'" in policy
