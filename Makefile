@@ -3,6 +3,10 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# tests/test_generated_client.py generates a client with openapi-python-client, which pins
+# typer<0.28 (the admin CLI needs 0.29): it gets a venv of its own, pinned here.
+OPENAPI_PYTHON_CLIENT := openapi-python-client==0.29.1
+CLIENTGEN := $(VENV)/clientgen/.installed-$(OPENAPI_PYTHON_CLIENT)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -17,7 +21,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install the project with its dev tools
+$(CLIENTGEN): | $(BIN)/python
+	$(PYTHON) -m venv $(VENV)/clientgen
+	$(VENV)/clientgen/bin/python -m pip install --quiet '$(OPENAPI_PYTHON_CLIENT)'
+	@touch $(CLIENTGEN)
+
+install: $(STAMP) $(CLIENTGEN)  ## create .venv and install the project with its dev tools
 
 migrate: install  ## apply migrations to DATABASE_URL (default: SQLite under var/)
 	$(BIN)/python run.py db upgrade
