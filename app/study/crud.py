@@ -10,27 +10,38 @@ the list is a fastapi-pagination Page with filters, create answers 201, PATCH is
 delete-all is never registered. tests/study/test_generated_routes.py walks every route.
 """
 
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Annotated, Any
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
-from fastapi import APIRouter, Depends, Query, params, status
+from fastapi import APIRouter, Depends, HTTPException, params, status
 from fastapi_crudrouter import TortoiseCRUDRouter
 from fastapi_pagination import Page
 
 from app.core.openapi import errors
 from app.core.pagination import PageParams
 from app.study import service
-from app.study.dependencies import OwnedRecord, RecordFiltersDep, VisibleOwnerId
+from app.study.dependencies import (
+    NOT_FOUND_DETAIL,
+    OrderByQuery,
+    OwnedRecord,
+    RecordFiltersDep,
+    VisibleOwnerId,
+)
 from app.study.models import StudyRecord
 from app.study.schemas import StudyRecordCreate, StudyRecordRead, StudyRecordUpdate
 from app.users.auth import CurrentUser, current_active_user
 
 Route = Callable[..., Coroutine[Any, Any, Any]]
 
-OrderByQuery = Annotated[
-    service.OrderBy,
-    Query(description="Sort key; a leading '-' sorts descending. Ties are broken by id."),
-]
+
+@contextmanager
+def _gone_is_404() -> Iterator[None]:
+    """A record another request deleted after this one loaded it answers 404 too."""
+    try:
+        yield
+    except service.StudyRecordNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND_DETAIL) from None
 
 
 class StudyRecordCRUDRouter(TortoiseCRUDRouter):
@@ -108,9 +119,12 @@ class StudyRecordCRUDRouter(TortoiseCRUDRouter):
             order_by: OrderByQuery = service.DEFAULT_ORDER_BY,
         ) -> Page[StudyRecordRead]:
             """Your study records, a page at a time, filtered and ordered."""
-            query = service.list(owner_id=owner_id, filters=filters, order_by=order_by)
             rows, total = await service.page_of(
-                query, offset=(params.page - 1) * params.size, limit=params.size
+                owner_id=owner_id,
+                filters=filters,
+                order_by=order_by,
+                offset=(params.page - 1) * params.size,
+                limit=params.size,
             )
             return Page[StudyRecordRead].create(items=rows, total=total, params=params)
 
@@ -137,7 +151,8 @@ class StudyRecordCRUDRouter(TortoiseCRUDRouter):
             record: OwnedRecord, record_in: StudyRecordCreate
         ) -> StudyRecord:
             """Replace every input field of one of your records (left-out ones get defaults)."""
-            return await service.update(record=record, record_in=record_in)
+            with _gone_is_404():
+                return await service.update(record=record, record_in=record_in)
 
         return replace_study_record
 
@@ -146,14 +161,16 @@ class StudyRecordCRUDRouter(TortoiseCRUDRouter):
             record: OwnedRecord, record_in: StudyRecordUpdate
         ) -> StudyRecord:
             """Change only the given fields of one of your records."""
-            return await service.update(record=record, record_in=record_in)
+            with _gone_is_404():
+                return await service.update(record=record, record_in=record_in)
 
         return patch_study_record
 
     def _delete_one(self, *args: Any, **kwargs: Any) -> Route:
         async def delete_study_record(record: OwnedRecord) -> StudyRecord:
             """Delete one of your records; answers it as it was."""
-            return await service.delete(record=record)
+            with _gone_is_404():
+                return await service.delete(record=record)
 
         return delete_study_record
 

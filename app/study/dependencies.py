@@ -1,13 +1,19 @@
 """Study record dependencies: whose records the caller sees, loading one it owns, the filters."""
 
+import base64
+import binascii
+import json
 import uuid
 from dataclasses import dataclass
-from datetime import date
-from typing import Annotated
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, get_args
+from urllib.parse import unquote
 
 from fastapi import Depends, HTTPException, Path, Query, status
 from fastapi.exceptions import RequestValidationError
+from fastapi_pagination.cursor import CursorParams
 
+from app.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from app.core.types import IsoDate
 from app.study import service
 from app.study.models import StudyRecord
@@ -17,6 +23,11 @@ from app.users.auth import CurrentUser
 NOT_FOUND_DETAIL = "Item not found"
 # The id column is a 32-bit INT on every database; larger ids cannot exist.
 MAX_RECORD_ID = 2**31 - 1
+
+# A cursor is a few dozen characters; anything much longer was not made by us.
+MAX_CURSOR_LENGTH = 512
+_INT_RANGE = (-(2**31), 2**31 - 1)  # the minutes column is a 32-bit INT everywhere
+_ORDER_KEYS = frozenset(get_args(service.OrderBy))
 
 RecordId = Annotated[int, Path(ge=1, le=MAX_RECORD_ID, description="Study record id")]
 
@@ -99,3 +110,82 @@ async def today() -> date:
 
 
 Today = Annotated[date, Depends(today)]
+
+
+OrderByQuery = Annotated[
+    service.OrderBy,
+    Query(description="Sort key; a leading '-' sorts descending. Ties are broken by id."),
+]
+
+
+def _bad_cursor(message: str, raw: str) -> RequestValidationError:
+    """A cursor we did not make: the documented 422 shape, like any bad query value."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("query", "cursor"), "msg": message, "input": raw}]
+    )
+
+
+def encode_position(position: service.Position) -> str:
+    """The cursor's content (CursorPage base64-encodes and URL-quotes it)."""
+    value = position.value
+    if isinstance(value, datetime):
+        value = value.astimezone(UTC).isoformat()
+    elif isinstance(value, date):
+        value = value.isoformat()
+    return json.dumps(
+        [position.order_by, "b" if position.backwards else "f", value, position.record_id],
+        separators=(",", ":"),
+    )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # JSON true is no number
+
+
+def _sort_value(order_by: str, value: Any) -> date | int | datetime:
+    key = order_by.lstrip("-")
+    if key == "minutes":
+        if not _is_int(value) or not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
+            raise ValueError("bad minutes")
+        return value
+    if not isinstance(value, str):
+        raise ValueError("not text")
+    if key == "studied_on":
+        return date.fromisoformat(value)
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError("no time zone")
+    return moment.astimezone(UTC)
+
+
+def decode_position(raw: str, order_by: service.OrderBy) -> service.Position:
+    """The position a cursor of ours holds; anything else is a 422 (never reaches SQL)."""
+    try:
+        content = json.loads(base64.b64decode(unquote(raw), validate=True).decode())
+        key, direction, value, record_id = content
+        if key not in _ORDER_KEYS or direction not in ("f", "b"):
+            raise ValueError("bad order or direction")
+        if not _is_int(record_id) or not 1 <= record_id <= MAX_RECORD_ID:
+            raise ValueError("bad id")
+        sort_value = _sort_value(key, value)
+    except (binascii.Error, UnicodeError, ValueError, TypeError, OverflowError, RecursionError):
+        raise _bad_cursor("not a cursor this API made", raw) from None
+    if key != order_by:
+        raise _bad_cursor(f"this cursor belongs to order_by={key}", raw)
+    return service.Position(key, direction == "b", sort_value, record_id)
+
+
+async def cursor_params(
+    cursor: Annotated[
+        str | None,
+        Query(max_length=MAX_CURSOR_LENGTH, description="A `next_page`/`previous_page` value"),
+    ] = None,
+    size: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")
+    ] = DEFAULT_PAGE_SIZE,
+) -> CursorParams:
+    """An async dependency (a class one would run in the thread pool, see app.core.pagination)."""
+    return CursorParams(cursor=cursor or None, size=size)
+
+
+CursorParamsDep = Annotated[CursorParams, Depends(cursor_params)]

@@ -1,4 +1,10 @@
-"""What a user studied, when, and for how long."""
+"""What a user studied, when, and for how long; and the counts kept beside the records.
+
+The counts (`StudyRecordCount`, `StudyRecordTotal`) and the per-day, per-subject rollup
+(`StudyDay`) change in the same transaction as every write to `StudyRecord` (see
+app/study/tally.py), so the list's total and the statistics read a few kept rows instead of
+every record of a user.
+"""
 
 from tortoise import fields
 from tortoise.models import Model
@@ -19,9 +25,61 @@ class StudyRecord(Model):
 
     class Meta:
         table = "study_record"
-        # The list, stats and export queries all filter by owner and range over dates; `id`
-        # last lets the default order (studied_on, then id) read a page straight off the index.
-        indexes = (("owner_id", "studied_on", "id"), ("owner_id", "subject"))
+        # One index per sort key of the list and the cursor, for a user and for a superuser
+        # (all records): `id` last breaks ties, so a page (and a cursor's next page) is read
+        # straight off the index however deep it is.
+        indexes = (
+            ("owner_id", "studied_on", "id"),
+            ("owner_id", "minutes", "id"),
+            ("owner_id", "created_at", "id"),
+            ("owner_id", "subject"),
+            ("studied_on", "id"),
+            ("minutes", "id"),
+            ("created_at", "id"),
+        )
 
     def __str__(self) -> str:
         return f"{self.subject}: {self.title}"
+
+
+class StudyRecordCount(Model):
+    """How many records one user has (the row appears with the first one)."""
+
+    id = fields.IntField(primary_key=True)
+    owner = fields.OneToOneField(
+        "models.User", related_name="study_record_count", on_delete=fields.CASCADE
+    )
+    records = fields.IntField(default=0)
+
+    class Meta:
+        table = "study_record_count"
+
+
+class StudyRecordTotal(Model):
+    """All records, in a few slots (by owner) so that writers of different users rarely
+    wait for one row; the total is the sum of the slots."""
+
+    slot = fields.SmallIntField(primary_key=True, generated=False)
+    records = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "study_record_total"
+
+
+class StudyDay(Model):
+    """Minutes and records of one user, day and subject; a row exists while records do."""
+
+    id = fields.BigIntField(primary_key=True)
+    owner = fields.ForeignKeyField(
+        "models.User", related_name="study_days", on_delete=fields.CASCADE
+    )
+    studied_on = fields.DateField()
+    # Compared code point by code point on every database (utf8mb4_bin on MySQL, set in the
+    # migration), as the statistics group subjects.
+    subject = fields.CharField(max_length=100)
+    minutes = fields.BigIntField(default=0)
+    records = fields.IntField(default=0)
+
+    class Meta:
+        table = "study_day"
+        unique_together = (("owner", "studied_on", "subject"),)

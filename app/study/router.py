@@ -9,8 +9,17 @@ from fastapi.responses import StreamingResponse
 from app.core.openapi import errors
 from app.study import service
 from app.study.crud import StudyRecordCRUDRouter
-from app.study.dependencies import DateRangeDep, RecordFiltersDep, Today, VisibleOwnerId
-from app.study.schemas import StudyStats
+from app.study.dependencies import (
+    CursorParamsDep,
+    DateRangeDep,
+    OrderByQuery,
+    RecordFiltersDep,
+    Today,
+    VisibleOwnerId,
+    decode_position,
+    encode_position,
+)
+from app.study.schemas import StudyRecordCursorPage, StudyStats
 from app.users.auth import CurrentUser
 
 ExportFormat = Literal["csv", "jsonl"]
@@ -30,6 +39,32 @@ async def get_stats(owner_id: VisibleOwnerId, dates: DateRangeDep, today: Today)
         studied_from=dates.studied_from,
         studied_to=dates.studied_to,
         today=today,
+    )
+
+
+@extra_router.get("/cursor", name="cursor", responses=errors(401, 503))
+async def list_study_records_by_cursor(
+    owner_id: VisibleOwnerId,
+    filters: RecordFiltersDep,
+    params: CursorParamsDep,
+    order_by: OrderByQuery = service.DEFAULT_ORDER_BY,
+) -> StudyRecordCursorPage:
+    """Your study records by cursor: every page costs the same however deep."""
+    position = decode_position(params.cursor, order_by) if params.cursor else None
+    page = await service.cursor_page(
+        owner_id=owner_id, filters=filters, order_by=order_by, size=params.size, position=position
+    )
+
+    def cursor(at: service.Position | None) -> str | None:
+        return encode_position(at) if at is not None else None
+
+    return StudyRecordCursorPage.create(
+        items=page.items,
+        params=params,
+        current=cursor(position),
+        current_backwards=cursor(page.current_backwards),
+        next_=cursor(page.next),
+        previous=cursor(page.previous),
     )
 
 
@@ -65,6 +100,6 @@ async def export_records(
 
 
 router = APIRouter(prefix="/api/v1")
-# /stats and /export first: the generated GET /{item_id} would otherwise take them as ids.
+# /stats, /cursor and /export first: the generated GET /{item_id} would otherwise take them as ids.
 router.include_router(extra_router)
 router.include_router(StudyRecordCRUDRouter())

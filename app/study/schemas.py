@@ -4,6 +4,13 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
+from fastapi_pagination.cursor import CursorPage
+from fastapi_pagination.customization import (
+    CustomizedPage,
+    UseExcludedFields,
+    UseIncludeTotal,
+    UseName,
+)
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.core.types import IsoDate
@@ -69,6 +76,15 @@ class StudyRecordRead(BaseModel):
     notes: str
     created_at: datetime
     updated_at: datetime
+
+
+# No `total`: a filtered count grows with the matching records, and a cursor page must not.
+StudyRecordCursorPage = CustomizedPage[
+    CursorPage[StudyRecordRead],
+    UseName("StudyRecordCursorPage"),
+    UseIncludeTotal(False),
+    UseExcludedFields("total"),
+]
 
 
 class SubjectStats(BaseModel):

@@ -11,20 +11,22 @@ import string
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pypika_tortoise import SqlContext, Table
 from pypika_tortoise.functions import Lower
-from pypika_tortoise.terms import Criterion, Function, Term, ValueWrapper
+from pypika_tortoise.terms import Criterion, Function, Term, Tuple, ValueWrapper
 from pypika_tortoise.utils import format_alias_sql
 from tortoise.expressions import Q, ResolveContext
 from tortoise.filters import Like, escape_like
-from tortoise.functions import Count, Sum
+from tortoise.functions import Sum
 from tortoise.query_utils import QueryModifier
 from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
 
-from app.study.models import StudyRecord
+from app.study import tally
+from app.study.models import StudyDay, StudyRecord
 from app.study.schemas import (
     DayStats,
     StudyRecordCreate,
@@ -46,6 +48,8 @@ _MYSQL_EXACT_COLLATION = "utf8mb4_bin"
 _ASCII_TO_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Days read per query while walking back through the current streak.
+_STREAK_CHUNK = 64
 
 
 class StudyRecordNotFound(LookupError):
@@ -187,47 +191,215 @@ def list(  # pylint: disable=redefined-builtin  # STYLE.md names the service ver
     order_by: OrderBy = DEFAULT_ORDER_BY,
 ) -> QuerySet[StudyRecord]:
     """The filtered, ordered query; the caller pages it. `id` breaks ties so pages are stable."""
+    return _ordered(owner_id=owner_id, filters=filters, order_by=order_by)
+
+
+def _ordered(
+    *, owner_id: uuid.UUID | None, filters: RecordFilters, order_by: OrderBy
+) -> QuerySet[StudyRecord]:
     tie_breaker = "-id" if order_by.startswith("-") else "id"
     return _filtered(owner_id=owner_id, filters=filters).order_by(order_by, tie_breaker)
 
 
-async def page_of(
-    query: QuerySet[StudyRecord], *, offset: int, limit: int
-) -> tuple[builtins.list[dict[str, Any]], int]:
-    """One page of `query` as plain rows (no ORM objects to build), and how many rows the
-    whole query has.
+async def total(*, owner_id: uuid.UUID | None, filters: RecordFilters = NO_FILTERS) -> int:
+    """How many records the query has: the kept count when unfiltered, else a count over
+    the owner's index."""
+    if filters == NO_FILTERS:
+        if owner_id is None:
+            return await tally.all_records()
+        return await tally.owner_records(owner_id)
+    return await _filtered(owner_id=owner_id, filters=filters).count()
 
-    Two statements on purpose: the page reads 20 entries off the (owner_id, studied_on,
-    id) index and the count scans only the index, where one statement with
-    `COUNT(*) OVER ()` would read and sort every row of the owner (slower past a few
-    hundred records).
+
+async def page_of(
+    *,
+    owner_id: uuid.UUID | None,
+    filters: RecordFilters = NO_FILTERS,
+    order_by: OrderBy = DEFAULT_ORDER_BY,
+    offset: int,
+    limit: int,
+) -> tuple[builtins.list[dict[str, Any]], int]:
+    """One page as plain rows (no ORM objects to build), and how many rows the whole
+    query has.
+
+    The page reads `limit` entries off the index of the sort key; the total is a kept
+    count when there are no filters (see `total`), so neither grows with the user's data.
     """
+    query = _ordered(owner_id=owner_id, filters=filters, order_by=order_by)
     rows = await query.offset(offset).limit(limit).values(*EXPORT_FIELDS)
     if offset == 0 and len(rows) < limit:
         return rows, len(rows)  # the whole result is on this page: nothing to count
-    return rows, await query.count()
+    return rows, await total(owner_id=owner_id, filters=filters)
+
+
+# --- cursor (keyset) pages -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A place between two records in one order: after (or, going backwards, before) the
+    record whose sort key is `value` and whose id is `record_id`."""
+
+    order_by: OrderBy
+    backwards: bool
+    value: date | int | datetime
+    record_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CursorSlice:
+    items: builtins.list[dict[str, Any]]
+    next: Position | None
+    previous: Position | None
+    current_backwards: Position | None
+
+
+def _beyond(order_by: OrderBy, value: Any, record_id: int, *, later: bool) -> Q:
+    """Records after (value, id) in the ascending order of (key, id), or before it.
+
+    PostgreSQL and SQLite compare the pair as one row value, which is an index range of
+    its own; MySQL does not range-scan row values, but it does the equivalent OR."""
+    key = order_by.lstrip("-")
+
+    def build(table: Table, dialect: str) -> Criterion:
+        column, ident = table[key], table["id"]
+        if dialect == "mysql":
+            if later:
+                return (column > ValueWrapper(value)) | (
+                    (column == ValueWrapper(value)) & (ident > ValueWrapper(record_id))
+                )
+            return (column < ValueWrapper(value)) | (
+                (column == ValueWrapper(value)) & (ident < ValueWrapper(record_id))
+            )
+        pair, bound = Tuple(column, ident), Tuple(ValueWrapper(value), ValueWrapper(record_id))
+        return pair > bound if later else pair < bound
+
+    return _Where(build)
+
+
+def position_of(row: dict[str, Any], order_by: OrderBy, *, backwards: bool) -> Position:
+    return Position(order_by, backwards, row[order_by.lstrip("-")], row["id"])
+
+
+async def cursor_page(
+    *,
+    owner_id: uuid.UUID | None,
+    filters: RecordFilters = NO_FILTERS,
+    order_by: OrderBy = DEFAULT_ORDER_BY,
+    size: int,
+    position: Position | None,
+) -> CursorSlice:
+    """`size` records from `position` (the start for None), by keyset: the database seeks
+    to the position on the sort key's index, so the last page costs what the first does.
+    Ties in the sort key are broken by id, so a walk returns every record exactly once."""
+    descending = order_by.startswith("-")
+    backwards = position is not None and position.backwards
+    # Reading backwards is reading the reversed order forwards, then turning the page round.
+    read_descending = descending != backwards
+    key = order_by.lstrip("-")
+    query = _filtered(owner_id=owner_id, filters=filters)
+    if position is not None:
+        query = query.filter(
+            _beyond(order_by, position.value, position.record_id, later=not read_descending)
+        )
+    sign = "-" if read_descending else ""
+    rows = await query.order_by(f"{sign}{key}", f"{sign}id").limit(size + 1).values(*EXPORT_FIELDS)
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    if not rows:
+        return CursorSlice(items=[], next=None, previous=None, current_backwards=None)
+    has_next = more if not backwards else True
+    has_previous = more if backwards else position is not None
+    return CursorSlice(
+        items=rows,
+        next=position_of(rows[-1], order_by, backwards=False) if has_next else None,
+        previous=position_of(rows[0], order_by, backwards=True) if has_previous else None,
+        current_backwards=position_of(rows[-1], order_by, backwards=True) if has_next else None,
+    )
 
 
 async def create(*, owner_id: uuid.UUID, record_in: StudyRecordCreate) -> StudyRecord:
-    return await StudyRecord.create(owner_id=owner_id, **record_in.model_dump())
+    """Stores the record and counts it, in one transaction."""
+    async with in_transaction() as conn:
+        record = await StudyRecord.create(
+            owner_id=owner_id, **record_in.model_dump(), using_db=conn
+        )
+        delta = tally.Delta(owner_id)
+        delta.add(studied_on=record.studied_on, subject=record.subject, minutes=record.minutes)
+        await delta.apply(conn)
+    return record
+
+
+async def create_many(records: Iterable[StudyRecord], *, batch_size: int = 1_000) -> int:
+    """Bulk insert (demo data, imports) with the counts of every owner kept, in one
+    transaction; how many were stored."""
+    records = builtins.list(records)
+    async with in_transaction() as conn:
+        await StudyRecord.bulk_create(records, batch_size=batch_size, using_db=conn)
+        for delta in tally.deltas(
+            (r.owner_id, r.studied_on, r.subject, r.minutes) for r in records
+        ):
+            await delta.apply(conn)
+    return len(records)
+
+
+async def _locked(record_id: int) -> StudyRecord:
+    """The record's row as it is now, locked until the transaction ends (its counted day,
+    subject and minutes cannot change under us)."""
+    record = await StudyRecord.filter(id=record_id).select_for_update().first()
+    if record is None:
+        raise StudyRecordNotFound(record_id)  # deleted since it was loaded
+    return record
 
 
 async def update(
     *, record: StudyRecord, record_in: StudyRecordCreate | StudyRecordUpdate
 ) -> StudyRecord:
-    """A StudyRecordCreate replaces every input field; a StudyRecordUpdate only those given."""
+    """A StudyRecordCreate replaces every input field; a StudyRecordUpdate only those given.
+    A record deleted meanwhile raises StudyRecordNotFound."""
     changes = record_in.model_dump(exclude_unset=isinstance(record_in, StudyRecordUpdate))
-    if changes:
-        record.update_from_dict(changes)
+    if not changes:
+        return record
+    async with in_transaction() as conn:
+        current = await _locked(record.id)
+        delta = tally.Delta(current.owner_id)
+        delta.add(
+            studied_on=current.studied_on,
+            subject=current.subject,
+            minutes=current.minutes,
+            sign=-1,
+        )
+        current.update_from_dict(changes)
         # Only the changed columns: a concurrent PATCH of another field is not overwritten.
-        await record.save(update_fields=[*changes, "updated_at"])
-    return record
+        await current.save(update_fields=[*changes, "updated_at"], using_db=conn)
+        delta.add(studied_on=current.studied_on, subject=current.subject, minutes=current.minutes)
+        await delta.apply(conn)
+    return current
 
 
 async def delete(*, record: StudyRecord) -> StudyRecord:
-    """Deletes the record and returns it as it was."""
-    await record.delete()
-    return record
+    """Deletes the record and returns it as it was; StudyRecordNotFound when another
+    request deleted it first (it is counted out once)."""
+    async with in_transaction() as conn:
+        current = await _locked(record.id)
+        await StudyRecord.filter(id=current.id).using_db(conn).delete()
+        delta = tally.Delta(current.owner_id)
+        delta.add(
+            studied_on=current.studied_on,
+            subject=current.subject,
+            minutes=current.minutes,
+            sign=-1,
+        )
+        await delta.apply(conn)
+    return current
+
+
+async def forget_owner(*, owner_id: uuid.UUID) -> None:
+    """Call inside the transaction that deletes the account, with its row locked: its
+    records leave the total (its records, count and day rows go by cascade)."""
+    await tally.forget_owner(StudyRecord._meta.db, owner_id)
 
 
 # --- statistics -----------------------------------------------------------------------
@@ -244,24 +416,34 @@ def _longest_streak(days: Iterable[date]) -> int:
     return longest
 
 
+def _days(*, owner_id: uuid.UUID | None) -> QuerySet[StudyDay]:
+    return StudyDay.all() if owner_id is None else StudyDay.filter(owner_id=owner_id)
+
+
 async def _current_streak(*, owner_id: uuid.UUID | None, today: date) -> int:
-    days = (
-        await scoped(owner_id=owner_id)
-        .filter(studied_on__lte=today)
-        .distinct()
-        .order_by("-studied_on")
-        .values_list("studied_on", flat=True)
-    )
+    """Reads the days with records backwards from today, a few at a time, until a gap."""
     expected = today
     streak = 0
-    for day in days:
-        if streak == 0 and day == today - timedelta(days=1):
-            expected = day  # today has no record yet: the streak may end yesterday
-        if day != expected:
-            break
-        streak += 1
-        expected = day - timedelta(days=1)
-    return streak
+    last_seen = today + timedelta(days=1)
+    while True:
+        days = (
+            await _days(owner_id=owner_id)
+            .filter(studied_on__lt=last_seen)
+            .distinct()
+            .order_by("-studied_on")
+            .limit(_STREAK_CHUNK)
+            .values_list("studied_on", flat=True)
+        )
+        for day in days:
+            if streak == 0 and day == today - timedelta(days=1):
+                expected = day  # today has no record yet: the streak may end yesterday
+            if day != expected:
+                return streak
+            streak += 1
+            expected = day - timedelta(days=1)
+        if len(days) < _STREAK_CHUNK:
+            return streak
+        last_seen = days[-1]
 
 
 async def stats(
@@ -271,28 +453,30 @@ async def stats(
     studied_to: date | None = None,
     today: date | None = None,
 ) -> StudyStats:
-    """Totals, per subject, per day and streaks, from GROUP BY queries (never every row)."""
+    """Totals, per subject, per day and streaks, from GROUP BY queries over the per-day,
+    per-subject rollup (a row per day and subject, however many records it sums)."""
     today = today or utc_today()
-    query = _filtered(
-        owner_id=owner_id,
-        filters=RecordFilters(studied_from=studied_from, studied_to=studied_to),
-    )
+    query = _days(owner_id=owner_id)
+    if studied_from is not None:
+        query = query.filter(studied_on__gte=studied_from)
+    if studied_to is not None:
+        query = query.filter(studied_on__lte=studied_to)
     day_rows = (
-        await query.annotate(day_minutes=Sum("minutes"), day_records=Count("id"))
+        await query.annotate(day_minutes=Sum("minutes"), day_records=Sum("records"))
         .group_by("studied_on")
         .order_by("studied_on")
         .values("studied_on", "day_minutes", "day_records")
     )
     by_day = [DayStats(date=row["studied_on"], minutes=int(row["day_minutes"])) for row in day_rows]
 
-    table = StudyRecord._meta.basetable
-    dialect = StudyRecord._meta.db.capabilities.dialect
+    table = StudyDay._meta.basetable
+    dialect = StudyDay._meta.db.capabilities.dialect
     subject_rows = (
         await query.annotate(
             # MySQL would otherwise put "Math" and "math" in one group.
             subject_key=_exact_text(table["subject"], dialect),
             subject_minutes=Sum("minutes"),
-            subject_records=Count("id"),
+            subject_records=Sum("records"),
         )
         .group_by("subject_key")
         .values("subject_key", "subject_minutes", "subject_records")

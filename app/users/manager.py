@@ -24,6 +24,7 @@ from app.audit.models import AuditLog
 from app.core.mail import MailMessage, MailSender, create_mail_sender, deliver
 from app.core.state import get_settings, get_store
 from app.core.store import KeyValueStore
+from app.study import service as study_service
 from app.users import service
 from app.users.adapter import TortoiseUserDatabase, normalize_email
 from app.users.models import User
@@ -144,6 +145,10 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         its audit rows stay, without the user reference."""
         await self.on_before_delete(user, request)
         async with in_transaction():
+            # The user's row first: a record being added for it meanwhile finishes (and is
+            # counted) before the total forgets the account's records.
+            await User.filter(id=user.id).select_for_update().first()
+            await study_service.forget_owner(owner_id=user.id)
             await AuditLog.filter(user_id=user.id).update(user_id=None)
             await self.user_db.delete(user)
         await self.on_after_delete(user, request)

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,12 @@ from tortoise import Tortoise
 from typer.testing import CliRunner
 
 import settings as settings_module
+from app.study.models import StudyRecord
+from app.users.models import User
 from backend import db
 from run import cli
 from settings import BASE_DIR, Settings
-from tests.fixtures import schema, services
+from tests.fixtures import schema, services, tally
 
 
 @pytest.fixture
@@ -90,6 +93,49 @@ async def test_a_model_change_without_migration_is_found(monkeypatch: pytest.Mon
     assert set(changes) == set(db.DIALECTS)
     assert '"notes"' in changes["postgres"]
     assert "`notes`" in changes["mysql"]
+
+
+async def test_kept_counts_migration_backfills_the_records_already_stored(
+    scratch_url: str,
+) -> None:
+    """Records stored before the counts existed are counted by the migration that adds them:
+    per user, in all, and per day and subject (subjects differing only in case or accent
+    stay apart on MySQL too)."""
+    kept_counts = next(p for p in db.migration_files() if p.stem.endswith("_kept_counts"))
+    await db.upgrade(scratch_url)
+    await db.downgrade(scratch_url, version=int(kept_counts.stem.split("_", 1)[0]))
+
+    config = Settings(DATABASE_URL=scratch_url).tortoise_config()
+    services.forget_dialect_caches()
+    await Tortoise.init(config=config)
+    try:
+        owners = [
+            await User.create(email=f"backfill-{n}@example.com", hashed_password="x")
+            for n in range(2)
+        ]
+        await StudyRecord.bulk_create(
+            StudyRecord(
+                owner=owners[(i // 4) % 2],
+                subject=("Math", "math", "Mathé", "Go")[i % 4],
+                title=f"r{i}",
+                minutes=5 + i,
+                studied_on=date(2024, 1, 1) + timedelta(days=(i // 8) % 3),
+            )
+            for i in range(48)
+        )
+        expected = await tally.from_scratch()
+    finally:
+        await Tortoise.close_connections()
+    # 2 owners x 4 subjects x 3 days, all apart, two records each.
+    assert len(expected["days"]) == 24
+
+    await db.upgrade(scratch_url)
+    services.forget_dialect_caches()
+    await Tortoise.init(config=config)
+    try:
+        assert await tally.kept() == expected
+    finally:
+        await Tortoise.close_connections()
 
 
 def test_check_passes_on_a_migrated_database(

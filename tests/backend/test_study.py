@@ -8,6 +8,7 @@ from pathlib import Path
 
 from typer.testing import Result
 
+from app.study import service
 from app.study.models import StudyRecord
 from settings import Settings
 from tests.backend.conftest import create_user, in_db
@@ -18,7 +19,7 @@ def _seed(settings: Settings) -> None:
     bob = create_user(settings, "bob@example.com")
 
     async def work() -> None:
-        await StudyRecord.bulk_create(
+        await service.create_many(
             [
                 StudyRecord(owner_id=alice.id, subject="math", title="limits", minutes=30,
                             studied_on=date(2024, 1, 30)),

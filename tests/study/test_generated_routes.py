@@ -90,6 +90,14 @@ async def check_stats(c: Callers) -> None:
     assert (await c.client.get(f"{URL}/stats", headers=c.other)).json()["record_count"] == 0
 
 
+async def check_cursor(c: Callers) -> None:
+    created = await create_record(c.client, c.owner)
+    mine = await c.client.get(f"{URL}/cursor", headers=c.owner)
+    assert mine.status_code == 200
+    assert created["id"] in [item["id"] for item in mine.json()["items"]]
+    assert (await c.client.get(f"{URL}/cursor", headers=c.other)).json()["items"] == []
+
+
 async def check_export(c: Callers) -> None:
     created = await create_record(c.client, c.owner)
     mine = await c.client.get(f"{URL}/export", params={"format": "jsonl"}, headers=c.owner)
@@ -107,6 +115,7 @@ EXPECTED: dict[tuple[str, str], Check] = {
     (ITEM, "PATCH"): check_patch,
     (ITEM, "DELETE"): check_delete,
     (f"{URL}/stats", "GET"): check_stats,
+    (f"{URL}/cursor", "GET"): check_cursor,
     (f"{URL}/export", "GET"): check_export,
 }
 GENERATED = {key for key in EXPECTED if key[0] in {URL, ITEM}}
