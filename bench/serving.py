@@ -1,15 +1,24 @@
-"""Serving benchmark: the service under gunicorn beside this machine's bare limit.
+"""Serving benchmark: the service under gunicorn beside FastAPI's and Starlette's limits.
 
 Run from a clone (PostgreSQL, Redis and wrk on this machine; `apt-get install wrk`):
 
-    .venv/bin/python bench/serving.py            # about 4 minutes
-    .venv/bin/python bench/serving.py --duration 5 --soak 10   # quicker look
+    .venv/bin/python bench/serving.py            # about 10 minutes
+    .venv/bin/python bench/serving.py --duration 5 --soak 10 --growth 60,10000   # quicker
 
 It creates a scratch PostgreSQL database, migrates it, starts the service with gunicorn
-(2 uvicorn workers, Redis, audit trail on, APP_ENV=production) and a bare Starlette +
-asyncpg app under the same gunicorn, drives both with wrk at 64 and 256 connections, soaks
-the authenticated list at 256 connections, and prints one table with the ratios to the
-bare limit, the targets of issue 7, and each worker's memory afterwards.
+(2 uvicorn workers, Redis, audit trail on, APP_ENV=production) and, under the same
+gunicorn, two limits: bare Starlette + asyncpg (bench/bare_app.py) and bare FastAPI +
+asyncpg (bench/fastapi_app.py: a header dependency and a pydantic page model). The measured
+user has a fixed 60 records; the create rows write as another user, so nothing the reads
+touch grows during the run. wrk drives everything at 64 and 256 connections, every row gets
+its ratio to the matching FastAPI limit and to the Starlette one, and the 256-connection list
+is soaked.
+
+Then the cost-growth rows: users with 60, 10,000 and 100,000 records made by
+`run.py demo seed`, each measured on page 1, a deep page (the last), the cursor's first and
+last page, and stats; the export is timed once per user; a cursor walk over the largest
+user checks that every record comes back once and compares its deepest 100 pages with its
+first 100. It ends with the verdicts of issue 11 and each worker's memory.
 """
 
 from __future__ import annotations
@@ -40,7 +49,7 @@ PASSWORD = "bench-password-123"  # noqa: S105  (a throwaway account in a scratch
 
 
 @dataclass
-class Result:
+class Result:  # pylint: disable=too-many-instance-attributes  # one row of the table
     name: str
     connections: int
     rps: float
@@ -49,7 +58,9 @@ class Result:
     errors: int
     non_2xx: int
     limit: str = ""
-    ratio: float | None = None
+    ratio: float | None = None  # to `limit`, a row of this table
+    fastapi: float | None = None  # to the matching FastAPI limit (hello or rows)
+    starlette: float | None = None  # to the matching Starlette limit (hello or page)
 
 
 def _ms(value: str) -> float:
@@ -186,14 +197,22 @@ def worker_rss_mb(master_pid: int) -> list[float]:
     return sorted(sizes)
 
 
+def login(base: str, email: str, password: str = PASSWORD) -> str:
+    """Registers the account when it is new; returns an access token."""
+    with httpx.Client(base_url=base, timeout=60) as client:
+        response = client.post("/api/v1/auth/register", json={"email": email, "password": password})
+        assert response.status_code in (201, 400), response.text
+        answer = client.post(
+            "/api/v1/auth/jwt/login", data={"username": email, "password": password}
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.json()["access_token"]
+
+
 def prepare_service(base: str, records: int) -> str:
     """Registers the bench user, fills its records; returns an access token."""
+    token = login(base, EMAIL)
     with httpx.Client(base_url=base, timeout=30) as client:
-        response = client.post("/api/v1/auth/register", json={"email": EMAIL, "password": PASSWORD})
-        assert response.status_code in (201, 400), response.text
-        token = client.post(
-            "/api/v1/auth/jwt/login", data={"username": EMAIL, "password": PASSWORD}
-        ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
         for n in range(records):
             created = client.post(
@@ -212,16 +231,18 @@ def prepare_service(base: str, records: int) -> str:
 
 def print_table(results: list[Result]) -> None:
     header = (
-        f"{'endpoint':34} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'errors':>6} {'non-2xx':>7}  ratio to limit"
+        f"{'endpoint':40} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'errors':>6} {'non-2xx':>7} {'xFastAPI':>8} {'xStarl.':>8}  ratio"
     )
     print(header)
     print("-" * len(header))
     for r in results:
         ratio = f"{r.ratio:.2f} x {r.limit}" if r.ratio is not None else ""
+        fastapi = f"{r.fastapi:.2f}" if r.fastapi is not None else ""
+        starlette = f"{r.starlette:.2f}" if r.starlette is not None else ""
         print(
-            f"{r.name:34} {r.connections:5d} {r.rps:9.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} "
-            f"{r.errors:6d} {r.non_2xx:7d}  {ratio}"
+            f"{r.name:40} {r.connections:5d} {r.rps:9.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} "
+            f"{r.errors:6d} {r.non_2xx:7d} {fastapi:>8} {starlette:>8}  {ratio}"
         )
 
 
@@ -229,43 +250,103 @@ def print_table(results: list[Result]) -> None:
 class Targets:
     service_url: str
     bare_url: str
+    fastapi_url: str
     auth: dict[str, str]
+    superuser: dict[str, str]
     create_lua: Path
     login_lua: Path
+
+
+@dataclass
+class Limits:
+    """The four limit rows at one connection count."""
+
+    starlette_hello: Result
+    starlette_page: Result
+    fastapi_hello: Result
+    fastapi_rows: Result
+
+    def rate(self, result: Result, *, reads_records: bool) -> Result:
+        fastapi, starlette = (
+            (self.fastapi_rows, self.starlette_page)
+            if reads_records
+            else (self.fastapi_hello, self.starlette_hello)
+        )
+        result.fastapi = result.rps / fastapi.rps
+        result.starlette = result.rps / starlette.rps
+        return result
+
+
+def measure_limits(t: Targets, connections: int, duration: int) -> Limits:
+    run = {"connections": connections, "duration": duration}
+    return Limits(
+        starlette_hello=Result("starlette: hello", connections, *wrk(f"{t.bare_url}/hello", **run)),
+        starlette_page=Result(
+            "starlette: asyncpg page", connections, *wrk(f"{t.bare_url}/page", **run)
+        ),
+        fastapi_hello=Result("fastapi: hello", connections, *wrk(f"{t.fastapi_url}/hello", **run)),
+        fastapi_rows=Result(
+            "fastapi: rows (header dep, model)",
+            connections,
+            *wrk(f"{t.fastapi_url}/rows", headers=t.auth, **run),
+        ),
+    )
+
+
+LIST = "/api/v1/study-records?page=1&size=20"
 
 
 def measure(t: Targets, connections: int, duration: int) -> list[Result]:
     """One wrk run per endpoint at this many connections, with the ratios to the limits."""
     run = {"connections": connections, "duration": duration}
-    hello = Result("bare: hello", connections, *wrk(f"{t.bare_url}/hello", **run))
-    page = Result("bare: asyncpg page", connections, *wrk(f"{t.bare_url}/page", **run))
-    health = Result(
-        "/api/health/check",
-        connections,
-        *wrk(f"{t.service_url}/api/health/check", **run),
-        limit="bare hello",
+    limits = measure_limits(t, connections, duration)
+    url = t.service_url
+    health = limits.rate(
+        Result("/api/health/check", connections, *wrk(f"{url}/api/health/check", **run)),
+        reads_records=False,
     )
-    health.ratio = health.rps / hello.rps
-    count = Result(
-        "/api/v1/users/count",
-        connections,
-        *wrk(f"{t.service_url}/api/v1/users/count", **run),
-        limit="health",
+    count = limits.rate(
+        Result(
+            "/api/v1/users/count",
+            connections,
+            *wrk(f"{url}/api/v1/users/count", **run),
+            limit="health",
+        ),
+        reads_records=False,
     )
     count.ratio = count.rps / health.rps
-    listing = Result(
-        "study-records list (auth, 20)",
-        connections,
-        *wrk(f"{t.service_url}/api/v1/study-records?page=1&size=20", headers=t.auth, **run),
-        limit="bare page",
+    rows = [
+        limits.starlette_hello,
+        limits.starlette_page,
+        limits.fastapi_hello,
+        limits.fastapi_rows,
+        health,
+        count,
+    ]
+    for name, path, headers in (
+        ("study-records list (auth, 20 of 60)", LIST, t.auth),
+        ("study-records cursor (auth, 20 of 60)", "/api/v1/study-records/cursor?size=20", t.auth),
+        ("study-records stats (60)", "/api/v1/study-records/stats", t.auth),
+        ("superuser list (20 of all)", LIST, t.superuser),
+    ):
+        rows.append(
+            limits.rate(
+                Result(name, connections, *wrk(f"{url}{path}", headers=headers, **run)),
+                reads_records=True,
+            )
+        )
+    # Last: it adds records, to another user than the one measured above.
+    rows.append(
+        limits.rate(
+            Result(
+                "study-records create (other user)",
+                connections,
+                *wrk(f"{url}/api/v1/study-records", script=t.create_lua, **run),
+            ),
+            reads_records=True,
+        )
     )
-    listing.ratio = listing.rps / page.rps
-    create = Result(
-        "study-records create",
-        connections,
-        *wrk(f"{t.service_url}/api/v1/study-records", script=t.create_lua, **run),
-    )
-    return [hello, page, health, count, listing, create]
+    return rows
 
 
 def measure_login(t: Targets, duration: int) -> list[Result]:
@@ -285,25 +366,203 @@ def measure_login(t: Targets, duration: int) -> list[Result]:
     ]
 
 
-def verdicts(results: list[Result], memory: list[float]) -> dict[str, bool]:
+# --- cost growth ------------------------------------------------------------------------
+
+
+@dataclass
+class Growth:
+    records: int
+    rows: dict[str, Result]
+    export_seconds: float
+    export_bytes: int
+
+
+def seed_user(env: dict[str, str], records: int) -> str:
+    """One demo user with `records` records, made by `run.py demo seed`; its email."""
+    prefix = f"growth{records}"
+    subprocess.run(
+        [
+            PYTHON,
+            "run.py",
+            "demo",
+            "seed",
+            "--users",
+            "1",
+            "--records-per-user",
+            str(records),
+            "--prefix",
+            prefix,
+            "--json",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return f"{prefix}-1@example.com"
+
+
+def cursor_walk(base: str, headers: dict[str, str], records: int) -> tuple[str, float, float]:
+    """Walks every page of 20 by `next_page`: (the last page's cursor, mean ms of the first
+    100 pages, mean ms of the last 100). Fails unless every record came back exactly once."""
+    seen: set[int] = set()
+    times: list[float] = []
+    cursor: str | None = None
+    last_cursor = ""
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        while True:
+            params = {"size": "20", **({"cursor": cursor} if cursor else {})}
+            started = time.perf_counter()
+            response = client.get("/api/v1/study-records/cursor", params=params)
+            times.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.text
+            body = response.json()
+            ids = [item["id"] for item in body["items"]]
+            assert not seen.intersection(ids), "a record came back twice"
+            seen.update(ids)
+            if body["next_page"] is None:
+                break
+            last_cursor = cursor = body["next_page"]
+    assert len(seen) == records, f"walk returned {len(seen)} of {records} records"
+    first, last = times[:100], times[-100:]
+    return last_cursor, sum(first) / len(first), sum(last) / len(last)
+
+
+def last_cursor_of(base: str, headers: dict[str, str]) -> str:
+    """The cursor of the last page of 20 ("" when there is one page)."""
+    last = ""
+    with httpx.Client(headers=headers, timeout=30) as client:
+        cursor: str | None = None
+        while True:
+            params = {"size": "20", **({"cursor": cursor} if cursor else {})}
+            body = client.get(f"{base}/cursor", params=params).json()
+            if body["next_page"] is None:
+                return last
+            last = cursor = body["next_page"]
+
+
+def time_export(base: str, headers: dict[str, str]) -> tuple[float, int]:
+    started = time.perf_counter()
+    size = 0
+    with (
+        httpx.Client(base_url=base, headers=headers, timeout=600) as client,
+        client.stream("GET", "/api/v1/study-records/export", params={"format": "jsonl"}) as r,
+    ):
+        assert r.status_code == 200
+        for chunk in r.iter_bytes():
+            size += len(chunk)
+    return time.perf_counter() - started, size
+
+
+def measure_growth(
+    t: Targets, env: dict[str, str], sizes: list[int], duration: int
+) -> tuple[list[Growth], dict[str, float]]:
+    run = {"connections": 64, "duration": duration}
+    grown: list[Growth] = []
+    walk: dict[str, float] = {}
+    for records in sizes:
+        email = seed_user(env, records)
+        auth = {"Authorization": f"Bearer {login(t.service_url, email, 'demo-password')}"}
+        base = f"{t.service_url}/api/v1/study-records"
+        last_page = max(1, -(-records // 20))
+        if records == max(sizes):
+            last_cursor, first_ms, last_ms = cursor_walk(t.service_url, auth, records)
+            walk = {"records": records, "first_100_ms": first_ms, "last_100_ms": last_ms}
+        else:
+            last_cursor = last_cursor_of(base, auth)
+        paths = {
+            "page 1": f"{base}?page=1&size=20",
+            "deep page": f"{base}?page={last_page}&size=20",
+            "cursor first": f"{base}/cursor?size=20",
+            "cursor last": f"{base}/cursor?size=20&cursor={last_cursor}"
+            if last_cursor
+            else f"{base}/cursor?size=20",
+            "stats": f"{base}/stats",
+        }
+        rows = {
+            name: Result(f"{name} ({records:,})", 64, *wrk(url, headers=auth, **run))
+            for name, url in paths.items()
+        }
+        seconds, size = time_export(t.service_url, auth)
+        grown.append(Growth(records, rows, seconds, size))
+    rows = {
+        "superuser page 1 (all)": Result(
+            "superuser page 1 (all records)",
+            64,
+            *wrk(f"{t.service_url}{LIST}", headers=t.superuser, **run),
+        )
+    }
+    grown.append(Growth(-1, rows, 0.0, 0))
+    return grown, walk
+
+
+def print_growth(grown: list[Growth], walk: dict[str, float]) -> None:
+    print("\ncost growth (64 connections, req/s; p99 ms in brackets; export: one request)")
+    sizes = [g for g in grown if g.records >= 0]
+    names = list(sizes[0].rows)
+    print(f"{'':16}" + "".join(f"{g.records:>22,}" for g in sizes))
+    for name in names:
+        cells = "".join(f"{g.rows[name].rps:>12.0f} ({g.rows[name].p99_ms:>6.0f})" for g in sizes)
+        print(f"{name:16}{cells}")
+    print(
+        f"{'export jsonl':16}"
+        + "".join(f"{g.export_seconds:>13.2f} s {g.export_bytes / 1e6:>5.1f}MB" for g in sizes)
+    )
+    for g in grown:
+        if g.records < 0:
+            for r in g.rows.values():
+                print(f"{r.name}: {r.rps:.0f} req/s, p99 {r.p99_ms:.0f} ms")
+    if walk:
+        print(
+            f"cursor walk over {walk['records']:,.0f} records: each once; first 100 pages "
+            f"{walk['first_100_ms']:.2f} ms, last 100 {walk['last_100_ms']:.2f} ms per page"
+        )
+
+
+def verdicts(
+    results: list[Result], memory: list[float], grown: list[Growth], walk: dict[str, float]
+) -> dict[str, bool]:
     by = {(r.name, r.connections): r for r in results}
 
-    def ratios_at_least(name: str, minimum: float) -> bool:
-        return all((by[(name, c)].ratio or 0) >= minimum for c in (64, 256))
+    def at_64(name: str) -> Result:
+        return by[(name, 64)]
 
-    return {
-        "health >= 0.5 x bare hello": ratios_at_least("/api/health/check", 0.5),
-        "list (audit on) >= 0.5 x bare asyncpg page": ratios_at_least(
-            "study-records list (auth, 20)", 0.5
-        ),
-        "users/count >= 0.7 x health": ratios_at_least("/api/v1/users/count", 0.7),
-        "zero errors and non-2xx at 256 connections (service)": all(
+    checks = {
+        "list (20 of 60) >= 0.5 x FastAPI rows": (
+            at_64("study-records list (auth, 20 of 60)").fastapi or 0
+        )
+        >= 0.5,
+        "health >= 0.8 x FastAPI hello": (at_64("/api/health/check").fastapi or 0) >= 0.8,
+        "users/count >= 0.6 x health": (at_64("/api/v1/users/count").ratio or 0) >= 0.6,
+        "list p99 <= 4 x p50 at 64 connections": at_64("study-records list (auth, 20 of 60)").p99_ms
+        <= 4 * at_64("study-records list (auth, 20 of 60)").p50_ms,
+        "zero errors and non-2xx at 64 and 256 connections (service)": all(
             r.errors == 0 and r.non_2xx == 0
             for r in results
-            if r.connections == 256 and not r.name.startswith("bare:")
+            if not r.name.startswith(("starlette:", "fastapi:"))
         ),
         "each worker under 150 MB": bool(memory) and max(memory) < 150,
     }
+    sizes = sorted((g for g in grown if g.records >= 0), key=lambda g: g.records)
+    if len(sizes) >= 2:
+        small, large = sizes[0], sizes[-1]
+        checks[f"page 1 at {large.records:,} >= 0.8 x at {small.records:,}"] = (
+            large.rows["page 1"].rps >= 0.8 * small.rows["page 1"].rps
+        )
+        checks[f"stats at {large.records:,} >= 0.5 x at {small.records:,}"] = (
+            large.rows["stats"].rps >= 0.5 * small.rows["stats"].rps
+        )
+    superuser = [g.rows for g in grown if g.records < 0]
+    if superuser:
+        checks["superuser page 1 over all >= 0.8 x over 60"] = (
+            superuser[0]["superuser page 1 (all)"].rps
+            >= 0.8 * at_64("superuser list (20 of all)").rps
+        )
+    if walk:
+        checks["cursor walk: last 100 pages >= 0.8 x as fast as the first 100"] = (
+            walk["first_100_ms"] / walk["last_100_ms"] >= 0.8
+        )
+    return checks
 
 
 def environments(args: argparse.Namespace, db_url: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -338,18 +597,50 @@ def environments(args: argparse.Namespace, db_url: str) -> tuple[dict[str, str],
     return service_env, bare_env
 
 
-def main() -> int:
+async def make_superuser(db_url: str, email: str) -> None:
+    parts = urlsplit(db_url)
+    conn = await asyncpg.connect(
+        host=parts.hostname,
+        port=parts.port or 5432,
+        user=parts.username,
+        password=parts.password,
+        database=parts.path.lstrip("/"),
+    )
+    try:
+        await conn.execute(
+            'UPDATE "user" SET is_superuser = TRUE, is_verified = TRUE WHERE email = $1', email
+        )
+    finally:
+        await conn.close()
+
+
+def start_limit(module: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    command = [GUNICORN, "-k", "uvicorn_worker.UvicornWorker", "-w", "2"]
+    command += ["-b", f"127.0.0.1:{port}", "--chdir", str(ROOT / "bench"), f"{module}:app"]
+    process = start(command, env, log)
+    wait_until_up(f"http://127.0.0.1:{port}/hello", process, log)
+    return process
+
+
+def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one linear script
     parser = argparse.ArgumentParser(description="Serving benchmark (see module docstring).")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--soak", type=int, default=30, help="seconds of the 256-connection soak")
-    parser.add_argument("--records", type=int, default=200, help="study records of the user")
+    parser.add_argument("--records", type=int, default=60, help="study records of the user")
+    parser.add_argument(
+        "--growth",
+        default="60,10000,100000",
+        help="record counts of the cost-growth users (comma-separated; empty: none)",
+    )
+    parser.add_argument("--database", default="studylog_bench", help="scratch database name")
     add_service_options(parser)
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install wrk")
+    sizes = [int(n) for n in args.growth.split(",") if n.strip()]
 
-    db_url = with_database(args.postgres, "studylog_bench")
-    asyncio.run(recreate_database(args.postgres, "studylog_bench"))
+    db_url = with_database(args.postgres, args.database)
+    asyncio.run(recreate_database(args.postgres, args.database))
     subprocess.run(["redis-cli", "-u", args.redis, "flushdb"], check=True, capture_output=True)
     service_env, bare_env = environments(args, db_url)
     subprocess.run([PYTHON, "run.py", "db", "upgrade"], cwd=ROOT, env=service_env, check=True)
@@ -357,38 +648,31 @@ def main() -> int:
     service = start(
         [GUNICORN, "-c", "gunicorn.conf.py", "asgi:app"], service_env, tmp / "service.log"
     )
-    bare = None
+    limits: list[subprocess.Popen[bytes]] = []
     results: list[Result] = []
+    grown: list[Growth] = []
+    walk: dict[str, float] = {}
     try:
         service_url = "http://127.0.0.1:8101"
         wait_until_up(f"{service_url}/api/health/ready", service, tmp / "service.log")
         token = prepare_service(service_url, args.records)
-        bare = start(
-            [
-                GUNICORN,
-                "-k",
-                "uvicorn_worker.UvicornWorker",
-                "-w",
-                "2",
-                "-b",
-                "127.0.0.1:8102",
-                "--chdir",
-                str(ROOT / "bench"),
-                "bare_app:app",
-            ],
-            bare_env,
-            tmp / "bare.log",
-        )
-        wait_until_up("http://127.0.0.1:8102/hello", bare, tmp / "bare.log")
+        writer = login(service_url, "bench-writer@example.com")
+        login(service_url, "bench-admin@example.com")
+        asyncio.run(make_superuser(db_url, "bench-admin@example.com"))
+        admin = login(service_url, "bench-admin@example.com")
+        limits.append(start_limit("bare_app", 8102, bare_env, tmp / "bare.log"))
+        limits.append(start_limit("fastapi_app", 8103, bare_env, tmp / "fastapi.log"))
         targets = Targets(
             service_url=service_url,
             bare_url="http://127.0.0.1:8102",
+            fastapi_url="http://127.0.0.1:8103",
             auth={"Authorization": f"Bearer {token}"},
+            superuser={"Authorization": f"Bearer {admin}"},
             create_lua=lua_post(
                 tmp / "create.lua",
                 '{"subject": "Bench", "title": "wrk", "minutes": 25, "studied_on": "2026-11-01"}',
                 "application/json",
-                token,
+                writer,
             ),
             login_lua=lua_post(
                 tmp / "login.lua",
@@ -403,26 +687,30 @@ def main() -> int:
                 f"soak: list, {args.soak} s",
                 256,
                 *wrk(
-                    f"{service_url}/api/v1/study-records?page=1&size=20",
+                    f"{service_url}{LIST}",
                     headers=targets.auth,
                     connections=256,
                     duration=args.soak,
                 ),
             )
         )
+        if sizes:
+            grown, walk = measure_growth(targets, service_env, sizes, args.duration)
         results += measure_login(targets, args.duration)
         memory = worker_rss_mb(service.pid)
     finally:
         stop(service)
-        if bare:
-            stop(bare)
+        for process in limits:
+            stop(process)
 
     print()
     print_table(results)
+    if grown:
+        print_growth(grown, walk)
     print(
         f"\nservice worker memory after the run (RSS): {', '.join(f'{m:.0f} MB' for m in memory)}"
     )
-    checks = verdicts(results, memory)
+    checks = verdicts(results, memory, grown, walk)
     print()
     for name, passed in checks.items():
         print(f"  {'PASS' if passed else 'FAIL'}  {name}")
