@@ -1,5 +1,6 @@
 """Prometheus metrics at `GET /metrics` (when METRICS_ENABLED): requests by route template
-and status, their latency, the audit queue, and database pool usage.
+and status, their latency, the audit queue, database pool usage, and the event loop's lag
+(how late a due timer runs: the time one request held the loop that every other waited).
 
 Under gunicorn every worker is its own process; gunicorn.conf.py points
 PROMETHEUS_MULTIPROC_DIR at a shared directory before the workers start, so whichever
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 UNMATCHED = "unmatched"  # one label for every unknown path, so they cannot flood the series
 SAMPLE_EVERY_SECONDS = 2.0
+LAG_PROBE_SECONDS = 0.1
 
 REQUESTS = Counter(
     "studylog_http_requests_total",
@@ -57,6 +59,17 @@ AUDIT_DROPPED = Gauge(
     "studylog_audit_dropped_entries",
     "Audit entries dropped because the queue was full.",
     multiprocess_mode="livesum",
+)
+LOOP_LAG = Histogram(
+    "studylog_event_loop_lag_seconds",
+    "How late the event loop woke a timer due every 0.1 s: time the loop was held by work "
+    "that did not yield, which every request in the worker waited out.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+LOOP_LAG_MAX = Gauge(
+    "studylog_event_loop_lag_max_seconds",
+    "The worst event loop lag of the last sampling period, the worst worker's.",
+    multiprocess_mode="max",
 )
 POOL = Gauge(
     "studylog_db_pool_connections",
@@ -132,15 +145,38 @@ async def sample_forever(audit_state: Callable[[], tuple[int, int]] | None) -> N
         await asyncio.sleep(SAMPLE_EVERY_SECONDS)
 
 
+async def probe_loop_lag(interval: float = LAG_PROBE_SECONDS) -> None:
+    """Sleeps `interval` again and again and records how much later than due it woke."""
+    loop = asyncio.get_running_loop()
+    worst = 0.0
+    period_ends = loop.time() + SAMPLE_EVERY_SECONDS
+    while True:
+        due = loop.time() + interval
+        await asyncio.sleep(interval)
+        now = loop.time()
+        lag = max(0.0, now - due)
+        LOOP_LAG.observe(lag)
+        worst = max(worst, lag)
+        if now >= period_ends:
+            LOOP_LAG_MAX.set(worst)
+            worst = 0.0
+            period_ends = now + SAMPLE_EVERY_SECONDS
+
+
 @contextlib.asynccontextmanager
 async def sampler(audit_state: Callable[[], tuple[int, int]] | None) -> AsyncIterator[None]:
-    task = asyncio.create_task(sample_forever(audit_state), name="metrics-sampler")
+    tasks = [
+        asyncio.create_task(sample_forever(audit_state), name="metrics-sampler"),
+        asyncio.create_task(probe_loop_lag(), name="event-loop-lag-probe"),
+    ]
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def render() -> bytes:

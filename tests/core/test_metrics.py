@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -64,6 +66,20 @@ async def test_audit_queue_and_pool_gauges_are_exposed(client: httpx.AsyncClient
     text = (await client.get("/metrics")).text
     assert samples(text, "studylog_audit_queue_entries")[()] == 7
     assert samples(text, "studylog_audit_dropped_entries")[()] == 2
+
+
+async def test_a_blocked_event_loop_shows_as_lag(client: httpx.AsyncClient) -> None:
+    def slow_observations(text: str) -> float:
+        """Lag observations over 0.25 s: the total count minus those at or under it."""
+        buckets = samples(text, "studylog_event_loop_lag_seconds_bucket")
+        total = samples(text, "studylog_event_loop_lag_seconds_count")[()]
+        return total - buckets[(("le", "0.25"),)]
+
+    before = slow_observations((await client.get("/metrics")).text)
+    time.sleep(0.4)  # what a CPU-bound request does: every other one waits  # noqa: ASYNC251
+    await asyncio.sleep(3 * metrics.LAG_PROBE_SECONDS)  # the probe wakes and records it
+    after = slow_observations((await client.get("/metrics")).text)
+    assert after - before >= 1
 
 
 class TestDisabled:
