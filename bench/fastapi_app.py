@@ -23,14 +23,16 @@ OWNER_EMAIL = os.environ.get("BARE_OWNER_EMAIL", "")
 
 
 class Row(BaseModel):
+    """A study record's columns (its own model: this app imports nothing of the service)."""
+
+    created_at: datetime
     id: int
+    minutes: int
+    notes: str
     owner_id: uuid.UUID
+    studied_on: date
     subject: str
     title: str
-    minutes: int
-    studied_on: date
-    notes: str
-    created_at: datetime
     updated_at: datetime
 
 

@@ -573,6 +573,8 @@ def environments(args: argparse.Namespace, db_url: str) -> tuple[dict[str, str],
         "SECRET_KEY": secrets.token_urlsafe(48),
         "DATABASE_URL": db_url,
         "REDIS_URL": args.redis,
+        # Keys of this run only: nothing left from an earlier run, nothing else flushed.
+        "REDIS_KEY_PREFIX": f"bench-{secrets.token_hex(4)}:",
         "WEB_CONCURRENCY": "2",
         "LOG_LEVEL": "WARNING",
         "GUNICORN_BIND": "127.0.0.1:8101",
@@ -641,7 +643,6 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one
 
     db_url = with_database(args.postgres, args.database)
     asyncio.run(recreate_database(args.postgres, args.database))
-    subprocess.run(["redis-cli", "-u", args.redis, "flushdb"], check=True, capture_output=True)
     service_env, bare_env = environments(args, db_url)
     subprocess.run([PYTHON, "run.py", "db", "upgrade"], cwd=ROOT, env=service_env, check=True)
     tmp = Path(tempfile.mkdtemp(prefix="studylog-bench-"))
