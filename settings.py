@@ -106,6 +106,28 @@ class Settings(BaseSettings):
     # Where the links in verify and reset mails point (the web client's address).
     MAIL_LINK_BASE_URL: str = "http://127.0.0.1:8000"
 
+    # --- background jobs --------------------------------------------------------------
+    # Empty: jobs run inside the web process after the answer (one host; development).
+    CELERY_BROKER_URL: str = ""
+    # The queue every task goes to; hosts that share a broker share the work through it.
+    CELERY_QUEUE: str = "studylog"
+    # The longest job (an export) is stopped after this; the Redis broker hands an
+    # unacknowledged job to another worker only after it (plus a margin), never while the
+    # first may still be running it.
+    JOB_TIME_LIMIT_SECONDS: int = Field(default=1800, ge=2, le=86_400)
+    # Mail (and SMS) jobs: tries after the first when the server refuses or times out,
+    # waiting BACKOFF, 2 x BACKOFF, 4 x BACKOFF ... between them; then logged as failed.
+    JOB_RETRY_MAX: int = Field(default=5, ge=0, le=20)
+    JOB_RETRY_BACKOFF_SECONDS: float = Field(default=30.0, gt=0, le=3600)
+    # The beat schedule: audit purge and expired-export removal.
+    AUDIT_PURGE_EVERY_SECONDS: float = Field(default=86_400, gt=0)
+    EXPORT_CLEANUP_EVERY_SECONDS: float = Field(default=3600, gt=0)
+    BEAT_SCHEDULE_FILE: Path = BASE_DIR / "var" / "celerybeat-schedule"
+    AUDIT_RETENTION_DAYS: int = Field(default=90, ge=0, le=36_500)
+    EXPORT_DIR: Path = BASE_DIR / "var" / "exports"
+    EXPORT_TTL_HOURS: float = Field(default=24, gt=0, le=24 * 365)
+    EXPORT_MAX_ACTIVE_PER_USER: int = Field(default=3, ge=1, le=1000)
+
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     LOG_FORMAT: Literal["text", "json"] | None = None
 
@@ -144,6 +166,12 @@ class Settings(BaseSettings):
                 f"SECRET_KEY must be at least {MIN_PRODUCTION_SECRET_LENGTH} characters"
             )
         return self
+
+    @property
+    def broker_visibility_timeout(self) -> int:
+        """Seconds before the Redis broker gives an unacknowledged job to another worker:
+        past the longest job's hard limit, so a job still running is never run twice."""
+        return self.JOB_TIME_LIMIT_SECONDS + max(5, self.JOB_TIME_LIMIT_SECONDS // 10)
 
     @property
     def is_production(self) -> bool:

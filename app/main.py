@@ -1,9 +1,11 @@
 """The application factory: lifespan, middleware and routers. Nothing else."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -13,7 +15,8 @@ from app.audit.writer import AuditWriter
 from app.core import metrics
 from app.core.db import register_tortoise
 from app.core.docs import add_docs
-from app.core.errors import http_error_handler
+from app.core.errors import http_error_handler, validation_error_handler
+from app.core.jobs import create_celery
 from app.core.logging import configure_logging
 from app.core.middleware import RequestIdMiddleware, RequestLimitsMiddleware, ServerErrorMiddleware
 from app.core.openapi import operation_id
@@ -71,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         await audit_writer.stop()
         finally:
             await app.state.store.close()
+            if app.state.celery is not None:
+                await asyncio.to_thread(app.state.celery.close)
 
     app = FastAPI(
         title="Study Log",
@@ -87,7 +92,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.state.audit_writer = audit_writer
+    # Without a broker, jobs run in this process (app/core/jobs.py).
+    app.state.celery = create_celery(settings) if settings.CELERY_BROKER_URL else None
 
     # Added innermost first: a request meets RequestId, then the audit trail, then CORS,
     # then the error guard, then the size limits. The audit trail sits outside everything

@@ -24,6 +24,9 @@ from app.users.models import User
 from settings import Settings
 from tests.fixtures import services
 
+# Real Celery worker and beat processes (tests/fixtures/workers.py).
+pytest_plugins = ["tests.fixtures.workers"]
+
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
 PASSWORD = "correct horse battery staple"
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -11,6 +12,9 @@ from tortoise.queryset import QuerySet
 
 from app.audit.models import AuditLog
 from app.audit.schemas import AuditLogFilters
+from app.core.jobs import JobContext
+
+logger = logging.getLogger(__name__)
 
 PURGE_BATCH_SIZE = 1000
 EXPORT_CHUNK_SIZE = 1000
@@ -94,3 +98,13 @@ async def purge(
         if not ids:
             return deleted
         deleted += await AuditLog.filter(id__in=ids).delete()
+
+
+async def purge_expired(ctx: JobContext) -> int:
+    """The scheduled purge: entries older than AUDIT_RETENTION_DAYS (0 keeps everything)."""
+    days = ctx.settings.AUDIT_RETENTION_DAYS
+    if days == 0:
+        return 0
+    deleted = await purge(older_than_days=days)
+    logger.info("audit purge: %d entries older than %d days deleted", deleted, days)
+    return deleted

@@ -1,6 +1,7 @@
 """Database access shared by the domains: the Tortoise registration and a bounded ping."""
 
 import asyncio
+from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
@@ -19,13 +20,18 @@ async def reset_if_in_transaction(connection: asyncpg.Connection) -> None:
         await connection.reset()
 
 
-def register_tortoise(app: FastAPI, settings: Settings) -> RegisterTortoise:
-    """Tortoise for the app's lifespan; the schema comes from migrations, never from here."""
+def tortoise_config(settings: Settings) -> dict[str, Any]:
+    """The settings' Tortoise config with the pool tuning of a long-running process."""
     config = settings.tortoise_config()
     default = config["connections"]["default"]
     if default["engine"].endswith("asyncpg"):
         default["credentials"].setdefault("reset", reset_if_in_transaction)
-    return RegisterTortoise(app, config=config, generate_schemas=False)
+    return config
+
+
+def register_tortoise(app: FastAPI, settings: Settings) -> RegisterTortoise:
+    """Tortoise for the app's lifespan; the schema comes from migrations, never from here."""
+    return RegisterTortoise(app, config=tortoise_config(settings), generate_schemas=False)
 
 
 async def ping_database(timeout_seconds: float) -> None:

@@ -10,10 +10,14 @@ every other error are not connection trouble and stay what they are.
 
 from __future__ import annotations
 
+import json
+
 import asyncpg
 import pymysql
 from fastapi import Request, Response
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pymysql.constants import CR
 from redis.exceptions import RedisError
@@ -120,3 +124,11 @@ async def http_error_handler(request: Request, exc: StarletteHTTPException) -> R
             status_code=422,
         )
     return await http_exception_handler(request, exc)
+
+
+async def validation_error_handler(request: Request, exc: RequestValidationError) -> Response:
+    """FastAPI's 422 answer, written with ASCII escapes: the offending input it echoes may
+    hold a lone surrogate, which no UTF-8 body can carry (FastAPI's own handler gave a 500)."""
+    del request
+    body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
+    return Response(body, status_code=422, media_type="application/json")

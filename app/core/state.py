@@ -1,9 +1,11 @@
-"""Typed access to what the lifespan puts on `app.state`."""
+"""Typed access to what the lifespan puts on `app.state`, and what is built from it."""
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import BackgroundTasks, Depends, Request
 
+from app.core.jobs import CeleryJobs, InProcessJobs, JobContext, Jobs
+from app.core.mail import MailSender, create_mail_sender
 from app.core.store import KeyValueStore
 from settings import Settings
 
@@ -18,3 +20,27 @@ async def get_store(request: Request) -> KeyValueStore:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[KeyValueStore, Depends(get_store)]
+
+
+async def get_mail_sender(settings: SettingsDep) -> MailSender:
+    return create_mail_sender(settings)
+
+
+MailSenderDep = Annotated[MailSender, Depends(get_mail_sender)]
+
+
+async def get_jobs(
+    request: Request,
+    background: BackgroundTasks,
+    settings: SettingsDep,
+    store: StoreDep,
+    mail: MailSenderDep,
+) -> Jobs:
+    """The Celery queue when a broker is configured; this process, after the answer, if not."""
+    celery = request.app.state.celery
+    if celery is not None:
+        return CeleryJobs(celery, settings.CELERY_QUEUE)
+    return InProcessJobs(JobContext(settings=settings, store=store, mail=mail), background)
+
+
+JobsDep = Annotated[Jobs, Depends(get_jobs)]

@@ -15,8 +15,8 @@ from fastapi_pagination.cursor import CursorParams
 
 from app.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from app.core.types import IsoDate
-from app.study import service
-from app.study.models import StudyRecord
+from app.study import exports, service
+from app.study.models import ExportJob, StudyRecord
 from app.study.schemas import utc_today
 from app.users.auth import CurrentUser
 
@@ -91,12 +91,21 @@ async def record_filters(
     ] = None,
 ) -> service.RecordFilters:
     """The list and export filters; an empty `subject` or `q` filters nothing."""
+    return make_filters(
+        subject=subject, studied_from=dates.studied_from, studied_to=dates.studied_to, q=q
+    )
+
+
+def make_filters(
+    *, subject: str | None, studied_from: date | None, studied_to: date | None, q: str | None
+) -> service.RecordFilters:
+    """The filters as given in a query string or an export job's body, normalised."""
     # Stored subjects carry no surrounding whitespace, so neither does the filter.
     subject = subject.strip() if subject is not None else None
     return service.RecordFilters(
         subject=subject or None,
-        studied_from=dates.studied_from,
-        studied_to=dates.studied_to,
+        studied_from=studied_from,
+        studied_to=studied_to,
         q=q if q and q.strip() else None,
     )
 
@@ -189,3 +198,16 @@ async def cursor_params(
 
 
 CursorParamsDep = Annotated[CursorParams, Depends(cursor_params)]
+
+
+async def get_owned_export_job(
+    job_id: Annotated[uuid.UUID, Path(description="Export job id")], user: CurrentUser
+) -> ExportJob:
+    """The caller's own job; anyone else's answers 404 like a missing one."""
+    try:
+        return await exports.get_or_404(job_id=job_id, owner_id=user.id)
+    except exports.ExportJobNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND_DETAIL) from None
+
+
+OwnedExportJob = Annotated[ExportJob, Depends(get_owned_export_job)]

@@ -6,6 +6,8 @@ app/study/tally.py), so the list's total and the statistics read a few kept rows
 every record of a user.
 """
 
+from enum import StrEnum
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -83,3 +85,47 @@ class StudyDay(Model):
     class Meta:
         table = "study_day"
         unique_together = (("owner", "studied_on", "subject"),)
+
+
+class ExportStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+ACTIVE_EXPORT_STATUSES = (ExportStatus.QUEUED, ExportStatus.RUNNING)
+
+
+class ExportJob(Model):
+    """One export a user asked for; a worker writes its file under EXPORT_DIR."""
+
+    id = fields.UUIDField(primary_key=True)
+    owner = fields.ForeignKeyField(
+        "models.User", related_name="export_jobs", on_delete=fields.CASCADE
+    )
+    status = fields.CharEnumField(ExportStatus, max_length=8, default=ExportStatus.QUEUED)
+    format = fields.CharField(max_length=5)
+    # The list filters as given (ISO dates); `all_owners` when a superuser asked.
+    filters = fields.JSONField(default=dict)
+    all_owners = fields.BooleanField(default=False)
+    rows = fields.IntField(null=True)
+    bytes = fields.BigIntField(null=True)
+    error = fields.CharField(max_length=200, null=True)
+    # Which try owns the job now: a worker that took it over from a killed one changes it,
+    # and only the owning try may mark the job done or failed.
+    attempt = fields.CharField(max_length=32, null=True)
+    attempts = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+    expires_at = fields.DatetimeField(null=True, db_index=True)
+
+    class Meta:
+        table = "export_job"
+        # The owner's jobs newest first, and its active ones counted, off one index each.
+        indexes = (("owner_id", "created_at"), ("owner_id", "status"))
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.id}.{self.format}"

@@ -1,25 +1,30 @@
 """Study record routes under /api/v1/study-records."""
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi.responses import FileResponse, StreamingResponse
+from fastapi_pagination import Page
 
+from app.core.jobs import JobsUnavailable
 from app.core.openapi import errors
-from app.study import service
+from app.core.pagination import PageParams
+from app.core.state import JobsDep, SettingsDep
+from app.study import exports, service
 from app.study.crud import StudyRecordCRUDRouter
 from app.study.dependencies import (
     CursorParamsDep,
     DateRangeDep,
     OrderByQuery,
+    OwnedExportJob,
     RecordFiltersDep,
     Today,
     VisibleOwnerId,
     decode_position,
     encode_position,
+    make_filters,
 )
-from app.study.schemas import StudyRecordCursorPage, StudyStats
+from app.study.schemas import ExportJobCreate, ExportJobRead, StudyRecordCursorPage, StudyStats
 from app.users.auth import CurrentUser
 
 ExportFormat = Literal["csv", "jsonl"]
@@ -85,17 +90,114 @@ async def export_records(
     export_format: Annotated[ExportFormat, Query(alias="format")] = "csv",
 ) -> StreamingResponse:
     """Download your records (with the list filters) as CSV or JSON lines."""
-    lines: AsyncIterator[str]
-    if export_format == "csv":
-        lines = service.export_csv(owner_id=owner_id, filters=filters)
-    else:
-        lines = service.export_jsonl(owner_id=owner_id, filters=filters)
+    lines = service.EXPORTERS[export_format](owner_id=owner_id, filters=filters)
     scope = "all" if owner_id is None else str(user.id)
     filename = f"study-records-{scope}-{today.isoformat()}.{export_format}"
     return StreamingResponse(
         lines,
         media_type=_MEDIA_TYPES[export_format],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@extra_router.post(
+    "/exports",
+    name="create_export_job",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=errors(
+        401,
+        429,
+        503,
+        descriptions={
+            429: "`TOO_MANY_REQUESTS`: the caller already has EXPORT_MAX_ACTIVE_PER_USER "
+            "export jobs queued or running.",
+            503: "`JOBS_UNAVAILABLE`: the job queue did not take the job (or the database "
+            "does not answer).",
+        },
+    ),
+)
+async def create_export_job(
+    *,
+    job_in: ExportJobCreate,
+    user: CurrentUser,
+    owner_id: VisibleOwnerId,
+    settings: SettingsDep,
+    jobs: JobsDep,
+    request: Request,
+    response: Response,
+) -> ExportJobRead:
+    """Start an export of your records (with the list filters) to download when it is done."""
+    filters = make_filters(
+        subject=job_in.subject,
+        studied_from=job_in.studied_from,
+        studied_to=job_in.studied_to,
+        q=job_in.q,
+    )
+    try:
+        job = await exports.create(
+            owner_id=user.id,
+            all_owners=owner_id is None,
+            export_format=job_in.format,
+            filters=filters,
+            jobs=jobs,
+            max_active=settings.EXPORT_MAX_ACTIVE_PER_USER,
+        )
+    except exports.TooManyExports:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS") from None
+    except JobsUnavailable:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "JOBS_UNAVAILABLE") from None
+    response.headers["Location"] = request.url_for("get_export_job", job_id=str(job.id)).path
+    return ExportJobRead.model_validate(job)
+
+
+@extra_router.get("/exports", name="list_export_jobs", responses=errors(401, 503))
+async def list_export_jobs(user: CurrentUser, params: PageParams) -> Page[ExportJobRead]:
+    """Your export jobs, newest first."""
+    query = exports.list(owner_id=user.id)
+    jobs = await query.offset((params.page - 1) * params.size).limit(params.size)
+    total = await query.count()
+    return Page[ExportJobRead].create(
+        items=[ExportJobRead.model_validate(job) for job in jobs], total=total, params=params
+    )
+
+
+@extra_router.get("/exports/{job_id}", name="get_export_job", responses=errors(401, 404, 503))
+async def get_export_job(job: OwnedExportJob) -> ExportJobRead:
+    """One of your export jobs: its status, and once done its size and expiry."""
+    return ExportJobRead.model_validate(job)
+
+
+@extra_router.get(
+    "/exports/{job_id}/download",
+    name="download_export_job",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"text/csv": {}, "application/x-ndjson": {}}},
+        **errors(
+            401,
+            404,
+            409,
+            410,
+            503,
+            descriptions={
+                409: "`EXPORT_NOT_READY`: the job is not done (queued, running or failed).",
+                410: "`EXPORT_EXPIRED`: the file was kept until `expires_at`, which has passed.",
+            },
+        ),
+    },
+)
+async def download_export(job: OwnedExportJob, settings: SettingsDep) -> FileResponse:
+    """The finished export file."""
+    try:
+        path = exports.download_path(job, settings.EXPORT_DIR)
+    except exports.ExportNotReady:
+        raise HTTPException(status.HTTP_409_CONFLICT, "EXPORT_NOT_READY") from None
+    except exports.ExportExpired:
+        raise HTTPException(status.HTTP_410_GONE, "EXPORT_EXPIRED") from None
+    return FileResponse(
+        path,
+        media_type=_MEDIA_TYPES[job.format],
+        filename=f"study-records-export-{job.id}.{job.format}",
     )
 
 

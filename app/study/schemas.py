@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Self
 
 from fastapi_pagination.cursor import CursorPage
 from fastapi_pagination.customization import (
@@ -11,7 +11,14 @@ from fastapi_pagination.customization import (
     UseIncludeTotal,
     UseName,
 )
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from app.core.types import IsoDate
 
@@ -105,3 +112,50 @@ class StudyStats(BaseModel):
     by_day: list[DayStats]
     longest_streak_days: int
     current_streak_days: int
+
+
+def _printable(value: str) -> str:
+    """NUL and lone surrogates cannot be stored or compared by every database: 422."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+SubjectFilter = Annotated[str, StringConstraints(max_length=100), AfterValidator(_printable)]
+TitleFilter = Annotated[str, StringConstraints(max_length=200), AfterValidator(_printable)]
+
+
+class ExportJobCreate(BaseModel):
+    """An export job's format and the list filters it applies."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["csv", "jsonl"]
+    subject: SubjectFilter | None = None
+    studied_from: IsoDate | None = None
+    studied_to: IsoDate | None = None
+    q: TitleFilter | None = None
+
+    @model_validator(mode="after")
+    def _range_in_order(self) -> Self:
+        if self.studied_from and self.studied_to and self.studied_from > self.studied_to:
+            raise ValueError("studied_to is before studied_from")
+        return self
+
+
+class ExportJobRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    status: str
+    format: str
+    rows: int | None
+    bytes: int | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    expires_at: datetime | None

@@ -538,13 +538,17 @@ async def export_csv(
     *,
     owner_id: uuid.UUID | None,
     filters: RecordFilters = NO_FILTERS,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> AsyncIterator[str]:
-    """CSV text, a header line then one chunk of rows at a time."""
+    """CSV text, a header line then one chunk of rows at a time (`on_chunk` gets each
+    chunk's record count)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(EXPORT_FIELDS)
     yield buffer.getvalue()
     async for chunk in iter_chunks(owner_id=owner_id, filters=filters):
+        if on_chunk is not None:
+            on_chunk(len(chunk))
         buffer.seek(0)
         buffer.truncate()
         for record in chunk:
@@ -557,9 +561,16 @@ async def export_jsonl(
     *,
     owner_id: uuid.UUID | None,
     filters: RecordFilters = NO_FILTERS,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> AsyncIterator[str]:
     """One JSON record per line, one chunk of lines at a time."""
     async for chunk in iter_chunks(owner_id=owner_id, filters=filters):
+        if on_chunk is not None:
+            on_chunk(len(chunk))
         yield "".join(
             StudyRecordRead.model_validate(record).model_dump_json() + "\n" for record in chunk
         )
+
+
+EXPORTERS = {"csv": export_csv, "jsonl": export_jsonl}
+"""The export generators by format: the streamed download and export jobs both use them."""

@@ -21,9 +21,10 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from tortoise.transactions import in_transaction
 
 from app.audit.models import AuditLog
-from app.core.mail import MailMessage, MailSender, create_mail_sender, deliver
-from app.core.state import get_settings, get_store
-from app.core.store import KeyValueStore
+from app.core.jobs import InProcessJobs, JobContext, Jobs
+from app.core.mail import MailMessage, MailSender, create_mail_sender
+from app.core.state import JobsDep, SettingsDep, StoreDep
+from app.core.store import KeyValueStore, MemoryStore
 from app.study import service as study_service
 from app.users import service
 from app.users.adapter import TortoiseUserDatabase, normalize_email
@@ -76,12 +77,21 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         store: KeyValueStore | None = None,
         mail: MailSender | None = None,
         background: BackgroundTasks | None = None,
+        jobs: Jobs | None = None,
     ) -> None:
         super().__init__(user_db, PASSWORD_HELPER)
         self.settings = settings
         self.store = store
-        self.mail = mail or create_mail_sender(settings)
-        self.background = background
+        # Without a queue (the CLI, tests), mail goes from this process: after the answer
+        # in a request, at once otherwise.
+        self.jobs = jobs or InProcessJobs(
+            JobContext(
+                settings=settings,
+                store=store or MemoryStore(),
+                mail=mail or create_mail_sender(settings),
+            ),
+            background,
+        )
         self.reset_password_token_secret = settings.SECRET_KEY
         self.reset_password_token_lifetime_seconds = settings.RESET_PASSWORD_TOKEN_TTL_SECONDS
         self.verification_token_secret = settings.SECRET_KEY
@@ -118,16 +128,7 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         """fastapi-users' own, with the fingerprint hash off the event loop."""
         if not user.is_active:
             raise exceptions.UserInactive()
-        fingerprint = await off_loop(self.password_helper.hash, user.hashed_password)
-        token = generate_jwt(
-            {
-                "sub": str(user.id),
-                "password_fgpt": fingerprint,
-                "aud": self.reset_password_token_audience,
-            },
-            self.reset_password_token_secret,
-            self.reset_password_token_lifetime_seconds,
-        )
+        token = await self.reset_password_token(user)
         await self.on_after_forgot_password(user, token, request)
 
     async def spend_hash_time(self) -> None:
@@ -162,34 +163,14 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
     async def on_after_request_verify(
         self, user: User, token: str, request: Request | None = None
     ) -> None:
-        await self._send(
-            MailMessage(
-                to=user.email,
-                subject="Confirm your email address for Study Log",
-                body=(
-                    "Confirm your email address by opening this link:\n\n"
-                    f"{self._link('verify', token)}\n\n"
-                    f"or by sending this token to POST /api/v1/auth/verify:\n{token}\n"
-                ),
-            )
-        )
+        # The job makes its own token from the id: no token travels through the queue.
+        await self.jobs.submit(send_verify_mail, user_id=str(user.id))
 
     async def on_after_forgot_password(
         self, user: User, token: str, request: Request | None = None
     ) -> None:
-        await self._send(
-            MailMessage(
-                to=user.email,
-                subject="Reset your Study Log password",
-                body=(
-                    "Someone asked to reset the password of this account. If it was you, "
-                    "open this link:\n\n"
-                    f"{self._link('reset-password', token)}\n\n"
-                    f"or send this token to POST /api/v1/auth/reset-password:\n{token}\n\n"
-                    "If it was not you, ignore this mail: nothing changes.\n"
-                ),
-            )
-        )
+        # As above; the token made here only kept this answer as slow as an unknown email's.
+        await self.jobs.submit(send_reset_password_mail, user_id=str(user.id))
 
     async def on_after_reset_password(self, user: User, request: Request | None = None) -> None:
         ended = await service.revoke_user_sessions(
@@ -223,18 +204,26 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         await service.forget_cached_user(user_id=user.id, store=self.store, settings=self.settings)
         await self._forget_count()
 
-    def _link(self, path: str, token: str) -> str:
-        return (
-            f"{self.settings.MAIL_LINK_BASE_URL.rstrip('/')}/{path}?{urlencode({'token': token})}"
+    def verify_token(self, user: User) -> str:
+        """fastapi-users' verification token for the user's current email."""
+        return generate_jwt(
+            {"sub": str(user.id), "email": user.email, "aud": self.verification_token_audience},
+            self.verification_token_secret,
+            self.verification_token_lifetime_seconds,
         )
 
-    async def _send(self, message: MailMessage) -> None:
-        # In a request, after the answer: the answer neither waits for SMTP nor, by taking
-        # longer, tells whether the email has an account.
-        if self.background is not None:
-            self.background.add_task(deliver, self.mail, message)
-        else:
-            await deliver(self.mail, message)
+    async def reset_password_token(self, user: User) -> str:
+        """fastapi-users' reset token, bound to the current password (a new one voids it)."""
+        fingerprint = await off_loop(self.password_helper.hash, user.hashed_password)
+        return generate_jwt(
+            {
+                "sub": str(user.id),
+                "password_fgpt": fingerprint,
+                "aud": self.reset_password_token_audience,
+            },
+            self.reset_password_token_secret,
+            self.reset_password_token_lifetime_seconds,
+        )
 
     async def _forget_count(self) -> None:
         if self.store is not None:
@@ -245,18 +234,67 @@ async def get_user_db() -> AsyncIterator[TortoiseUserDatabase]:
     yield TortoiseUserDatabase()
 
 
-async def get_mail_sender(settings: Annotated[Settings, Depends(get_settings)]) -> MailSender:
-    return create_mail_sender(settings)
-
-
 async def get_user_manager(
     user_db: Annotated[TortoiseUserDatabase, Depends(get_user_db)],
-    settings: Annotated[Settings, Depends(get_settings)],
-    store: Annotated[KeyValueStore, Depends(get_store)],
-    mail: Annotated[MailSender, Depends(get_mail_sender)],
-    background: BackgroundTasks,
+    settings: SettingsDep,
+    store: StoreDep,
+    jobs: JobsDep,
 ) -> AsyncIterator[UserManager]:
-    yield UserManager(user_db, settings, store=store, mail=mail, background=background)
+    yield UserManager(user_db, settings, store=store, jobs=jobs)
+
+
+# --- mail jobs (run by a worker, or by the web process without a broker) ------------------
+
+
+def _link(settings: Settings, path: str, token: str) -> str:
+    return f"{settings.MAIL_LINK_BASE_URL.rstrip('/')}/{path}?{urlencode({'token': token})}"
+
+
+async def _job_user(ctx: JobContext, user_id: str) -> tuple[UserManager, User | None]:
+    manager = UserManager(TortoiseUserDatabase(), ctx.settings, store=ctx.store, mail=ctx.mail)
+    user = await manager.user_db.get(uuid.UUID(user_id))
+    return manager, user if user is not None and user.is_active else None
+
+
+async def send_verify_mail(ctx: JobContext, *, user_id: str) -> None:
+    """Mails a fresh verification token; nothing for a verified, inactive or deleted user.
+    A refusing or silent mail server raises (the worker retries)."""
+    manager, user = await _job_user(ctx, user_id)
+    if user is None or user.is_verified:
+        return
+    token = manager.verify_token(user)
+    await ctx.mail.send(
+        MailMessage(
+            to=user.email,
+            subject="Confirm your email address for Study Log",
+            body=(
+                "Confirm your email address by opening this link:\n\n"
+                f"{_link(ctx.settings, 'verify', token)}\n\n"
+                f"or by sending this token to POST /api/v1/auth/verify:\n{token}\n"
+            ),
+        )
+    )
+
+
+async def send_reset_password_mail(ctx: JobContext, *, user_id: str) -> None:
+    """Mails a fresh password reset token to an active user; raises like the above."""
+    manager, user = await _job_user(ctx, user_id)
+    if user is None:
+        return
+    token = await manager.reset_password_token(user)
+    await ctx.mail.send(
+        MailMessage(
+            to=user.email,
+            subject="Reset your Study Log password",
+            body=(
+                "Someone asked to reset the password of this account. If it was you, "
+                "open this link:\n\n"
+                f"{_link(ctx.settings, 'reset-password', token)}\n\n"
+                f"or send this token to POST /api/v1/auth/reset-password:\n{token}\n\n"
+                "If it was not you, ignore this mail: nothing changes.\n"
+            ),
+        )
+    )
 
 
 UserManagerDep = Annotated[UserManager, Depends(get_user_manager)]

@@ -15,7 +15,7 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 from app.core.mail import MailMessage
-from app.users.manager import get_mail_sender
+from app.core.state import get_mail_sender
 from tests.conftest import PASSWORD
 
 _TOKEN_IN_LINK = re.compile(r"[?&]token=([^\s&]+)")

@@ -1,0 +1,139 @@
+"""Background jobs: one way to hand work off, whether Celery workers or this process do it.
+
+A job is an async domain function `job(ctx, **kwargs)` whose keyword arguments are plain
+JSON values (ids, never secrets or tokens: they show in logs and in the broker). With
+CELERY_BROKER_URL set, `submit` publishes it to the queue and a worker (backend/jobs.py)
+runs the very same function; without a broker it runs in this process after the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from celery import Celery
+from fastapi import BackgroundTasks
+
+from app.core.mail import MailSender
+from app.core.store import KeyValueStore
+from settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# Publishing waits at most this long for the broker before the request gives up.
+PUBLISH_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    """What a job may use; a worker process builds it once, a request per request."""
+
+    settings: Settings
+    store: KeyValueStore
+    mail: MailSender
+
+
+Job = Callable[..., Awaitable[Any]]
+
+
+def job_name(job: Job) -> str:
+    """The Celery task name of a job function: where it is defined."""
+    return f"{job.__module__}.{job.__qualname__}"
+
+
+class JobsUnavailable(RuntimeError):
+    """The broker did not take the job."""
+
+
+class Jobs(Protocol):
+    name: str
+
+    async def submit(self, job: Job, **kwargs: Any) -> None: ...
+
+
+async def run_logged(job: Job, ctx: JobContext, kwargs: dict[str, Any]) -> None:
+    """Runs a job in this process; a failure is logged, never raised (the answer is gone)."""
+    try:
+        await job(ctx, **kwargs)
+    except Exception:  # pylint: disable=broad-exception-caught  # after the answer: log it
+        logger.exception("job %s failed", job_name(job))
+
+
+class InProcessJobs:
+    """No broker: the job runs after the answer (in a request) or at once (CLI)."""
+
+    name = "in-process"
+
+    def __init__(self, ctx: JobContext, background: BackgroundTasks | None = None) -> None:
+        self.ctx = ctx
+        self.background = background
+
+    async def submit(self, job: Job, **kwargs: Any) -> None:
+        if self.background is not None:
+            self.background.add_task(run_logged, job, self.ctx, kwargs)
+        else:
+            await run_logged(job, self.ctx, kwargs)
+
+
+class CeleryJobs:
+    """Publishes to the broker; a worker on any host runs the job."""
+
+    name = "celery"
+
+    def __init__(self, celery: Celery, queue: str) -> None:
+        self.celery = celery
+        self.queue = queue
+
+    async def submit(self, job: Job, **kwargs: Any) -> None:
+        # kombu publishes synchronously; a thread keeps the event loop free meanwhile.
+        try:
+            await asyncio.to_thread(
+                self.celery.send_task, job_name(job), kwargs=kwargs, queue=self.queue
+            )
+        except Exception as exc:
+            logger.error("job %s not queued: %s: %s", job_name(job), type(exc).__name__, exc)
+            raise JobsUnavailable(job_name(job)) from exc
+
+
+def create_celery(settings: Settings) -> Celery:
+    """The Celery app for CELERY_BROKER_URL: what the web publishes with and workers run."""
+    celery = Celery("studylog", broker=settings.CELERY_BROKER_URL or None, set_as_current=False)
+    celery.conf.update(
+        task_default_queue=settings.CELERY_QUEUE,
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,
+        # Acknowledged only when the job has finished: a worker killed mid-job leaves the
+        # message to another worker (RabbitMQ at once, Redis after the visibility timeout).
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        # One message at a time per process, so a busy worker holds nothing another could run.
+        worker_prefetch_multiplier=1,
+        task_time_limit=settings.JOB_TIME_LIMIT_SECONDS,
+        task_soft_time_limit=max(1, settings.JOB_TIME_LIMIT_SECONDS - 1),
+        # Read by the Redis transport only: unacknowledged messages older than the
+        # visibility timeout go back to the queue; look for them every few seconds.
+        broker_transport_options={
+            "visibility_timeout": settings.broker_visibility_timeout,
+            "unacked_restore_interval": max(1, min(10, settings.broker_visibility_timeout // 5)),
+            "unacked_restore_throttle": 1,
+        },
+        broker_connection_timeout=PUBLISH_TIMEOUT_SECONDS,
+        broker_connection_retry_on_startup=True,
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 1,
+        },
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        enable_utc=True,
+        timezone="UTC",
+        beat_schedule_filename=str(settings.BEAT_SCHEDULE_FILE),
+    )
+    return celery
