@@ -79,7 +79,11 @@ def settings_overrides() -> dict[str, Any]:
 
 @pytest.fixture
 def settings(
-    backend: str, db_url: str, request: pytest.FixtureRequest, settings_overrides: dict[str, Any]
+    backend: str,
+    db_url: str,
+    request: pytest.FixtureRequest,
+    settings_overrides: dict[str, Any],
+    tmp_path: Path,
 ) -> Settings:
     # PostgreSQL and MySQL run with Redis as in production; SQLite with the in-process store.
     redis = ""
@@ -93,6 +97,7 @@ def settings(
         "SECRET_KEY": TEST_SECRET_KEY,
         "LOG_FORMAT": "text",
         "DB_POOL_MAX_SIZE": 5,
+        "EXPORT_DIR": str(tmp_path / "exports"),
     }
     values.update(settings_overrides)
     return Settings(**values)

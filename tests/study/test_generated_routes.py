@@ -107,6 +107,40 @@ async def check_export(c: Callers) -> None:
     assert theirs.text == ""
 
 
+async def _export_job(c: Callers) -> str:
+    response = await c.client.post(f"{URL}/exports", json={"format": "csv"}, headers=c.owner)
+    assert response.status_code == 202
+    return response.json()["id"]
+
+
+async def check_create_export_job(c: Callers) -> None:
+    job_id = await _export_job(c)
+    assert (await c.client.get(f"{URL}/exports/{job_id}", headers=c.owner)).status_code == 200
+
+
+async def check_list_export_jobs(c: Callers) -> None:
+    await _export_job(c)
+    assert (await c.client.get(f"{URL}/exports", headers=c.owner)).json()["total"] >= 1
+    assert (await c.client.get(f"{URL}/exports", headers=c.other)).json()["total"] == 0
+
+
+async def check_get_export_job(c: Callers) -> None:
+    job_id = await _export_job(c)
+    mine = await c.client.get(f"{URL}/exports/{job_id}", headers=c.owner)
+    assert (mine.status_code, mine.json()["id"]) == (200, job_id)
+    theirs = await c.client.get(f"{URL}/exports/{job_id}", headers=c.other)
+    assert (theirs.status_code, theirs.json()) == (404, {"detail": "Item not found"})
+
+
+async def check_download_export_job(c: Callers) -> None:
+    job_id = await _export_job(c)
+    mine = await c.client.get(f"{URL}/exports/{job_id}/download", headers=c.owner)
+    assert mine.status_code == 200
+    assert mine.text.startswith("id,owner_id,")
+    theirs = await c.client.get(f"{URL}/exports/{job_id}/download", headers=c.other)
+    assert theirs.status_code == 404
+
+
 EXPECTED: dict[tuple[str, str], Check] = {
     (URL, "GET"): check_list,
     (URL, "POST"): check_create,
@@ -117,6 +151,10 @@ EXPECTED: dict[tuple[str, str], Check] = {
     (f"{URL}/stats", "GET"): check_stats,
     (f"{URL}/cursor", "GET"): check_cursor,
     (f"{URL}/export", "GET"): check_export,
+    (f"{URL}/exports", "POST"): check_create_export_job,
+    (f"{URL}/exports", "GET"): check_list_export_jobs,
+    (f"{URL}/exports/{{job_id}}", "GET"): check_get_export_job,
+    (f"{URL}/exports/{{job_id}}/download", "GET"): check_download_export_job,
 }
 GENERATED = {key for key in EXPECTED if key[0] in {URL, ITEM}}
 
