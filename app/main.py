@@ -1,6 +1,7 @@
 """The application factory: lifespan, middleware and routers. Nothing else."""
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
@@ -22,6 +23,7 @@ from app.core.middleware import RequestIdMiddleware, RequestLimitsMiddleware, Se
 from app.core.openapi import operation_id
 from app.core.store import create_store
 from app.health.router import router as health_router
+from app.study import exports
 from app.study.router import router as study_router
 from app.users.router import router as users_router
 from app.users.service import SessionCache
@@ -96,6 +98,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.audit_writer = audit_writer
     # Without a broker, jobs run in this process (app/core/jobs.py).
     app.state.celery = create_celery(settings) if settings.CELERY_BROKER_URL else None
+    app.state.metrics_probe = functools.partial(
+        metrics.sample_jobs, app.state.celery, settings.CELERY_QUEUE, exports.counts_by_status
+    )
 
     # Added innermost first: a request meets RequestId, then the audit trail, then CORS,
     # then the error guard, then the size limits. The audit trail sits outside everything

@@ -16,20 +16,23 @@ import smtplib
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
+import typer
 from celery import Task, signals
 from tortoise import Tortoise
 from tortoise.context import TortoiseContext
 
 from app.audit.service import purge_expired
 from app.core.db import tortoise_config
-from app.core.jobs import Job, JobContext, create_celery, job_name
+from app.core.jobs import Job, JobContext, broker_status, create_celery, job_name
 from app.core.logging import configure_logging
 from app.core.mail import create_mail_sender
 from app.core.store import create_store
 from app.study import exports
 from app.users.manager import send_reset_password_mail, send_verify_mail
-from backend.common import current_settings
+from backend.common import current_settings, out_console, print_json, print_table
+from backend.common import run as run_command
 
 T = TypeVar("T")
 
@@ -94,6 +97,15 @@ def close_runtime() -> None:
 def _setup_logging(**_: Any) -> None:
     # The service's log format for Celery's lines too (and Celery keeps its hands off).
     configure_logging(settings.LOG_LEVEL, settings.log_format)
+
+
+@signals.worker_init.connect
+@signals.beat_init.connect
+def _require_broker(**_: Any) -> None:
+    # Celery would otherwise fall back to amqp://localhost and take whatever is queued there.
+    if not settings.CELERY_BROKER_URL:
+        logger.error("CELERY_BROKER_URL is empty: no worker or beat without a broker")
+        raise SystemExit(1)
 
 
 @signals.worker_process_init.connect
@@ -188,3 +200,53 @@ app.conf.beat_schedule = {
         "schedule": settings.EXPORT_CLEANUP_EVERY_SECONDS,
     },
 }
+
+
+# --- `python run.py jobs status` ----------------------------------------------------------
+
+cli = typer.Typer(help="Background jobs: the broker, the workers, the queue.", no_args_is_help=True)
+
+
+def _masked(url: str) -> str:
+    """The broker URL without its password."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+@cli.command("status")
+def status_command(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Broker reachable, workers answering, queue length, export jobs by status."""
+    current = current_settings()
+    report: dict[str, Any] = {"broker": None, "reachable": None, "workers": [], "queued": None}
+    if current.CELERY_BROKER_URL:
+        celery = create_celery(current)
+        try:
+            report.update(broker_status(celery, current.CELERY_QUEUE))
+        finally:
+            celery.close()
+        report["broker"] = _masked(current.CELERY_BROKER_URL)
+    report["export_jobs"] = run_command(exports.counts_by_status)
+    if as_json:
+        print_json(report)
+    else:
+        broker = report["broker"] or "none: jobs run in the web process (CELERY_BROKER_URL empty)"
+        out_console.print(f"broker: {broker}", highlight=False)
+        if report["broker"]:
+            out_console.print(
+                f"reachable: {'yes' if report['reachable'] else 'NO ' + report.get('error', '')}",
+                highlight=False,
+            )
+            out_console.print(f"workers answering: {len(report['workers'])}", highlight=False)
+            for name in report["workers"]:
+                out_console.print(f"  {name}", highlight=False)
+            out_console.print(
+                f"queue {current.CELERY_QUEUE}: {report['queued']} waiting", highlight=False
+            )
+        print_table("export jobs", ["status", "jobs"], report["export_jobs"].items())
+    if report["broker"] and not report["reachable"]:
+        raise typer.Exit(1)

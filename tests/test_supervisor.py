@@ -1,9 +1,11 @@
 """A real supervisord runs `supervisor/studylog.conf`; a restart of the web program through
-supervisorctl loses no audit entry of the requests answered before it."""
+supervisorctl loses no audit entry of the requests answered before it; the job worker and
+beat run beside it on a real broker (Redis)."""
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sqlite3
 import subprocess
@@ -19,6 +21,7 @@ import pytest
 
 from settings import BASE_DIR
 from tests.fixtures.servers import free_port
+from tests.fixtures.workers import QUEUE
 
 BIN = Path(sys.executable).parent
 REQUESTS = 60
@@ -113,7 +116,7 @@ def assert_migrated_before_each_start(web_log: Path, *, starts: int) -> None:
 
 
 @pytest.fixture
-def supervised(tmp_path: Path) -> Iterator[tuple[Path, str, Path]]:
+def supervised(tmp_path: Path, redis_url: str) -> Iterator[tuple[Path, str, Path]]:
     """supervisord with the project's programs on SQLite: (conf, base URL, database)."""
     if not (BIN / "supervisord").exists():
         pytest.fail("supervisord is not installed beside this Python (dev extra)")
@@ -127,6 +130,10 @@ def supervised(tmp_path: Path) -> Iterator[tuple[Path, str, Path]]:
         "SECRET_KEY": secrets.token_urlsafe(48),  # production settings refuse a weak one
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "2",
+        "CELERY_BROKER_URL": redis_url,
+        "CELERY_QUEUE": QUEUE,
+        "EXPORT_DIR": str(tmp_path / "exports"),
+        "BEAT_SCHEDULE_FILE": str(tmp_path / "beat-schedule"),
     }
     with subprocess.Popen(
         [str(BIN / "supervisord"), "-c", str(conf)],
@@ -152,9 +159,16 @@ def test_restart_through_supervisorctl_keeps_every_audit_entry(
     supervised: tuple[Path, str, Path], tmp_path: Path
 ) -> None:
     conf, base_url, database = supervised
-    status = ctl(conf, "status")
-    assert "studylog:studylog-web" in status
-    assert "RUNNING" in status, status
+    programs = ("studylog-web", "studylog-worker", "studylog-beat")
+    deadline = time.monotonic() + 30  # the job programs count as started after 5 s
+    while True:
+        status = ctl(conf, "status")
+        running = [p for p in programs if re.search(rf"studylog:{p}\s+RUNNING", status)]
+        if len(running) == len(programs) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert len(running) == len(programs), f"{status}\n{logs_of(tmp_path)}"
+    assert "maintenance" not in status  # the sleeping purge loop is beat's job now
     before = web_pid(conf)
 
     ids = [f"sv-{n}-{uuid.uuid4().hex[:8]}" for n in range(REQUESTS)]

@@ -14,8 +14,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from amqp.exceptions import NotFound
 from celery import Celery
 from fastapi import BackgroundTasks
+from kombu.exceptions import ChannelError, OperationalError
 
 from app.core.mail import MailSender
 from app.core.store import KeyValueStore
@@ -137,3 +139,33 @@ def create_celery(settings: Settings) -> Celery:
         beat_schedule_filename=str(settings.BEAT_SCHEDULE_FILE),
     )
     return celery
+
+
+def queue_length(connection: Any, queue: str) -> int:
+    """Messages waiting in `queue` on an open kombu connection (0 for a queue not declared
+    yet); RabbitMQ and the Redis transport both answer a passive declare."""
+    try:
+        declared = connection.default_channel.queue_declare(queue=queue, passive=True)
+    except (ChannelError, NotFound, OperationalError):
+        return 0
+    return int(declared.message_count)
+
+
+def broker_status(
+    celery: Celery, queue: str, *, timeout: float = 3.0, ping_workers: bool = True
+) -> dict[str, Any]:
+    """Whether the broker answers, which workers answer a ping, how many messages wait."""
+    status: dict[str, Any] = {"reachable": False, "workers": [], "queue": queue, "queued": None}
+    try:
+        with celery.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=timeout)
+            status["reachable"] = True
+            status["queued"] = queue_length(connection, queue)
+    except Exception as exc:  # pylint: disable=broad-exception-caught  # reported, not raised
+        status["error"] = f"{type(exc).__name__}: {exc}"
+        return status
+    if not ping_workers:
+        return status
+    replies = celery.control.ping(timeout=1.0) or []
+    status["workers"] = sorted(name for reply in replies for name in reply)
+    return status

@@ -14,10 +14,11 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Response
+from celery import Celery
+from fastapi import APIRouter, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -31,6 +32,7 @@ from prometheus_client import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tortoise import Tortoise
 
+from app.core.jobs import broker_status
 from app.core.routing import route_template
 
 logger = logging.getLogger(__name__)
@@ -77,6 +79,21 @@ POOL = Gauge(
     ["state"],
     multiprocess_mode="livesum",
 )
+
+# Read at each scrape (from the broker and the database), so every web process reports the
+# same numbers whichever answers.
+JOB_QUEUE = Gauge(
+    "studylog_job_queue_messages",
+    "Jobs waiting in the broker's queue (0 without a broker).",
+    multiprocess_mode="mostrecent",
+)
+EXPORT_JOBS = Gauge(
+    "studylog_export_jobs",
+    "Export jobs by status: queued and running wait, done and failed are the outcomes.",
+    ["status"],
+    multiprocess_mode="mostrecent",
+)
+BROKER_TIMEOUT_SECONDS = 2.0
 
 
 class MetricsMiddleware:
@@ -187,10 +204,30 @@ def render() -> bytes:
     return generate_latest(REGISTRY)
 
 
+async def sample_jobs(
+    celery: Celery | None, queue: str, export_counts: Callable[[], Awaitable[dict[str, int]]]
+) -> None:
+    """Sets the job gauges: the queue's length from the broker, export jobs per status."""
+    try:
+        for status, count in (await export_counts()).items():
+            EXPORT_JOBS.labels(status).set(count)
+    except Exception:  # pylint: disable=broad-exception-caught  # a scrape never fails on it
+        logger.warning("metrics: export job counts unavailable", exc_info=True)
+    if celery is not None:
+        status = await asyncio.to_thread(
+            broker_status, celery, queue, timeout=BROKER_TIMEOUT_SECONDS, ping_workers=False
+        )
+        if status["queued"] is not None:
+            JOB_QUEUE.set(status["queued"])
+
+
 router = APIRouter(tags=["metrics"])
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
     """Prometheus text exposition."""
+    probe = getattr(request.app.state, "metrics_probe", None)
+    if probe is not None:
+        await probe()
     return Response(render(), media_type=CONTENT_TYPE_LATEST)

@@ -7,6 +7,9 @@ the workers are `celery -A backend.jobs worker` processes on the same PostgreSQL
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -17,7 +20,7 @@ import httpx
 import pytest
 
 from app.study.models import ExportJob, StudyRecord
-from settings import Settings
+from settings import BASE_DIR, Settings
 from tests.conftest import TEST_SECRET_KEY, register_and_login, unique_email
 from tests.fixtures import services
 from tests.fixtures.workers import (
@@ -28,6 +31,7 @@ from tests.fixtures.workers import (
     broker_url,
     purge_queue,
     worker_args,
+    worker_env,
 )
 from tests.study.conftest import URL, create_record, user_id
 from tests.study.test_export_jobs import names
@@ -66,7 +70,23 @@ def settings_overrides(broker: str, tmp_path: Path) -> dict[str, Any]:
         "CELERY_QUEUE": QUEUE,
         "EXPORT_DIR": str(tmp_path / "exports"),
         "JOB_TIME_LIMIT_SECONDS": TEST_JOB_TIME_LIMIT,
+        "METRICS_ENABLED": True,
     }
+
+
+def jobs_status(settings: Settings) -> dict[str, Any]:
+    """`python run.py jobs status --json` with the workers' settings, as an operator runs it."""
+    done = subprocess.run(
+        [sys.executable, "run.py", "jobs", "status", "--json"],
+        cwd=BASE_DIR,
+        env=worker_env(worker_settings(settings)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
 
 
 def worker_settings(settings: Settings, **extra: Any) -> dict[str, Any]:
@@ -151,6 +171,13 @@ async def test_jobs_queued_without_a_worker_are_done_by_one_with_the_streamed_by
     refused = await client.post(EXPORTS, json={"format": "csv"}, headers=user_headers)
     assert refused.status_code == 429
     assert refused.json() == {"detail": "TOO_MANY_REQUESTS"}
+    waiting = settings.EXPORT_MAX_ACTIVE_PER_USER
+    status = jobs_status(settings)
+    assert (status["reachable"], status["workers"], status["queued"]) == (True, [], waiting)
+    assert status["export_jobs"]["queued"] == waiting
+    metrics = (await client.get("/metrics")).text
+    assert "studylog_job_queue_messages 3.0" in metrics
+    assert 'studylog_export_jobs{status="queued"} 3.0' in metrics
 
     start_worker(start_process, settings, "w1")
     for export_format, job_id in jobs.items():
@@ -166,6 +193,10 @@ async def test_jobs_queued_without_a_worker_are_done_by_one_with_the_streamed_by
         assert job["bytes"] == len(streamed.content)
         theirs = await client.get(f"{EXPORTS}/{job_id}/download", headers=other_user_headers)
         assert theirs.status_code == 404
+    status = jobs_status(settings)
+    assert [name.split("@")[0] for name in status["workers"]] == ["w1"]
+    assert status["export_jobs"]["done"] == waiting
+    assert status["queued"] == 0
 
 
 async def test_a_worker_killed_mid_export_leaves_the_job_to_another(

@@ -82,6 +82,21 @@ async def test_a_blocked_event_loop_shows_as_lag(client: httpx.AsyncClient) -> N
     assert after - before >= 1
 
 
+async def test_export_jobs_by_status_are_exposed(
+    client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    for export_format in ("csv", "jsonl"):
+        response = await client.post(
+            "/api/v1/study-records/exports", json={"format": export_format}, headers=user_headers
+        )
+        assert response.status_code == 202
+    text = (await client.get("/metrics")).text
+    jobs = samples(text, "studylog_export_jobs")
+    assert jobs[(("status", "done"),)] == 2  # run in-process, after each answer
+    assert jobs[(("status", "queued"),)] == 0
+    assert samples(text, "studylog_job_queue_messages")[()] == 0  # no broker
+
+
 class TestDisabled:
     @pytest.fixture
     def settings_overrides(self) -> dict[str, Any]:
