@@ -2,7 +2,7 @@
 
 import typer
 
-from backend import audit, check, db, demo, study, users
+from backend import audit, check, db, demo, jobs, study, users
 
 cli = typer.Typer(
     help="Study Log administration. Exit codes: 0 success, 1 failure, 2 misuse.",
@@ -16,6 +16,7 @@ cli.add_typer(users.cli, name="users")
 cli.add_typer(audit.cli, name="audit")
 cli.add_typer(study.cli, name="study")
 cli.add_typer(demo.cli, name="demo")
+cli.add_typer(jobs.cli, name="jobs")
 cli.command("check")(check.check_command)
 cli.command("serve")(check.serve_command)
 
