@@ -132,13 +132,8 @@ async def wait_job(
     pytest.fail(f"job {job_id} not finished in {seconds} s: {job}")
 
 
-async def test_jobs_queued_without_a_worker_are_done_by_one_with_the_streamed_bytes(
-    client: httpx.AsyncClient,
-    user_headers: dict[str, str],
-    settings: Settings,
-    start_process: StartProcess,
-) -> None:
-    other_user_headers = await register_and_login(client, unique_email("other"))
+async def make_records(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
+    """Records that the filters keep and drop, with text CSV must quote and escape."""
     for n, (subject, title, day) in enumerate(
         [
             ("Physics", "Standing waves", "2024-02-03"),
@@ -149,8 +144,18 @@ async def test_jobs_queued_without_a_worker_are_done_by_one_with_the_streamed_by
         ]
     ):
         await create_record(
-            client, user_headers, subject=subject, title=title, studied_on=day, notes=f"é{n}"
+            client, headers, subject=subject, title=title, studied_on=day, notes=f"é{n}"
         )
+
+
+async def test_jobs_queued_without_a_worker_are_done_by_one_with_the_streamed_bytes(
+    client: httpx.AsyncClient,
+    user_headers: dict[str, str],
+    settings: Settings,
+    start_process: StartProcess,
+) -> None:
+    other_user_headers = await register_and_login(client, unique_email("other"))
+    await make_records(client, user_headers)
     jobs = {}
     for export_format in ("csv", "jsonl"):
         response = await client.post(
