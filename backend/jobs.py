@@ -15,11 +15,13 @@ import logging
 import smtplib
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import typer
 from celery import Task, signals
+from celery.beat import PersistentScheduler
 from tortoise import Tortoise
 from tortoise.context import TortoiseContext
 
@@ -190,6 +192,15 @@ def purge_audit_task() -> int:
     return run(purge_expired)
 
 
+class Scheduler(PersistentScheduler):
+    """Celery's file-backed schedule, in a directory made if missing (var/ by default)."""
+
+    def setup_schedule(self) -> None:
+        Path(self.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
+        super().setup_schedule()
+
+
+app.conf.beat_scheduler = f"{__name__}:Scheduler"
 app.conf.beat_schedule = {
     "audit-purge": {
         "task": job_name(purge_expired),
