@@ -120,6 +120,9 @@ def create_celery(settings: Settings) -> Celery:
         # Read by the Redis transport only: unacknowledged messages older than the
         # visibility timeout go back to the queue; look for them every few seconds.
         broker_transport_options={
+            # RabbitMQ: a publish returns once the broker has taken the message, so a 202
+            # means the job is in the queue (ignored by the Redis transport).
+            "confirm_publish": True,
             "visibility_timeout": settings.broker_visibility_timeout,
             "unacked_restore_interval": max(1, min(10, settings.broker_visibility_timeout // 5)),
             "unacked_restore_throttle": 1,

@@ -89,6 +89,18 @@ def jobs_status(settings: Settings) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
+async def queue_settled(settings: Settings, expected: int) -> dict[str, Any]:
+    """`jobs status` once the queue shows `expected` messages (the broker may count a
+    message published on another connection a moment later), or its last answer."""
+    status = jobs_status(settings)
+    for _ in range(20):
+        if status["queued"] == expected:
+            break
+        await asyncio.sleep(0.5)
+        status = jobs_status(settings)
+    return status
+
+
 def worker_settings(settings: Settings, **extra: Any) -> dict[str, Any]:
     """What a worker process is started with: the app's own settings."""
     values = {
@@ -179,7 +191,7 @@ async def test_jobs_queued_without_a_worker_are_done_by_one_with_the_streamed_by
     waiting = settings.EXPORT_MAX_ACTIVE_PER_USER
     # In the queue: the export jobs and the two users' verify mails.
     in_queue = waiting + 2
-    status = jobs_status(settings)
+    status = await queue_settled(settings, in_queue)
     assert (status["reachable"], status["workers"], status["queued"]) == (True, [], in_queue)
     assert status["export_jobs"]["queued"] == waiting
     metrics = (await client.get("/metrics")).text
