@@ -213,12 +213,14 @@ async def sample_jobs(
             EXPORT_JOBS.labels(status).set(count)
     except Exception:  # pylint: disable=broad-exception-caught  # a scrape never fails on it
         logger.warning("metrics: export job counts unavailable", exc_info=True)
-    if celery is not None:
-        status = await asyncio.to_thread(
-            broker_status, celery, queue, timeout=BROKER_TIMEOUT_SECONDS, ping_workers=False
-        )
-        if status["queued"] is not None:
-            JOB_QUEUE.set(status["queued"])
+    if celery is None:
+        JOB_QUEUE.set(0)  # jobs run in this process: nothing ever waits in a queue
+        return
+    status = await asyncio.to_thread(
+        broker_status, celery, queue, timeout=BROKER_TIMEOUT_SECONDS, ping_workers=False
+    )
+    if status["queued"] is not None:
+        JOB_QUEUE.set(status["queued"])
 
 
 router = APIRouter(tags=["metrics"])
