@@ -2,25 +2,41 @@
 
 A limit counts attempts per window under one key (a client IP, a hashed email…); the
 attempt past the limit answers 429 `{"detail": "TOO_MANY_REQUESTS"}` with Retry-After.
-When the store does not answer, requests go through (logged): a Redis outage must not lock
-everyone out, and the limits are a brake on guessing, not the only defence.
+
+When the store does not answer (Redis down), every limit keeps counting in this process
+instead: each worker then allows up to the limit on its own, which bounds guessing at
+limit x workers rather than not at all. Redis is tried again every few seconds; its counts
+take over again when it answers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
+import time
+import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from fastapi import HTTPException, status
 from redis.exceptions import RedisError
 
-from app.core.store import KeyValueStore
+from app.core.store import KeyValueStore, MemoryStore
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
 KEY_PREFIX = "ratelimit:"
+STORE_ERRORS = (RedisError, OSError)
+# After the store failed, limits count in process for this long before it is tried again
+# (so an outage costs one failed round trip per period, not one per request).
+RETRY_STORE_AFTER_SECONDS = 5.0
+# How long a lock's strikes are remembered: each lock within it lasts twice the last.
+STRIKES_MEMORY_SECONDS = 86_400
 
 
 class RateLimitExceeded(HTTPException):
@@ -50,16 +66,89 @@ def hashed(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+class _Fallback:
+    """This process's stand-in for one shared store while it does not answer."""
+
+    def __init__(self) -> None:
+        self.memory = MemoryStore()
+        self.down_until = 0.0
+
+
+_FALLBACKS: weakref.WeakKeyDictionary[KeyValueStore, _Fallback] = weakref.WeakKeyDictionary()
+
+
+async def _on_store(store: KeyValueStore, operation: Callable[[KeyValueStore], Awaitable[T]]) -> T:
+    """Runs `operation` on the store, or on this process's memory while the store is down."""
+    fallback = _FALLBACKS.get(store)
+    if fallback is None:
+        fallback = _FALLBACKS[store] = _Fallback()
+    if time.monotonic() >= fallback.down_until:
+        try:
+            return await operation(store)
+        except STORE_ERRORS as exc:
+            fallback.down_until = time.monotonic() + RETRY_STORE_AFTER_SECONDS
+            logger.warning("rate limits count in this process: the store did not answer (%r)", exc)
+    return await operation(fallback.memory)
+
+
 async def hit(store: KeyValueStore, *, bucket: str, key: str, limit: Limit) -> None:
     """Counts one attempt against `limit` under bucket/key; raises RateLimitExceeded past it."""
     if not limit.enabled:
         return
-    try:
-        count, retry_after = await store.hit(
-            f"{KEY_PREFIX}{bucket}:{key}", window_seconds=limit.window_seconds
-        )
-    except (RedisError, OSError):
-        logger.warning("rate limit %s not checked: the store did not answer", bucket)
-        return
+    name = f"{KEY_PREFIX}{bucket}:{key}"
+    count, retry_after = await _on_store(
+        store, lambda s: s.hit(name, window_seconds=limit.window_seconds)
+    )
     if count > limit.attempts:
         raise RateLimitExceeded(retry_after)
+
+
+async def check_lock(store: KeyValueStore, *, bucket: str, key: str) -> None:
+    """Raises RateLimitExceeded while bucket/key is locked by `hit_with_backoff`."""
+    raw = await _on_store(store, lambda s: s.get(f"{KEY_PREFIX}{bucket}:lock:{key}"))
+    if raw is None:
+        return
+    try:
+        remaining = float(raw) - time.time()
+    except ValueError:
+        return
+    if remaining > 0:
+        raise RateLimitExceeded(math.ceil(remaining))
+
+
+async def hit_with_backoff(
+    store: KeyValueStore, *, bucket: str, key: str, limit: Limit, max_lock_seconds: int
+) -> None:
+    """Counts one event; past `limit`, locks bucket/key (see `check_lock`) for one window,
+    then two, four… for each lock within a day, at most `max_lock_seconds`."""
+    if not limit.enabled:
+        return
+    counter = f"{KEY_PREFIX}{bucket}:{key}"
+    count, _ = await _on_store(store, lambda s: s.hit(counter, window_seconds=limit.window_seconds))
+    if count <= limit.attempts:
+        return
+    strikes, _ = await _on_store(
+        store,
+        lambda s: s.hit(
+            f"{KEY_PREFIX}{bucket}:strikes:{key}", window_seconds=STRIKES_MEMORY_SECONDS
+        ),
+    )
+    seconds = min(limit.window_seconds * 2 ** min(strikes - 1, 30), max_lock_seconds)
+    until = f"{time.time() + seconds:.3f}"
+
+    async def lock(s: KeyValueStore) -> None:
+        await s.set(f"{KEY_PREFIX}{bucket}:lock:{key}", until, ttl_seconds=seconds)
+        await s.delete(counter)  # counting starts afresh when the lock ends
+
+    await _on_store(store, lock)
+    logger.warning("rate limit %s: locked for %d s (strike %d)", bucket, seconds, strikes)
+
+
+async def is_flagged(store: KeyValueStore, *, bucket: str, key: str) -> bool:
+    return await _on_store(store, lambda s: s.exists(f"{KEY_PREFIX}{bucket}:{key}"))
+
+
+async def flag(store: KeyValueStore, *, bucket: str, key: str, ttl_seconds: float) -> None:
+    await _on_store(
+        store, lambda s: s.set(f"{KEY_PREFIX}{bucket}:{key}", b"1", ttl_seconds=ttl_seconds)
+    )

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
+from app.core import ratelimit
 from settings import Settings
 from tests.conftest import PASSWORD, unique_email
 from tests.core.test_outage import CuttableProxy
@@ -115,3 +116,27 @@ async def test_redis_outage_keeps_serving_and_revocations_hold(
     for token, status in ((kept, 200), (ended, 401), (during, 401)):
         response = await client.get("/api/v1/users/me", headers=bearer(token["access_token"]))
         assert response.status_code == status, (token, response.text)
+
+
+@pytest.mark.parametrize("settings_overrides", [{"RATE_LIMIT_LOGIN_PER_IP": 3}])
+@pytest.mark.usefixtures("app")
+async def test_rate_limits_count_in_process_while_redis_is_down(
+    client: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Redis is tried on every request, so its return shows at once.
+    monkeypatch.setattr(ratelimit, "RETRY_STORE_AFTER_SECONDS", 0.0)
+    link = PROXIES[urlsplit(settings.REDIS_URL).netloc]
+    form = {"username": unique_email(), "password": "wrong password"}
+    assert (await client.post("/api/v1/auth/jwt/login", data=form)).status_code == 400
+    await link.cut()
+    try:
+        answers = [
+            (await client.post("/api/v1/auth/jwt/login", data=form)).status_code for _ in range(4)
+        ]
+    finally:
+        await link.restore()
+    # In process: three attempts allowed, the fourth refused.
+    assert answers == [400, 400, 400, 429]
+    # Back on Redis, which counted the one attempt before the cut.
+    again = [(await client.post("/api/v1/auth/jwt/login", data=form)).status_code for _ in range(3)]
+    assert again == [400, 400, 429]
