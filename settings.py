@@ -68,8 +68,18 @@ class Settings(BaseSettings):
     # Fixed-window limits shared through the store: attempts per window, per client IP and
     # per email. 0 turns that one limit off.
     RATE_LIMIT_WINDOW_SECONDS: int = Field(default=60, ge=1, le=86_400)
+    # Login (README "Login limits"): every attempt per address; attempts at one account from
+    # one address; and a higher ceiling of failures at one account from addresses that have
+    # not logged in to it lately, which locks those out for a window, then 2, 4…, up to
+    # the backoff maximum.
     RATE_LIMIT_LOGIN_PER_IP: int = Field(default=30, ge=0)
-    RATE_LIMIT_LOGIN_PER_EMAIL: int = Field(default=10, ge=0)
+    RATE_LIMIT_LOGIN_PER_EMAIL_IP: int = Field(default=10, ge=0)
+    RATE_LIMIT_LOGIN_PER_EMAIL: int = Field(default=50, ge=0)
+    RATE_LIMIT_LOGIN_BACKOFF_MAX_SECONDS: int = Field(default=900, ge=1, le=86_400)
+    # Password checks of a logged-in user (deregistration, a change of email or password)
+    # and password resets: per user and per client IP.
+    RATE_LIMIT_PASSWORD_PER_USER: int = Field(default=10, ge=0)
+    RATE_LIMIT_PASSWORD_PER_IP: int = Field(default=30, ge=0)
     RATE_LIMIT_REGISTER_PER_IP: int = Field(default=20, ge=0)
     RATE_LIMIT_REGISTER_PER_EMAIL: int = Field(default=5, ge=0)
     RATE_LIMIT_FORGOT_PASSWORD_PER_IP: int = Field(default=10, ge=0)

@@ -43,7 +43,7 @@ def hosts(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, str]]:
         "SECRET_KEY": TEST_SECRET_KEY,
         "LOG_LEVEL": "WARNING",
         "AUDIT_FLUSH_INTERVAL_MS": "50",
-        "RATE_LIMIT_LOGIN_PER_EMAIL": str(LOGIN_LIMIT_PER_EMAIL),
+        "RATE_LIMIT_LOGIN_PER_EMAIL_IP": str(LOGIN_LIMIT_PER_EMAIL),
         "RATE_LIMIT_LOGIN_PER_IP": "1000",
     }
     with contextlib.ExitStack() as stack:

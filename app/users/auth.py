@@ -1,7 +1,8 @@
 """Authentication: bearer access tokens, and the dependencies routes use to require a user.
 
 `CurrentUser` and `CurrentSuperuser` are what other domains import. Whenever they admit a
-request they put the user id in `request.state.user_id`, where the audit trail reads it.
+request they put the user id in `request.state.user_id`, where the audit trail reads it
+(and the session id in `request.state.session_id`, which a password change keeps).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ async def authenticate(
     if user is None or not user.is_active:
         raise _unauthorized()
     request.state.user_id = user.id
+    request.state.session_id = claims.session_id
     return Authentication(user=user, claims=claims)
 
 

@@ -4,6 +4,7 @@ user a superuser route names."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Request, status
@@ -18,7 +19,19 @@ from app.users.manager import UserManagerDep
 from app.users.models import User
 from settings import Settings
 
-Action = Literal["login", "register", "forgot_password", "verify"]
+Action = Literal["register", "forgot_password", "verify"]
+
+# An address that logged in to an account is spared that account's lock for this long.
+KNOWN_ADDRESS_SECONDS = 30 * 86_400
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """What a login's limits need after the password check."""
+
+    account: str  # the hashed, normalised email: what the user lookup matches exactly
+    pair: str  # account and client address
+    known: bool  # this address logged in to this account lately
 
 
 class AccountRateLimiter:
@@ -29,10 +42,12 @@ class AccountRateLimiter:
         self.settings = settings
         self.ip = ip or "unknown"
 
+    def _limit(self, attempts: int) -> ratelimit.Limit:
+        return ratelimit.Limit(attempts, self.settings.RATE_LIMIT_WINDOW_SECONDS)
+
     def _limits(self, action: Action) -> tuple[ratelimit.Limit, ratelimit.Limit]:
         s = self.settings
         per_ip, per_email = {
-            "login": (s.RATE_LIMIT_LOGIN_PER_IP, s.RATE_LIMIT_LOGIN_PER_EMAIL),
             "register": (s.RATE_LIMIT_REGISTER_PER_IP, s.RATE_LIMIT_REGISTER_PER_EMAIL),
             "forgot_password": (
                 s.RATE_LIMIT_FORGOT_PASSWORD_PER_IP,
@@ -40,8 +55,7 @@ class AccountRateLimiter:
             ),
             "verify": (s.RATE_LIMIT_VERIFY_PER_IP, s.RATE_LIMIT_VERIFY_PER_EMAIL),
         }[action]
-        window = s.RATE_LIMIT_WINDOW_SECONDS
-        return ratelimit.Limit(per_ip, window), ratelimit.Limit(per_email, window)
+        return self._limit(per_ip), self._limit(per_email)
 
     async def hit(self, action: Action, *, email: str) -> None:
         per_ip, per_email = self._limits(action)
@@ -51,6 +65,59 @@ class AccountRateLimiter:
             bucket=f"{action}:email",
             key=ratelimit.hashed(normalize_email(email)),
             limit=per_email,
+        )
+
+    async def before_login(self, *, email: str) -> LoginAttempt:
+        """Counts a login attempt per address and per (account, address); 429 also while
+        the account is locked for addresses that have not logged in to it lately."""
+        s = self.settings
+        account = ratelimit.hashed(normalize_email(email))
+        pair = ratelimit.hashed(f"{account}|{self.ip}")
+        await ratelimit.hit(
+            self.store, bucket="login:ip", key=self.ip, limit=self._limit(s.RATE_LIMIT_LOGIN_PER_IP)
+        )
+        await ratelimit.hit(
+            self.store,
+            bucket="login:email_ip",
+            key=pair,
+            limit=self._limit(s.RATE_LIMIT_LOGIN_PER_EMAIL_IP),
+        )
+        known = await ratelimit.is_flagged(self.store, bucket="login:known", key=pair)
+        if not known:
+            await ratelimit.check_lock(self.store, bucket="login:email", key=account)
+        return LoginAttempt(account=account, pair=pair, known=known)
+
+    async def login_failed(self, attempt: LoginAttempt) -> None:
+        """Counts a failure at the account, towards its lock (known addresses excepted)."""
+        if attempt.known:
+            return
+        await ratelimit.hit_with_backoff(
+            self.store,
+            bucket="login:email",
+            key=attempt.account,
+            limit=self._limit(self.settings.RATE_LIMIT_LOGIN_PER_EMAIL),
+            max_lock_seconds=self.settings.RATE_LIMIT_LOGIN_BACKOFF_MAX_SECONDS,
+        )
+
+    async def login_succeeded(self, attempt: LoginAttempt) -> None:
+        await ratelimit.flag(
+            self.store, bucket="login:known", key=attempt.pair, ttl_seconds=KNOWN_ADDRESS_SECONDS
+        )
+
+    async def check_password(self, *, user_id: uuid.UUID | str) -> None:
+        """Counts a password check (or reset) of one account, per account and per address."""
+        s = self.settings
+        await ratelimit.hit(
+            self.store,
+            bucket="password:ip",
+            key=self.ip,
+            limit=self._limit(s.RATE_LIMIT_PASSWORD_PER_IP),
+        )
+        await ratelimit.hit(
+            self.store,
+            bucket="password:user",
+            key=str(user_id),
+            limit=self._limit(s.RATE_LIMIT_PASSWORD_PER_USER),
         )
 
 

@@ -11,10 +11,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
+import jwt
 from fastapi import BackgroundTasks, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from fastapi_users import BaseUserManager, UUIDIDMixin, exceptions, schemas
-from fastapi_users.jwt import generate_jwt
+from fastapi_users.jwt import decode_jwt, generate_jwt
 from fastapi_users.password import PasswordHelper
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
@@ -124,6 +125,78 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
             await self.user_db.update(user, {"hashed_password": new_hash})
         return user
 
+    async def create(
+        self,
+        user_create: schemas.BaseUserCreate,
+        safe: bool = False,
+        request: Request | None = None,
+    ) -> User:
+        """fastapi-users' own, with the hash off the event loop."""
+        await self.validate_password(user_create.password, user_create)
+        if await self.user_db.get_by_email(user_create.email) is not None:
+            raise exceptions.UserAlreadyExists()
+        values = (
+            user_create.create_update_dict() if safe else user_create.create_update_dict_superuser()
+        )
+        values["hashed_password"] = await off_loop(
+            self.password_helper.hash, values.pop("password")
+        )
+        user = await self.user_db.create(values)
+        await self.on_after_register(user, request)
+        return user
+
+    async def _update(self, user: User, update_dict: dict[str, Any]) -> User:
+        """fastapi-users' own, with the hash off the event loop: a new email is unverified,
+        a new password meets the policy."""
+        values: dict[str, Any] = {}
+        for field, value in update_dict.items():
+            if field == "email" and value != user.email:
+                if await self.user_db.get_by_email(value) is not None:
+                    raise exceptions.UserAlreadyExists()
+                values["email"] = value
+                values["is_verified"] = False
+            elif field == "password" and value is not None:
+                await self.validate_password(value, user)
+                values["hashed_password"] = await off_loop(self.password_helper.hash, value)
+            else:
+                values[field] = value
+        return await self.user_db.update(user, values)
+
+    def _reset_claims(self, token: str) -> tuple[uuid.UUID, str]:
+        """(user id, password fingerprint) of a well-signed, unexpired reset token."""
+        try:
+            data = decode_jwt(
+                token, self.reset_password_token_secret, [self.reset_password_token_audience]
+            )
+            user_id, fingerprint = self.parse_id(data["sub"]), data["password_fgpt"]
+        except (jwt.PyJWTError, KeyError, exceptions.InvalidID) as exc:
+            raise exceptions.InvalidResetPasswordToken() from exc
+        if not isinstance(fingerprint, str):
+            raise exceptions.InvalidResetPasswordToken()
+        return user_id, fingerprint
+
+    def reset_token_user_id(self, token: str) -> uuid.UUID:
+        """The account a reset token names, checked before any hashing (so the attempt can
+        be counted against that account); InvalidResetPasswordToken for a bad token."""
+        return self._reset_claims(token)[0]
+
+    async def reset_password(
+        self, token: str, password: str, request: Request | None = None
+    ) -> User:
+        """fastapi-users' own, with the fingerprint check and the hash off the event loop."""
+        user_id, fingerprint = self._reset_claims(token)
+        user = await self.get(user_id)
+        valid, _ = await off_loop(
+            self.password_helper.verify_and_update, user.hashed_password, fingerprint
+        )
+        if not valid:
+            raise exceptions.InvalidResetPasswordToken()
+        if not user.is_active:
+            raise exceptions.UserInactive()
+        updated = await self._update(user, {"password": password})
+        await self.on_after_reset_password(user, request)
+        return updated
+
     async def forgot_password(self, user: User, request: Request | None = None) -> None:
         """fastapi-users' own, with the fingerprint hash off the event loop."""
         if not user.is_active:
@@ -178,20 +251,46 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         )
         logger.info("password reset; %d sessions ended", ended, extra={"user_id": str(user.id)})
 
+    async def update(
+        self,
+        user_update: schemas.BaseUserUpdate,
+        user: User,
+        safe: bool = False,
+        request: Request | None = None,
+    ) -> User:
+        """fastapi-users' own; a new email (unlike a repeated one) ends sessions too."""
+        email_before = user.email
+        values = (
+            user_update.create_update_dict() if safe else user_update.create_update_dict_superuser()
+        )
+        updated = await self._update(user, values)
+        if updated.email != email_before:
+            values["email_changed"] = True
+        await self.on_after_update(updated, values, request)
+        return updated
+
     async def on_after_update(
         self, user: User, update_dict: dict[str, Any], request: Request | None = None
     ) -> None:
-        if update_dict.get("password") is not None or update_dict.get("is_active") is False:
+        if (
+            update_dict.get("password") is not None
+            or update_dict.get("email_changed")
+            or update_dict.get("is_active") is False
+        ):
+            # The user's own request keeps its session; every other one ends.
+            keep = None
+            if request is not None and getattr(request.state, "user_id", None) == user.id:
+                keep = getattr(request.state, "session_id", None)
             ended = await service.revoke_user_sessions(
-                user_id=user.id, store=self.store, settings=self.settings
+                user_id=user.id, store=self.store, settings=self.settings, except_session=keep
             )
             logger.info(
-                "password changed or account deactivated; %d sessions ended",
+                "password or email changed or account deactivated; %d sessions ended",
                 ended,
                 extra={"user_id": str(user.id)},
             )
         else:
-            # Any other change (superuser, verified, email) shows in the next request.
+            # Any other change (superuser, verified, name) shows in the next request.
             await service.forget_cached_user(
                 user_id=user.id, store=self.store, settings=self.settings
             )

@@ -33,6 +33,7 @@ from app.users.schemas import (
     UserCreate,
     UserRead,
     UserUpdate,
+    UserUpdateMe,
     VerifyRequest,
 )
 
@@ -90,10 +91,12 @@ async def login(
     settings: SettingsDep,
 ) -> TokenPair:
     """Log in with email (as `username`) and password: an access and a refresh token."""
-    await limiter.hit("login", email=credentials.username)
+    attempt = await limiter.before_login(email=credentials.username)
     user = await user_manager.authenticate(credentials)
     if user is None or not user.is_active:
+        await limiter.login_failed(attempt)
         raise _bad_request(ErrorCode.LOGIN_BAD_CREDENTIALS)
+    await limiter.login_succeeded(attempt)
     tokens = await service.start_session(user=user, settings=settings)
     await user_manager.on_after_login(user, request)
     return TokenPair(access_token=tokens.access_token, refresh_token=tokens.refresh_token)
@@ -160,12 +163,16 @@ async def forgot_password(
         await user_manager.spend_hash_time()
 
 
-@auth.post("/reset-password", name="reset_password", responses=errors(400, 503))
+@auth.post("/reset-password", name="reset_password", responses=errors(400, 429, 503))
 async def reset_password(
-    request: Request, body: ResetPasswordRequest, user_manager: UserManagerDep
+    request: Request,
+    body: ResetPasswordRequest,
+    user_manager: UserManagerDep,
+    limiter: AccountRateLimiterDep,
 ) -> None:
     """Set a new password with a mailed reset token; the user's other tokens stop working."""
     try:
+        await limiter.check_password(user_id=user_manager.reset_token_user_id(body.token))
         await user_manager.reset_password(body.token, body.password, request)
     except (
         exceptions.InvalidResetPasswordToken,
@@ -227,12 +234,22 @@ async def read_me(user: CurrentUser) -> UserRead:
     "/me",
     response_model=UserRead,
     name="patch_me",
-    responses=errors(400, 401, 503),
+    responses=errors(400, 401, 429, 503),
 )
 async def update_me(
-    request: Request, user_in: UserUpdate, user: CurrentUser, user_manager: UserManagerDep
+    request: Request,
+    user_in: UserUpdateMe,
+    user: CurrentUser,
+    user_manager: UserManagerDep,
+    limiter: AccountRateLimiterDep,
 ) -> UserRead:
-    """Change the current user's email, password or display name."""
+    """Change the current user's email, password (both need `current_password`) or name."""
+    new_email = user_in.email is not None and user_in.email != user.email
+    if new_email or user_in.password is not None:
+        await _require_password(user_manager, limiter, user, user_in.current_password)
+    if new_email:
+        # Whether another account has an email is counted like registering it.
+        await limiter.hit("register", email=str(user_in.email))
     return UserRead.model_validate(
         await _update(user_manager, user_in, user, safe=True, request=request)
     )
@@ -243,17 +260,32 @@ async def update_me(
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     name="delete_me",
-    responses=errors(400, 401, 503),
+    responses=errors(400, 401, 429, 503),
 )
 async def delete_me(
-    request: Request, body: DeregisterRequest, user: CurrentUser, user_manager: UserManagerDep
+    request: Request,
+    body: DeregisterRequest,
+    user: CurrentUser,
+    user_manager: UserManagerDep,
+    limiter: AccountRateLimiterDep,
 ) -> None:
     """Deregister: delete the account and its study records, with the current password."""
-    if not await user_manager.check_password(user, body.password):
-        raise _bad_request(INVALID_PASSWORD)
+    await _require_password(user_manager, limiter, user, body.password)
     await user_manager.delete(user, request=request)
     # The account is gone: the audit row of this very request must not name it either.
     request.state.user_id = None
+
+
+async def _require_password(
+    user_manager: UserManagerDep,
+    limiter: AccountRateLimiterDep,
+    user: User,
+    password: str | None,
+) -> None:
+    """400 INVALID_PASSWORD unless `password` is the user's; every check is counted."""
+    await limiter.check_password(user_id=user.id)
+    if not password or not await user_manager.check_password(user, password):
+        raise _bad_request(INVALID_PASSWORD)
 
 
 @users.get("/count", response_model=UserCount, name="count", responses=errors(503))

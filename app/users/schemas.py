@@ -46,6 +46,18 @@ class UserUpdate(schemas.BaseUserUpdate):
         return {k: v for k, v in super().create_update_dict_superuser().items() if v is not None}
 
 
+class UserUpdateMe(UserUpdate):
+    """What a user may change of its own account; `current_password` is needed for a new
+    email or password (it proves the request is the user's, not a stolen token's)."""
+
+    current_password: str | None = Field(default=None, max_length=PASSWORD_MAX_LENGTH)
+
+    def create_update_dict(self) -> dict[str, Any]:
+        values = super().create_update_dict()
+        values.pop("current_password", None)
+        return values
+
+
 class UserCount(BaseModel):
     count: int
 

@@ -211,9 +211,13 @@ async def revoke_user_sessions(
     user_id: uuid.UUID,
     store: KeyValueStore | None = None,
     settings: Settings | None = None,
+    except_session: uuid.UUID | str | None = None,
 ) -> int:
-    """Ends every login session of a user; the number ended."""
-    ended = await AuthSession.filter(user_id=user_id, revoked_at=None).update(revoked_at=_now())
+    """Ends every login session of a user (but `except_session`); the number ended."""
+    sessions = AuthSession.filter(user_id=user_id, revoked_at=None)
+    if except_session is not None:
+        sessions = sessions.exclude(id=except_session)
+    ended = await sessions.update(revoked_at=_now())
     await forget_cached_user(user_id=user_id, store=store, settings=settings)
     return ended
 

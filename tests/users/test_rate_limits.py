@@ -1,4 +1,6 @@
-"""Login, register, forgot-password and request-verify-token are limited per IP and email."""
+"""Login, register, forgot-password and request-verify-token are limited per IP and email;
+login per address, per (account, address), and with a lock on the account for addresses
+that have not logged in to it, which backs off (README, "Login limits")."""
 
 from __future__ import annotations
 
@@ -6,7 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from app.core import ratelimit
 from app.users.models import User
 from tests.conftest import PASSWORD, unique_email
 from tests.users.conftest import register
@@ -14,6 +18,7 @@ from tests.users.conftest import register
 TIGHT = {
     "RATE_LIMIT_WINDOW_SECONDS": 60,
     "RATE_LIMIT_LOGIN_PER_IP": 3,
+    "RATE_LIMIT_LOGIN_PER_EMAIL_IP": 2,
     "RATE_LIMIT_LOGIN_PER_EMAIL": 2,
     "RATE_LIMIT_REGISTER_PER_IP": 3,
     "RATE_LIMIT_REGISTER_PER_EMAIL": 2,
@@ -49,6 +54,8 @@ async def _attempt(client: httpx.AsyncClient, route: str, email: str, ip: str) -
 
 
 ROUTES = ["login", "register", "forgot-password", "request-verify-token"]
+# Login's per-email limit counts failures from all addresses and then locks (below).
+PER_EMAIL_ROUTES = ["register", "forgot-password", "request-verify-token"]
 
 
 def _assert_limited(response: httpx.Response) -> None:
@@ -57,7 +64,7 @@ def _assert_limited(response: httpx.Response) -> None:
     assert 1 <= int(response.headers["Retry-After"]) <= 60
 
 
-@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("route", PER_EMAIL_ROUTES)
 async def test_per_email_limit_holds_across_ips(client: httpx.AsyncClient, route: str) -> None:
     email = unique_email()
     first = [await _attempt(client, route, email, f"203.0.113.{i}") for i in (1, 2)]
@@ -85,19 +92,77 @@ async def test_limited_register_stores_nothing(client: httpx.AsyncClient) -> Non
     assert not await User.filter(email="late@example.com").exists()
 
 
+async def _fail_from_strangers(client: httpx.AsyncClient, email: str, count: int) -> None:
+    for i in range(count):
+        response = await _attempt(client, "login", email, f"203.0.113.{100 + i}")
+        assert response.status_code == 400, response.text
+
+
 async def test_limited_login_with_the_right_password_is_still_429(
     client: httpx.AsyncClient,
 ) -> None:
     email = unique_email()
     await register(client, email, headers=_from("192.0.2.50"))
-    for _ in range(2):
-        await _attempt(client, "login", email, "192.0.2.51")
+    await _fail_from_strangers(client, email, 3)  # one past the ceiling of 2: locked
     response = await client.post(
         "/api/v1/auth/jwt/login",
         data={"username": email, "password": PASSWORD},
         headers=_from("192.0.2.52"),
     )
     _assert_limited(response)
+
+
+async def test_login_attempts_at_one_account_from_one_address_are_limited(
+    client: httpx.AsyncClient,
+) -> None:
+    email = unique_email()
+    await register(client, email)
+    for _ in range(2):
+        assert (await _attempt(client, "login", email, "198.51.100.20")).status_code == 400
+    _assert_limited(await _attempt(client, "login", email, "198.51.100.20"))
+    # Only that address is held back: the account is not locked (2 failures, ceiling 2).
+    ok = await client.post(
+        "/api/v1/auth/jwt/login",
+        data={"username": email, "password": PASSWORD},
+        headers=_from("198.51.100.21"),
+    )
+    assert ok.status_code == 200, ok.text
+
+
+async def test_strangers_cannot_lock_the_user_out_of_an_address_it_logged_in_from(
+    client: httpx.AsyncClient,
+) -> None:
+    email = unique_email()
+    await register(client, email)
+    home = _from("192.0.2.77")
+    first = await client.post(
+        "/api/v1/auth/jwt/login", data={"username": email, "password": PASSWORD}, headers=home
+    )
+    assert first.status_code == 200
+    await _fail_from_strangers(client, email, 3)
+    # Strangers (and any new address) are locked out of the account now ...
+    _assert_limited(await _attempt(client, "login", email, "203.0.113.200"))
+    # ... the user at its own address is not, as often as its per-address limit allows.
+    again = await client.post(
+        "/api/v1/auth/jwt/login", data={"username": email, "password": PASSWORD}, headers=home
+    )
+    assert again.status_code == 200, again.text
+
+
+async def test_the_account_lock_backs_off(client: httpx.AsyncClient, app: FastAPI) -> None:
+    email = unique_email()
+    await register(client, email)
+    await _fail_from_strangers(client, email, 3)
+    locked = await _attempt(client, "login", email, "203.0.113.250")
+    _assert_limited(locked)
+    assert int(locked.headers["Retry-After"]) <= 60
+    # The first lock ends (played by removing it) and the strangers go on: twice as long.
+    account = ratelimit.hashed(email)
+    await app.state.store.delete(f"ratelimit:login:email:lock:{account}")
+    await _fail_from_strangers(client, email, 3)
+    relocked = await _attempt(client, "login", email, "203.0.113.251")
+    assert relocked.json() == {"detail": "TOO_MANY_REQUESTS"}
+    assert 60 < int(relocked.headers["Retry-After"]) <= 120
 
 
 @pytest.mark.parametrize(
@@ -114,7 +179,15 @@ async def test_untrusted_peer_cannot_dodge_the_ip_limit_with_x_forwarded_for(
 
 
 @pytest.mark.parametrize(
-    "settings_overrides", [{**TIGHT, "RATE_LIMIT_LOGIN_PER_IP": 0, "RATE_LIMIT_LOGIN_PER_EMAIL": 0}]
+    "settings_overrides",
+    [
+        {
+            **TIGHT,
+            "RATE_LIMIT_LOGIN_PER_IP": 0,
+            "RATE_LIMIT_LOGIN_PER_EMAIL_IP": 0,
+            "RATE_LIMIT_LOGIN_PER_EMAIL": 0,
+        }
+    ],
 )
 async def test_zero_turns_a_limit_off(client: httpx.AsyncClient) -> None:
     responses: list[Any] = [

@@ -72,7 +72,7 @@ async def test_logout_on_one_instance_holds_on_the_other(
 
 @pytest.mark.parametrize(
     "settings_overrides",
-    [{"RATE_LIMIT_LOGIN_PER_EMAIL": 3, "RATE_LIMIT_LOGIN_PER_IP": 0}],
+    [{"RATE_LIMIT_LOGIN_PER_EMAIL_IP": 3, "RATE_LIMIT_LOGIN_PER_IP": 0}],
 )
 async def test_rate_limits_are_shared_by_the_instances(
     client: httpx.AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch

@@ -54,7 +54,7 @@ async def test_patch_me_changes_display_name_and_email(client: httpx.AsyncClient
     response = await client.patch(
         "/api/v1/users/me",
         headers=bearer(tokens),
-        json={"display_name": "Grace", "email": new_email.upper()},
+        json={"display_name": "Grace", "email": new_email.upper(), "current_password": PASSWORD},
     )
     assert response.status_code == 200
     assert response.json()["display_name"] == "Grace"
@@ -81,7 +81,9 @@ async def test_patch_me_to_a_taken_email_is_400(client: httpx.AsyncClient) -> No
     await register(client, taken)
     email, tokens = await _user_with_tokens(client)
     response = await client.patch(
-        "/api/v1/users/me", headers=bearer(tokens), json={"email": taken.upper()}
+        "/api/v1/users/me",
+        headers=bearer(tokens),
+        json={"email": taken.upper(), "current_password": PASSWORD},
     )
     assert response.status_code == 400
     assert response.json() == {"detail": "UPDATE_USER_EMAIL_ALREADY_EXISTS"}
@@ -91,20 +93,29 @@ async def test_patch_me_to_a_taken_email_is_400(client: httpx.AsyncClient) -> No
 async def test_patch_me_with_invalid_password_is_400(client: httpx.AsyncClient) -> None:
     _, tokens = await _user_with_tokens(client)
     response = await client.patch(
-        "/api/v1/users/me", headers=bearer(tokens), json={"password": "x"}
+        "/api/v1/users/me",
+        headers=bearer(tokens),
+        json={"password": "x", "current_password": PASSWORD},
     )
     assert response.status_code == 400
     assert response.json()["detail"]["code"] == "UPDATE_USER_INVALID_PASSWORD"
 
 
-async def test_patch_me_password_change_ends_existing_tokens(client: httpx.AsyncClient) -> None:
+async def test_patch_me_password_change_ends_the_other_sessions(
+    client: httpx.AsyncClient,
+) -> None:
     email, tokens = await _user_with_tokens(client)
+    other = await login_tokens(client, email)
     response = await client.patch(
-        "/api/v1/users/me", headers=bearer(tokens), json={"password": "changed password"}
+        "/api/v1/users/me",
+        headers=bearer(tokens),
+        json={"password": "changed password", "current_password": PASSWORD},
     )
     assert response.status_code == 200
-    assert await me_status(client, bearer(tokens)) == 401
-    assert (await refresh(client, tokens["refresh_token"])).status_code == 401
+    assert await me_status(client, bearer(other)) == 401
+    assert (await refresh(client, other["refresh_token"])).status_code == 401
+    # The session that changed it goes on.
+    assert await me_status(client, bearer(tokens)) == 200
     assert (
         await me_status(client, bearer(await login_tokens(client, email, "changed password")))
         == 200

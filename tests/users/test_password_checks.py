@@ -1,0 +1,243 @@
+"""Every route that checks a password is rate limited per user and per client address, and
+every password hash runs off the event loop; a stolen access token alone cannot change the
+account's email or password (API.md, PATCH /users/me and DELETE /users/me)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from fastapi_users.password import PasswordHelper
+
+from app.users.models import User
+from tests.conftest import PASSWORD, unique_email
+from tests.users.conftest import Outbox, bearer, login_tokens, me_status, register
+
+LIMITS = {
+    "RATE_LIMIT_PASSWORD_PER_USER": 2,
+    "RATE_LIMIT_PASSWORD_PER_IP": 3,
+}
+NEW_PASSWORD = "a brand new password"
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return LIMITS
+
+
+def _from(ip: str, tokens: dict[str, str] | None = None) -> dict[str, str]:
+    headers = {"X-Forwarded-For": ip}
+    if tokens is not None:
+        headers.update(bearer(tokens))
+    return headers
+
+
+async def _account(client: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
+    email = unique_email()
+    assert (await register(client, email)).status_code == 201
+    return email, await login_tokens(client, email)
+
+
+async def _deregister(
+    client: httpx.AsyncClient, tokens: dict[str, str], password: str, ip: str
+) -> httpx.Response:
+    return await client.request(
+        "DELETE", "/api/v1/users/me", json={"password": password}, headers=_from(ip, tokens)
+    )
+
+
+async def _patch_me(
+    client: httpx.AsyncClient, tokens: dict[str, str], body: dict[str, Any], ip: str = "192.0.2.1"
+) -> httpx.Response:
+    return await client.patch("/api/v1/users/me", json=body, headers=_from(ip, tokens))
+
+
+def _is_429(response: httpx.Response) -> bool:
+    return response.status_code == 429 and response.json() == {"detail": "TOO_MANY_REQUESTS"}
+
+
+# --- rate limits -----------------------------------------------------------------------------
+
+
+async def test_deregistration_password_guesses_are_limited_per_user(
+    client: httpx.AsyncClient,
+) -> None:
+    email, tokens = await _account(client)
+    for i in range(2):
+        wrong = await _deregister(client, tokens, "wrong password", f"203.0.113.{i}")
+        assert wrong.json() == {"detail": "INVALID_PASSWORD"}
+    # From yet another address, and even with the right password: the account's checks are spent.
+    assert _is_429(await _deregister(client, tokens, PASSWORD, "203.0.113.9"))
+    assert await User.filter(email=email).exists()
+
+
+async def test_password_checks_are_limited_per_address(client: httpx.AsyncClient) -> None:
+    ip = "198.51.100.30"
+    for _ in range(3):
+        _, tokens = await _account(client)
+        assert (await _deregister(client, tokens, "wrong password", ip)).status_code == 400
+    _, tokens = await _account(client)
+    assert _is_429(await _deregister(client, tokens, "wrong password", ip))
+    assert (await _deregister(client, tokens, "wrong password", "198.51.100.31")).status_code == 400
+
+
+async def test_patch_me_current_password_guesses_are_limited(client: httpx.AsyncClient) -> None:
+    _, tokens = await _account(client)
+    for i in range(2):
+        response = await _patch_me(
+            client, tokens, {"password": NEW_PASSWORD, "current_password": "wrong"}, f"192.0.2.{i}"
+        )
+        assert response.json() == {"detail": "INVALID_PASSWORD"}
+    assert _is_429(
+        await _patch_me(client, tokens, {"password": NEW_PASSWORD, "current_password": PASSWORD})
+    )
+
+
+async def test_password_resets_are_limited_per_user(
+    client: httpx.AsyncClient, outbox: Outbox
+) -> None:
+    email, _ = await _account(client)
+    await client.post("/api/v1/auth/forgot-password", json={"email": email})
+    token = outbox.token(email, "reset")
+    for i in range(2):
+        short = await client.post(
+            "/api/v1/auth/reset-password",
+            json={"token": token, "password": "short"},
+            headers=_from(f"203.0.113.{40 + i}"),
+        )
+        assert short.status_code == 400
+    late = await client.post(
+        "/api/v1/auth/reset-password",
+        json={"token": token, "password": NEW_PASSWORD},
+        headers=_from("203.0.113.49"),
+    )
+    assert _is_429(late)
+
+
+# --- PATCH /users/me needs the current password ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "change", [{"email": "new-address@example.com"}, {"password": NEW_PASSWORD}]
+)
+@pytest.mark.parametrize("current", [None, "wrong password", ""])
+async def test_patch_me_email_or_password_without_the_current_password_is_400(
+    client: httpx.AsyncClient, change: dict[str, str], current: str | None
+) -> None:
+    email, tokens = await _account(client)
+    body: dict[str, Any] = dict(change)
+    if current is not None:
+        body["current_password"] = current
+    response = await _patch_me(client, tokens, body)
+    assert response.status_code == 400
+    assert response.json() == {"detail": "INVALID_PASSWORD"}
+    stored = await User.get(email=email)
+    assert (await login_tokens(client, email))["access_token"]
+    assert stored.email == email
+
+
+async def test_patch_me_name_alone_needs_no_password(client: httpx.AsyncClient) -> None:
+    email, tokens = await _account(client)
+    same_email = await _patch_me(client, tokens, {"display_name": "Ada", "email": email.upper()})
+    assert same_email.status_code == 200, same_email.text
+    assert same_email.json()["display_name"] == "Ada"
+
+
+async def test_email_change_ends_other_sessions_and_clears_verified(
+    client: httpx.AsyncClient,
+) -> None:
+    email, tokens = await _account(client)
+    other = await login_tokens(client, email)
+    await User.filter(email=email).update(is_verified=True)
+    new_email = unique_email("moved")
+    response = await _patch_me(client, tokens, {"email": new_email, "current_password": PASSWORD})
+    assert response.status_code == 200, response.text
+    assert response.json()["email"] == new_email
+    assert response.json()["is_verified"] is False
+    assert await me_status(client, bearer(other)) == 401
+    assert await me_status(client, bearer(tokens)) == 200
+
+
+@pytest.mark.parametrize("settings_overrides", [{"RATE_LIMIT_REGISTER_PER_IP": 3}])
+async def test_email_taken_probes_are_limited_like_register(client: httpx.AsyncClient) -> None:
+    _, tokens = await _account(client)
+    taken = [unique_email("taken") for _ in range(3)]
+    for i, email in enumerate(taken):
+        registered = await client.post(
+            "/api/v1/auth/register",
+            json={"email": email, "password": PASSWORD},
+            headers=_from(f"192.0.2.{200 + i}"),
+        )
+        assert registered.status_code == 201
+    ip = "198.51.100.60"
+    for email in taken:
+        probe = await _patch_me(client, tokens, {"email": email, "current_password": PASSWORD}, ip)
+        assert probe.json() == {"detail": "UPDATE_USER_EMAIL_ALREADY_EXISTS"}
+    assert _is_429(
+        await _patch_me(client, tokens, {"email": unique_email(), "current_password": PASSWORD}, ip)
+    )
+
+
+# --- hashing off the event loop ------------------------------------------------------------
+
+
+class LoopWatchingHelper:
+    """The password helper, noting for each hash or verify whether it ran on the loop."""
+
+    def __init__(self, inner: PasswordHelper) -> None:
+        self.inner = inner
+        self.on_loop: list[str] = []
+        self.calls = 0
+
+    def _note(self, name: str) -> None:
+        self.calls += 1
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self.on_loop.append(name)
+
+    def hash(self, password: str) -> str:
+        self._note("hash")
+        return self.inner.hash(password)
+
+    def verify_and_update(self, plain: str, hashed: str) -> tuple[bool, str | None]:
+        self._note("verify")
+        return self.inner.verify_and_update(plain, hashed)
+
+    def generate(self) -> str:
+        return self.inner.generate()
+
+
+@pytest.fixture
+def watcher(cheap_password_hashing: None, monkeypatch: pytest.MonkeyPatch) -> LoopWatchingHelper:
+    del cheap_password_hashing  # wrapped here, so it must be in place first
+    from app.users import manager  # pylint: disable=import-outside-toplevel  # patched above
+
+    helper = LoopWatchingHelper(manager.PASSWORD_HELPER)
+    monkeypatch.setattr(manager, "PASSWORD_HELPER", helper)
+    return helper
+
+
+@pytest.mark.parametrize("settings_overrides", [{}])
+async def test_no_password_hash_runs_on_the_event_loop(
+    client: httpx.AsyncClient, outbox: Outbox, watcher: LoopWatchingHelper
+) -> None:
+    email, tokens = await _account(client)  # register and login
+    changed = await _patch_me(
+        client, tokens, {"password": NEW_PASSWORD, "current_password": PASSWORD}
+    )
+    assert changed.status_code == 200
+    await client.post("/api/v1/auth/forgot-password", json={"email": email})
+    reset = await client.post(
+        "/api/v1/auth/reset-password",
+        json={"token": outbox.token(email, "reset"), "password": PASSWORD},
+    )
+    assert reset.status_code == 200
+    await client.post("/api/v1/auth/forgot-password", json={"email": "nobody@example.com"})
+    tokens = await login_tokens(client, email)
+    assert (await _deregister(client, tokens, PASSWORD, "192.0.2.99")).status_code == 204
+    assert watcher.calls >= 8
+    assert watcher.on_loop == []
