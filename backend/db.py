@@ -18,6 +18,7 @@ from typing import Any
 
 import typer
 from aerich import Command
+from aerich.ddl.sqlite import SqliteDDL
 from aerich.migrate import Migrate
 from aerich.utils import (
     decompress_dict,
@@ -25,7 +26,7 @@ from aerich.utils import (
     get_models_describe,
     import_py_file,
 )
-from tortoise import Tortoise
+from tortoise import Model, Tortoise
 from tortoise.exceptions import OperationalError
 from tortoise.utils import get_schema_sql
 
@@ -41,6 +42,9 @@ _OFFLINE_URLS = {
     "postgres": "postgres://offline@127.0.0.1:9/offline",
     "mysql": "mysql://offline@127.0.0.1:9/offline",
 }
+
+# A migration's SQL for a database the change does not touch (a MySQL-only collation).
+NO_CHANGE = "-- nothing changes on this database\nSELECT 1;\n"
 
 MIGRATION_TEMPLATE = '''"""{title}
 
@@ -142,6 +146,39 @@ def _reset_differ() -> None:
     Migrate._rename_models = {}
 
 
+def _sqlite_type(field_describe: dict[str, Any]) -> str | None:
+    types = field_describe.get("db_field_types") or {}
+    return types.get("sqlite", types.get(""))
+
+
+def _sqlite_ddl(old_state: dict[str, Any]) -> type[SqliteDDL]:
+    """aerich's SQLite DDL, except that modifying a column whose SQLite type stays the same
+    (a collation or type that only another dialect spells differently) writes nothing.
+
+    SQLite cannot alter a column; aerich refuses any column change there, so one history for
+    three databases could never change a column for MySQL alone. A change SQLite would see
+    still raises.
+    """
+
+    class SqliteDDLForOtherDialects(SqliteDDL):
+        def modify_column(
+            self, model: type[Model], field_describe: dict[str, Any], is_pk: bool = True
+        ) -> str:
+            table = model._meta.db_table  # pylint: disable=protected-access  # Tortoise's metadata
+            old_fields = [
+                field
+                for describe in old_state.values()
+                if describe.get("table") == table
+                for field in describe.get("data_fields", [])
+                if field.get("db_column") == field_describe.get("db_column")
+            ]
+            if old_fields and _sqlite_type(old_fields[0]) == _sqlite_type(field_describe):
+                return ""
+            return super().modify_column(model, field_describe, is_pk)
+
+    return SqliteDDLForOtherDialects
+
+
 def _join(statements: list[str]) -> str:
     return "".join(f"{s.rstrip().rstrip(';')};\n" for s in statements if s.strip())
 
@@ -172,7 +209,9 @@ async def _render(
         with _quiet_mysql_version():
             Migrate.app = APP_LABEL
             Migrate.dialect = dialect
-            Migrate.ddl_class = await Migrate.load_ddl_class()
+            Migrate.ddl_class = (
+                _sqlite_ddl(old_state) if dialect == "sqlite" else await Migrate.load_ddl_class()
+            )
             Migrate.ddl = Migrate.ddl_class(connection)
             Migrate._db_version = "8.0" if dialect == "mysql" else None
             _reset_differ()
@@ -227,6 +266,11 @@ async def make_migration(name: str) -> Path | None:
         upgrades[dialect], downgrades[dialect], state = await _render(dialect, old_state)
     if not any(sql.strip() for sql in upgrades.values()):
         return None
+    for sql in (upgrades, downgrades):
+        for dialect, text in sql.items():
+            if not text.strip():
+                # aerich refuses to undo a migration without a statement.
+                sql[dialect] = NO_CHANGE
     version = _next_version("init" if old_state is None else name)
     path = migration_dir() / version
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
 """fastapi-users' database adapter for Tortoise (the library dropped its own in v10)."""
 
+import unicodedata
 import uuid
 from typing import Any
 
@@ -11,8 +12,14 @@ from app.users.models import User
 
 
 def normalize_email(email: str) -> str:
-    """The stored form of an email: lower case, so uniqueness is case-insensitive."""
-    return email.strip().lower()
+    """The stored and compared form of an email: trimmed, lower case, Unicode NFC.
+
+    The column compares it code point by code point on every database (utf8mb4_bin on
+    MySQL), so `víctim@` is never `victim@`, while the same letters typed precomposed or
+    with a combining accent are one address. No case folding beyond `lower()` (`ß` is not
+    `ss`): addresses stored before keep matching.
+    """
+    return unicodedata.normalize("NFC", email.strip().lower())
 
 
 class EmailTakenError(UserAlreadyExists):

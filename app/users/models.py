@@ -11,9 +11,26 @@ from tortoise import fields
 from tortoise.models import Model
 
 
+class ExactCharField(fields.CharField):
+    """A string compared code point by code point on every database.
+
+    PostgreSQL and SQLite do so by default; MySQL's default collations fold case and
+    accents (`víctim@` = `victim@`), so the column is `utf8mb4_bin` there.
+    """
+
+    class _db_mysql:  # pylint: disable=invalid-name,too-few-public-methods  # Tortoise's hook
+        def __init__(self, field: fields.CharField) -> None:
+            self.field = field
+
+        @property
+        def SQL_TYPE(self) -> str:  # pylint: disable=invalid-name  # Tortoise's name
+            return f"VARCHAR({self.field.max_length}) COLLATE utf8mb4_bin"
+
+
 class User(Model):
     id = fields.UUIDField(primary_key=True, default=uuid.uuid4)
-    email = fields.CharField(max_length=320, unique=True)
+    # Stored normalised (app.users.adapter.normalize_email) and compared exactly.
+    email = ExactCharField(max_length=320, unique=True)
     hashed_password = fields.CharField(max_length=1024)
     display_name = fields.CharField(max_length=100, default="")
     is_active = fields.BooleanField(default=True)
