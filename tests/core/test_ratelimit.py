@@ -62,15 +62,63 @@ async def test_zero_attempts_means_no_limit(store: KeyValueStore) -> None:
     assert await store.get(f"{ratelimit.KEY_PREFIX}b:k") is None
 
 
-async def test_a_store_outage_lets_requests_through(caplog: pytest.LogCaptureFixture) -> None:
-    class DownStore(MemoryStore):
-        async def hit(self, key: str, *, window_seconds: int) -> tuple[int, int]:
-            raise RedisConnectionError("down")
+class DownStore(MemoryStore):
+    """A store whose every call fails, as Redis does while it is down."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = True
+        self.calls = 0
+
+    async def hit(self, key: str, *, window_seconds: int) -> tuple[int, int]:
+        self.calls += 1
+        if self.down:
+            raise RedisConnectionError("down")
+        return await super().hit(key, window_seconds=window_seconds)
+
+
+async def test_a_store_outage_counts_in_process(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ratelimit, "RETRY_STORE_AFTER_SECONDS", 60.0)
+    store = DownStore()
+    limit = ratelimit.Limit(attempts=2, window_seconds=30)
+    for _ in range(2):
+        await ratelimit.hit(store, bucket="login:ip", key="k", limit=limit)
+    with pytest.raises(ratelimit.RateLimitExceeded):
+        await ratelimit.hit(store, bucket="login:ip", key="k", limit=limit)
+    assert "count in this process" in caplog.text
+    # Tried once, then left alone until the retry period ends.
+    assert store.calls == 1
+
+
+async def test_the_store_takes_over_again_when_it_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ratelimit, "RETRY_STORE_AFTER_SECONDS", 0.0)
+    store = DownStore()
     limit = ratelimit.Limit(attempts=1, window_seconds=30)
-    for _ in range(3):
-        await ratelimit.hit(DownStore(), bucket="login:ip", key="k", limit=limit)
-    assert "not checked" in caplog.text
+    await ratelimit.hit(store, bucket="b", key="k", limit=limit)  # in process
+    store.down = False
+    await ratelimit.hit(store, bucket="b", key="k", limit=limit)  # the store's first
+    with pytest.raises(ratelimit.RateLimitExceeded):
+        await ratelimit.hit(store, bucket="b", key="k", limit=limit)
+
+
+async def test_each_lock_lasts_twice_the_last_up_to_the_maximum(store: KeyValueStore) -> None:
+    limit = ratelimit.Limit(attempts=1, window_seconds=10)
+    waits = []
+    for _ in range(4):
+        for _ in range(2):
+            await ratelimit.hit_with_backoff(
+                store, bucket="b", key="k", limit=limit, max_lock_seconds=35
+            )
+        with pytest.raises(ratelimit.RateLimitExceeded) as locked:
+            await ratelimit.check_lock(store, bucket="b", key="k")
+        waits.append(locked.value.retry_after)
+        await store.delete(f"{ratelimit.KEY_PREFIX}b:lock:k")  # the lock runs out
+    assert waits == [10, 20, 35, 35]
+    await ratelimit.check_lock(store, bucket="b", key="k")
 
 
 def test_hashed_keys_hide_the_value_and_have_a_fixed_length() -> None:
