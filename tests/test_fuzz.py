@@ -87,6 +87,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
             for action in ("LOGIN", "REGISTER", "FORGOT_PASSWORD", "VERIFY")
             for key in ("IP", "EMAIL")
         },
+        "RATE_LIMIT_LOGIN_PER_EMAIL_IP": "1000000",
+        "RATE_LIMIT_PASSWORD_PER_USER": "1000000",
+        "RATE_LIMIT_PASSWORD_PER_IP": "1000000",
     }
     subprocess.run(
         [sys.executable, "run.py", "db", "upgrade"], cwd=BASE_DIR, env=env, check=True, timeout=60

@@ -134,7 +134,7 @@ async def hit_with_backoff(
         ),
     )
     seconds = min(limit.window_seconds * 2 ** min(strikes - 1, 30), max_lock_seconds)
-    until = f"{time.time() + seconds:.3f}"
+    until = repr(time.time() + seconds)  # in full: a rounded-up one would add a second
 
     async def lock(s: KeyValueStore) -> None:
         await s.set(f"{KEY_PREFIX}{bucket}:lock:{key}", until, ttl_seconds=seconds)
