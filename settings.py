@@ -26,6 +26,21 @@ MIN_PRODUCTION_SECRET_LENGTH = 32
 
 CommaList = Annotated[list[str], NoDecode]
 
+# Where an empty value is a real choice ("no Redis", "no exclusions", "no SMTP login"); for
+# every other setting `NAME=` (as `cp .env.example .env` leaves some) means its default.
+EMPTY_IS_A_VALUE = frozenset(
+    {
+        "REDIS_URL",
+        "CORS_ORIGINS",
+        "TRUSTED_PROXIES",
+        "AUDIT_EXCLUDE_PATHS",
+        "SMTP_HOST",
+        "SMTP_USER",
+        "SMTP_PASSWORD",
+        "CELERY_BROKER_URL",
+    }
+)
+
 MODEL_MODULES = ["app.users.models", "app.study.models", "app.audit.models", "aerich.models"]
 
 
@@ -145,6 +160,17 @@ class Settings(BaseSettings):
     METRICS_ENABLED: bool = False
     GUNICORN_BIND: str = "127.0.0.1:8000"
     WEB_CONCURRENCY: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_default(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        return {
+            name: value
+            for name, value in values.items()
+            if name in EMPTY_IS_A_VALUE or not (isinstance(value, str) and not value.strip())
+        }
 
     @field_validator("CORS_ORIGINS", "TRUSTED_PROXIES", "AUDIT_EXCLUDE_PATHS", mode="before")
     @classmethod

@@ -21,9 +21,13 @@ TIMEOUT_SECONDS = 3.0
 
 
 def masked_settings(settings: Settings) -> dict[str, Any]:
-    """Settings for display: secrets and passwords inside URLs replaced by ***."""
+    """Settings for display, as in effect (a default that depends on APP_ENV shown resolved):
+    secrets and passwords inside URLs replaced by ***."""
+    effective = settings.model_dump()
+    effective["DOCS_ENABLED"] = settings.docs_enabled
+    effective["LOG_FORMAT"] = settings.log_format
     shown: dict[str, Any] = {}
-    for name, value in settings.model_dump().items():
+    for name, value in effective.items():
         if name in SECRET_FIELDS:
             shown[name] = "***" if value else ""
         elif isinstance(value, str):

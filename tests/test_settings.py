@@ -1,6 +1,8 @@
 """Settings: names from API.md, safe production values, database pool configuration."""
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -106,3 +108,77 @@ def test_postgres_pool_is_sized_and_url_parameters_win() -> None:
 def test_aerich_models_are_registered() -> None:
     models = Settings().tortoise_config()["apps"]["models"]["models"]
     assert "aerich.models" in models
+
+
+def _without_settings(env: dict[str, str]) -> dict[str, str]:
+    """The environment minus every setting, so only the .env file under test speaks."""
+    names = set(Settings.model_fields)
+    return {k: v for k, v in env.items() if k not in names}
+
+
+def test_env_example_copied_as_is_is_a_working_configuration(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text((BASE_DIR / ".env.example").read_text(), encoding="utf-8")
+    env = _without_settings(dict(os.environ))
+    env["PYTHONPATH"] = str(BASE_DIR)
+    command = [sys.executable, str(BASE_DIR / "run.py")]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*command, *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    upgrade = run("db", "upgrade")
+    assert upgrade.returncode == 0, upgrade.stderr
+    checked = run("check", "--json")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    report = json.loads(checked.stdout)
+    shown = report["settings"]
+    # Effective values, never a bare None for "the default applies".
+    assert [name for name, value in shown.items() if value is None] == []
+    assert shown["DOCS_ENABLED"] is True
+    assert shown["LOG_FORMAT"] == "text"
+    assert shown["APP_ENV"] == "development"
+    assert (tmp_path / "var" / "app.db").exists()
+
+
+def test_every_name_in_env_example_is_a_setting() -> None:
+    names = set()
+    for line in (BASE_DIR / ".env.example").read_text(encoding="utf-8").splitlines():
+        match = re.match(r"^#?\s*([A-Z][A-Z0-9_]+)=", line)
+        if match:
+            names.add(match.group(1))
+    assert names, "no settings found in .env.example"
+    assert sorted(names - set(Settings.model_fields)) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "default"),
+    [
+        ("DOCS_ENABLED", None),
+        ("LOG_FORMAT", None),
+        ("SMTP_PORT", 587),
+        ("DB_POOL_MAX_SIZE", 10),
+        ("AUDIT_ENABLED", True),
+        ("SECRET_KEY", DEV_SECRET_KEY),
+        ("DATABASE_URL", "sqlite://var/app.db"),
+    ],
+)
+def test_an_empty_value_means_the_default(
+    name: str, default: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(name, "")
+    assert getattr(Settings(), name) == default
+
+
+@pytest.mark.parametrize("name", ["REDIS_URL", "CELERY_BROKER_URL", "SMTP_HOST"])
+def test_an_empty_value_stays_empty_where_empty_is_a_choice(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(name, "")
+    assert getattr(Settings(), name) == ""
