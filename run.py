@@ -1,8 +1,11 @@
 """The admin command line: `python run.py --help`. Each group lives in backend/."""
 
+import sys
+
 import typer
 
 from backend import audit, check, db, demo, jobs, study, users
+from backend.common import main
 
 cli = typer.Typer(
     help="Study Log administration. Exit codes: 0 success, 1 failure, 2 misuse.",
@@ -21,4 +24,4 @@ cli.command("check")(check.check_command)
 cli.command("serve")(check.serve_command)
 
 if __name__ == "__main__":
-    cli()
+    sys.exit(main(cli))

@@ -10,9 +10,13 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from tortoise import Tortoise
 from tortoise.exceptions import BaseORMException
+
+# typer (0.29) carries its own copy of click; its exceptions are the ones raised here.
+from typer._click import exceptions as click_exceptions
 
 import settings as settings_module
 from settings import Settings
@@ -32,9 +36,35 @@ def current_settings() -> Settings:
     return settings_module.settings
 
 
+def error_line(message: str) -> None:
+    """One `error: …` line on stderr, whatever line breaks the message carries."""
+    text = " ".join(str(message).split()) or "failed"
+    err_console.print(f"[red]error:[/red] {escape(text)}", highlight=False, soft_wrap=True)
+
+
 def fail(message: str) -> NoReturn:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    error_line(message)
     raise typer.Exit(1)
+
+
+def main(app: typer.Typer, args: Sequence[str] | None = None) -> int:
+    """Runs the command line; the exit code. Misuse (exit 2), a refusal or a failure (exit 1)
+    ends in one `error: …` line, not a usage box or a bare `Aborted!`."""
+    try:
+        result = app(args=args, prog_name="run.py", standalone_mode=False)
+    except click_exceptions.NoArgsIsHelpError:
+        return 2  # the group's help is printed already
+    except click_exceptions.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+        error_line(exc.format_message() + hint)
+        return 2
+    except click_exceptions.ClickException as exc:
+        error_line(exc.format_message())
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt, EOFError):
+        error_line("aborted")
+        return 1
+    return result if isinstance(result, int) else 0
 
 
 def run(work: Callable[[], Awaitable[T]]) -> T:

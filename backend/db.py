@@ -30,7 +30,7 @@ from tortoise import Model, Tortoise
 from tortoise.exceptions import OperationalError
 from tortoise.utils import get_schema_sql
 
-from backend.common import current_settings
+from backend.common import current_settings, fail, require_yes
 from settings import BASE_DIR, Settings
 
 APP_LABEL = "models"
@@ -118,6 +118,21 @@ def last_models_state() -> dict[str, Any] | None:
     if not state:
         raise MigrationError(f"{files[-1].name} has no MODELS_STATE; run `aerich fix-migrations`")
     return decompress_dict(state)
+
+
+def one_dialect_migrations() -> list[str]:
+    """Migration files without the SQL of every dialect (plain `aerich migrate` writes the
+    connected database's only): applied elsewhere they would break or skip the change."""
+    found = []
+    for path in migration_files():
+        module = import_py_file(path)
+        complete = all(
+            isinstance(sql := getattr(module, table, None), dict) and set(DIALECTS) <= set(sql)
+            for table in ("UPGRADE", "DOWNGRADE")
+        )
+        if not complete:
+            found.append(path.name)
+    return found
 
 
 @contextmanager
@@ -319,9 +334,11 @@ cli = typer.Typer(
 )
 
 
-def _fail(message: str) -> None:
-    typer.secho(message, err=True, fg=typer.colors.RED)
-    raise typer.Exit(1)
+def _fail(message: str, details: str = "") -> None:
+    """Details (SQL, lists) on stdout, then the one `error: …` line every command ends with."""
+    if details:
+        typer.echo(details)
+    fail(message)
 
 
 @cli.command("upgrade")
@@ -330,7 +347,7 @@ def upgrade_command() -> None:
     try:
         applied = asyncio.run(upgrade(current_settings().DATABASE_URL))
     except Exception as exc:  # pylint: disable=broad-exception-caught
-        _fail(f"upgrade failed: {exc}")
+        _fail(f"cannot apply the migrations: {exc}")
         return
     if applied:
         for name in applied:
@@ -357,12 +374,11 @@ def downgrade_command(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
     """Undo the last migration (or down to --version) on DATABASE_URL."""
-    if not yes:
-        typer.confirm("Undo migrations? Data in dropped tables is lost", abort=True)
+    require_yes(yes, "Undo migrations? Data in dropped tables is lost")
     try:
         undone = asyncio.run(downgrade(current_settings().DATABASE_URL, version=version))
     except Exception as exc:  # pylint: disable=broad-exception-caught
-        _fail(f"downgrade failed: {exc}")
+        _fail(f"cannot undo the migrations: {exc}")
         return
     for name in undone:
         typer.echo(f"undone {name}")
@@ -384,13 +400,18 @@ def history_command() -> None:
 @cli.command("check")
 def check_command() -> None:
     """Exit 1 when models and migrations differ or DATABASE_URL has pending migrations."""
-    problems = []
+    problems, details = [], []
+    partial = one_dialect_migrations()
+    if partial:
+        problems.append(
+            f"{', '.join(partial)} holds SQL for one database only (plain `aerich migrate`): "
+            "delete it and write it with `python run.py db migrate --name …`, which holds "
+            "SQLite, PostgreSQL and MySQL"
+        )
     changes = asyncio.run(pending_model_changes())
     if changes:
-        problems.append(
-            "models changed without a migration (run `python run.py db migrate --name …`):\n"
-            + next(iter(changes.values()))
-        )
+        problems.append("models changed without a migration (run `python run.py db migrate`)")
+        details.append(next(iter(changes.values())).strip())
     try:
         pending = asyncio.run(pending_migrations(current_settings().DATABASE_URL))
     except Exception as exc:  # pylint: disable=broad-exception-caught
@@ -399,5 +420,5 @@ def check_command() -> None:
         if pending:
             problems.append("pending migrations: " + ", ".join(pending))
     if problems:
-        _fail("\n".join(problems))
+        _fail("; ".join(problems), "\n".join(details))
     typer.echo("ok: models, migrations and database agree")

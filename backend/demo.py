@@ -13,7 +13,7 @@ from rich.progress import Progress
 from app.study import service
 from app.study.models import StudyRecord
 from app.users.models import User
-from backend.common import out_console, print_json, run
+from backend.common import current_settings, out_console, print_json, require_yes, run
 
 cli = typer.Typer(help="Demo data.", no_args_is_help=True)
 
@@ -82,10 +82,16 @@ def seed_command(
     prefix: str = typer.Option("demo", "--prefix", help="Emails are PREFIX-N@example.com."),
     seed_value: int = typer.Option(1, "--seed", help="Random seed, for repeatable data."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    yes: bool = typer.Option(
+        False, "--yes", help="Seed even in production (APP_ENV=production asks, or needs this)."
+    ),
 ) -> None:
     """Bulk-insert demo users and study records, with a progress bar."""
     if not prefix.replace("-", "").isalnum():
         raise typer.BadParameter("letters, digits and '-' only", param_hint="--prefix")
+    if current_settings().is_production:
+        # Demo accounts share one published password: never slipped into production.
+        require_yes(yes, "APP_ENV is production: add demo accounts with a known password?")
     started = time.perf_counter()
 
     async def work() -> tuple[int, int]:

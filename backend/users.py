@@ -7,6 +7,7 @@ records and sessions and clears it from the audit trail.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
@@ -41,15 +42,30 @@ cli = typer.Typer(
 EMAIL_ARGUMENT = typer.Argument(..., help="The account's email (compared case-insensitively).")
 
 
+def _ask_password(value: str | None) -> str:
+    """--password, else asked for at a terminal (hidden, twice), else the first line of
+    stdin (`… | python run.py users create-superuser …`), so nothing warns about echo."""
+    if value is not None:
+        return value
+    if sys.stdin.isatty():
+        return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise typer.BadParameter(
+            "none given: pass --password, type it at a terminal or pipe it on one line",
+            param_hint="'--password'",
+        )
+    return line
+
+
 def _password_option(help_text: str) -> typer.models.OptionInfo:
     return typer.Option(
-        None,  # not "required": asked for instead
+        None,
         "--password",
-        prompt=True,
-        hide_input=True,
-        confirmation_prompt=True,
-        help=f"{help_text} Asked for (hidden, twice) when left out, which keeps it out of "
-        "the shell history.",
+        callback=_ask_password,
+        show_default=False,
+        help=f"{help_text} Left out, it is asked for (hidden, twice) at a terminal or read "
+        "from the first line of a pipe, which keeps it out of the shell history.",
     )
 
 

@@ -171,7 +171,8 @@ def test_upgrade_reports_an_unreachable_database_in_one_line(
     use_database("postgres://nobody@127.0.0.1:1/none")
     result = CliRunner().invoke(cli, ["db", "upgrade"])
     assert result.exit_code == 1
-    assert result.output.startswith("upgrade failed:")
+    assert result.output.startswith("error: cannot apply the migrations:")
+    assert len(result.output.strip().splitlines()) == 1
     assert "Traceback" not in result.output
 
 
@@ -200,11 +201,8 @@ def _run_cli(project: Path, *args: str, url: str) -> subprocess.CompletedProcess
     )
 
 
-@pytest.mark.slow
-def test_a_generated_migration_applies_on_every_database(
-    project_copy: Path, test_tmp_dir: Path, prepared_databases: Callable[[str], str]
-) -> None:
-    models = project_copy / "app" / "study" / "models.py"
+def _add_mood_field(project: Path) -> None:
+    models = project / "app" / "study" / "models.py"
     text = models.read_text()
     models.write_text(
         text.replace(
@@ -213,6 +211,51 @@ def test_a_generated_migration_applies_on_every_database(
             "    mood = fields.CharField(max_length=20, null=True)\n",
         )
     )
+
+
+def test_check_rejects_a_migration_written_by_plain_aerich_migrate(
+    project_copy: Path, test_tmp_dir: Path
+) -> None:
+    """What a developer used to `aerich migrate` gets: a file for the connected database
+    only, which `db check` (run in CI) refuses, naming the command that writes all three."""
+    url = f"sqlite://{test_tmp_dir}/plain-aerich.db"
+    upgraded = _run_cli(project_copy, "db", "upgrade", url=url)
+    assert upgraded.returncode == 0, upgraded.stderr
+    _add_mood_field(project_copy)
+    aerich = Path(sys.executable).parent / "aerich"
+    written = subprocess.run(
+        [str(aerich), "migrate", "--name", "add_mood"],
+        cwd=project_copy,
+        env={**os.environ, "DATABASE_URL": url, "APP_ENV": "test"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert written.returncode == 0, written.stdout + written.stderr
+    [new_file] = (project_copy / "migrations" / "models").glob("*_add_mood.py")
+    assert "UPGRADE = {" not in new_file.read_text()  # aerich's own one-dialect format
+
+    checked = _run_cli(project_copy, "db", "check", url=url)
+    assert checked.returncode == 1
+    [line] = checked.stderr.strip().splitlines()
+    assert line.startswith(f"error: {new_file.name} holds SQL for one database only")
+    assert "python run.py db migrate" in line
+
+    # The fix it names: the same change written for all three passes.
+    new_file.unlink()
+    rewritten = _run_cli(project_copy, "db", "migrate", "--name", "add_mood", url=url)
+    assert rewritten.returncode == 0, rewritten.stderr
+    assert _run_cli(project_copy, "db", "upgrade", url=url).returncode == 0
+    checked = _run_cli(project_copy, "db", "check", url=url)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.slow
+def test_a_generated_migration_applies_on_every_database(
+    project_copy: Path, test_tmp_dir: Path, prepared_databases: Callable[[str], str]
+) -> None:
+    _add_mood_field(project_copy)
     sqlite_url = f"sqlite://{test_tmp_dir}/generated.db"
     written = _run_cli(project_copy, "db", "migrate", "--name", "add_mood", url=sqlite_url)
     assert written.returncode == 0, written.stderr
