@@ -38,6 +38,7 @@ EMPTY_IS_A_VALUE = frozenset(
         "SMTP_USER",
         "SMTP_PASSWORD",
         "CELERY_BROKER_URL",
+        "MAIL_LINK_BASE_URL",
     }
 )
 
@@ -128,8 +129,9 @@ class Settings(BaseSettings):
     SMTP_FROM: str = "studylog@localhost"
     SMTP_STARTTLS: bool = True
     SMTP_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
-    # Where the links in verify and reset mails point (the web client's address).
-    MAIL_LINK_BASE_URL: str = "http://127.0.0.1:8000"
+    # Where the links in verify and reset mails point: the web client, which sends the token
+    # on to the API. Empty (no web client): the mails carry the token and the API route only.
+    MAIL_LINK_BASE_URL: str = ""
 
     # --- background jobs --------------------------------------------------------------
     # Empty: jobs run inside the web process after the answer (one host; development).

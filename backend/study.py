@@ -34,17 +34,20 @@ def export_command(
     email: str = typer.Option(..., "--user", metavar="EMAIL", help="Whose records."),
     export_format: ExportFormat = format_option(),
     output: Path = output_option(),
+    order_by: service.OrderBy = typer.Option(
+        service.DEFAULT_ORDER_BY,
+        "--order-by",
+        help="The list's sort keys (a leading '-' sorts descending; write --order-by=-minutes).",
+    ),
 ) -> None:
-    """Write a user's records to a file, in the API's export format (oldest id first)."""
+    """Write a user's records to a file, in the API's export format and order."""
 
     async def produce(write: Write) -> tuple[str, int]:
         user = await _user(email)
         count = await service.scoped(owner_id=user.id).count()
-        chunks: AsyncIterator[str]
-        if export_format == "csv":
-            chunks = service.export_csv(owner_id=user.id)
-        else:
-            chunks = service.export_jsonl(owner_id=user.id)
+        chunks: AsyncIterator[str] = service.EXPORTERS[export_format](
+            owner_id=user.id, filters=service.NO_FILTERS, order_by=order_by
+        )
         async for text in chunks:
             write(text)
         return user.email, count

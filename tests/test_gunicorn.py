@@ -42,6 +42,13 @@ def test_two_instances_have_their_own_control_socket(tmp_path: Path) -> None:
             server = stack.enter_context(server_process(GUNICORN, env, log))
             wait_until_up(f"http://127.0.0.1:{port}", server, log)
             sockets.append(log)
+        for log in sockets:
+            text = log.read_text()
+            # uvicorn's start-up lines carry a coloured copy (`color_message`): JSON logs
+            # hold plain text only, whether escaped or raw.
+            assert "Started server process" in text
+            assert "\\u001b" not in text
+            assert "\x1b" not in text
         found = [control_sockets(log) for log in sockets]
         assert all(len(paths) == 1 for paths in found), found
         first, second = found[0][0], found[1][0]

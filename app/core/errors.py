@@ -25,6 +25,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tortoise.exceptions import DBConnectionError
 from tortoise.exceptions import OperationalError as TortoiseOperationalError
 
+from app.core.routing import allowed_methods
+
 DATABASE_UNAVAILABLE = "database unavailable"
 SERVICE_UNAVAILABLE = "Service Unavailable"
 
@@ -123,6 +125,10 @@ async def http_error_handler(request: Request, exc: StarletteHTTPException) -> R
             },
             status_code=422,
         )
+    if exc.status_code == 405:
+        allowed = allowed_methods(request.app.router.routes, request.scope)
+        if allowed:
+            exc.headers = {**(exc.headers or {}), "Allow": ", ".join(allowed)}
     return await http_exception_handler(request, exc)
 
 

@@ -5,6 +5,7 @@ Every record carries the id of the request it was logged in (or "-" outside a re
 
 import logging
 import logging.config
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,10 +13,18 @@ import orjson
 
 from app.core.context import request_id_var
 
-# Attributes every LogRecord has; anything else was passed through `extra=` and is kept.
+# Attributes every LogRecord has; anything else was passed through `extra=` and is kept,
+# except uvicorn's `color_message` (the message again, with terminal colour codes).
 _STANDARD_ATTRS = frozenset(
-    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
+    | {"message", "asctime", "color_message"}
 )
+# Terminal control sequences (colours, cursor moves): no place in a log file or collector.
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
+def _plain(value: Any) -> Any:
+    return _ANSI_ESCAPE.sub("", value) if isinstance(value, str) else value
 
 
 class RequestIdFilter(logging.Filter):
@@ -35,11 +44,11 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": _plain(record.getMessage()),
         }
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and not key.startswith("_"):
-                entry[key] = value
+                entry[key] = _plain(value)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()

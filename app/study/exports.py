@@ -57,8 +57,9 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def _filters_to_json(filters: service.RecordFilters) -> dict[str, Any]:
+def _filters_to_json(filters: service.RecordFilters, order_by: service.OrderBy) -> dict[str, Any]:
     return {
+        "order_by": order_by,
         "subject": filters.subject,
         "studied_from": filters.studied_from.isoformat() if filters.studied_from else None,
         "studied_to": filters.studied_to.isoformat() if filters.studied_to else None,
@@ -97,6 +98,7 @@ async def create(
     all_owners: bool,
     export_format: str,
     filters: service.RecordFilters,
+    order_by: service.OrderBy = service.DEFAULT_ORDER_BY,
     jobs: Jobs,
     max_active: int,
 ) -> ExportJob:
@@ -104,7 +106,7 @@ async def create(
     job = await ExportJob.create(
         owner_id=owner_id,
         format=export_format,
-        filters=_filters_to_json(filters),
+        filters=_filters_to_json(filters, order_by),
         all_owners=all_owners,
     )
     # Counted after the insert: two requests at once cannot both slip under the limit
@@ -203,6 +205,7 @@ async def run(ctx: JobContext, *, job_id: str) -> None:
     lines = exporter(
         owner_id=None if job.all_owners else job.owner_id,  # type: ignore[attr-defined]
         filters=_filters_from_json(job.filters),
+        order_by=job.filters.get("order_by") or service.DEFAULT_ORDER_BY,
         on_chunk=count,
     )
     try:

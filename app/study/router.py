@@ -88,9 +88,11 @@ async def export_records(
     filters: RecordFiltersDep,
     today: Today,
     export_format: Annotated[ExportFormat, Query(alias="format")] = "csv",
+    order_by: OrderByQuery = service.DEFAULT_ORDER_BY,
 ) -> StreamingResponse:
-    """Download your records (with the list filters) as CSV or JSON lines."""
-    lines = service.EXPORTERS[export_format](owner_id=owner_id, filters=filters)
+    """Download your records (with the list filters, in the list's order) as CSV or JSON
+    lines."""
+    lines = service.EXPORTERS[export_format](owner_id=owner_id, filters=filters, order_by=order_by)
     scope = "all" if owner_id is None else str(user.id)
     filename = f"study-records-{scope}-{today.isoformat()}.{export_format}"
     return StreamingResponse(
@@ -139,6 +141,7 @@ async def create_export_job(
             all_owners=owner_id is None,
             export_format=job_in.format,
             filters=filters,
+            order_by=job_in.order_by,
             jobs=jobs,
             max_active=settings.EXPORT_MAX_ACTIVE_PER_USER,
         )

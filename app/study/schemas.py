@@ -27,6 +27,9 @@ Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Minutes = Annotated[int, Field(ge=1, le=1440)]
 Notes = Annotated[str, Field(max_length=10_000)]
+# The list's sort keys (a leading '-' sorts descending; ties go by id), the export's too.
+OrderBy = Literal["studied_on", "-studied_on", "minutes", "-minutes", "created_at", "-created_at"]
+DEFAULT_ORDER_BY: OrderBy = "-studied_on"
 
 
 def utc_today() -> date:
@@ -139,6 +142,7 @@ class ExportJobCreate(BaseModel):
     studied_from: IsoDate | None = None
     studied_to: IsoDate | None = None
     q: TitleFilter | None = None
+    order_by: OrderBy = DEFAULT_ORDER_BY
 
     @model_validator(mode="after")
     def _range_in_order(self) -> Self:

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from pypika_tortoise import SqlContext, Table
 from pypika_tortoise.functions import Lower
@@ -28,7 +28,9 @@ from tortoise.transactions import in_transaction
 from app.study import tally
 from app.study.models import StudyDay, StudyRecord
 from app.study.schemas import (
+    DEFAULT_ORDER_BY,
     DayStats,
+    OrderBy,
     StudyRecordCreate,
     StudyRecordRead,
     StudyRecordUpdate,
@@ -37,8 +39,6 @@ from app.study.schemas import (
     utc_today,
 )
 
-OrderBy = Literal["studied_on", "-studied_on", "minutes", "-minutes", "created_at", "-created_at"]
-DEFAULT_ORDER_BY: OrderBy = "-studied_on"
 EXPORT_CHUNK_SIZE = 500
 EXPORT_FIELDS = tuple(StudyRecordRead.model_fields)
 
@@ -510,22 +510,25 @@ async def iter_chunks(
     *,
     owner_id: uuid.UUID | None,
     filters: RecordFilters = NO_FILTERS,
+    order_by: OrderBy = DEFAULT_ORDER_BY,
     chunk_size: int = EXPORT_CHUNK_SIZE,
-) -> AsyncIterator[tuple[StudyRecord, ...]]:
-    """The matching records in id order, `chunk_size` at a time (keyset: memory stays flat)."""
-    last_id = 0
+) -> AsyncIterator[builtins.list[dict[str, Any]]]:
+    """The matching records as rows, in the list's order, `chunk_size` at a time: a walk of
+    cursor pages (keyset), so memory stays flat and the last chunk costs what the first does."""
+    position: Position | None = None
     while True:
-        chunk = tuple(
-            await _filtered(owner_id=owner_id, filters=filters)
-            .filter(id__gt=last_id)
-            .order_by("id")
-            .limit(chunk_size)
+        page = await cursor_page(
+            owner_id=owner_id,
+            filters=filters,
+            order_by=order_by,
+            size=chunk_size,
+            position=position,
         )
-        if chunk:
-            yield chunk
-        if len(chunk) < chunk_size:
+        if page.items:
+            yield page.items
+        if page.next is None:
             return
-        last_id = chunk[-1].id
+        position = page.next
 
 
 def _csv_cell(value: Any) -> Any:
@@ -538,15 +541,16 @@ async def export_csv(
     *,
     owner_id: uuid.UUID | None,
     filters: RecordFilters = NO_FILTERS,
+    order_by: OrderBy = DEFAULT_ORDER_BY,
     on_chunk: Callable[[int], None] | None = None,
 ) -> AsyncIterator[str]:
-    """CSV text, a header line then one chunk of rows at a time (`on_chunk` gets each
-    chunk's record count)."""
+    """CSV text, a header line then one chunk of rows at a time, in the list's order
+    (`on_chunk` gets each chunk's record count)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(EXPORT_FIELDS)
     yield buffer.getvalue()
-    async for chunk in iter_chunks(owner_id=owner_id, filters=filters):
+    async for chunk in iter_chunks(owner_id=owner_id, filters=filters, order_by=order_by):
         if on_chunk is not None:
             on_chunk(len(chunk))
         buffer.seek(0)
@@ -561,10 +565,11 @@ async def export_jsonl(
     *,
     owner_id: uuid.UUID | None,
     filters: RecordFilters = NO_FILTERS,
+    order_by: OrderBy = DEFAULT_ORDER_BY,
     on_chunk: Callable[[int], None] | None = None,
 ) -> AsyncIterator[str]:
-    """One JSON record per line, one chunk of lines at a time."""
-    async for chunk in iter_chunks(owner_id=owner_id, filters=filters):
+    """One JSON record per line, one chunk of lines at a time, in the list's order."""
+    async for chunk in iter_chunks(owner_id=owner_id, filters=filters, order_by=order_by):
         if on_chunk is not None:
             on_chunk(len(chunk))
         yield "".join(

@@ -345,8 +345,20 @@ async def get_user_manager(
 # --- mail jobs (run by a worker, or by the web process without a broker) ------------------
 
 
-def _link(settings: Settings, path: str, token: str) -> str:
-    return f"{settings.MAIL_LINK_BASE_URL.rstrip('/')}/{path}?{urlencode({'token': token})}"
+# The API routes that take the mailed tokens (tests check that they exist).
+VERIFY_ROUTE = "/api/v1/auth/verify"
+RESET_ROUTE = "/api/v1/auth/reset-password"
+
+
+def _how_to_use(settings: Settings, path: str, route: str, token: str, action: str) -> str:
+    """The token, the API route that takes it, and a link to the web client when there is
+    one (MAIL_LINK_BASE_URL): the service itself serves no page at such a link."""
+    by_api = f'send this token to POST {route} as {{"token": "…"}}:\n\n{token}\n'
+    base = settings.MAIL_LINK_BASE_URL.strip().rstrip("/")
+    if not base:
+        return f"To {action}, {by_api}"
+    link = f"{base}/{path}?{urlencode({'token': token})}"
+    return f"To {action}, open this link in the Study Log web app:\n\n{link}\n\nor {by_api}"
 
 
 async def _job_user(ctx: JobContext, user_id: str) -> tuple[UserManager, User | None]:
@@ -366,10 +378,8 @@ async def send_verify_mail(ctx: JobContext, *, user_id: str) -> None:
         MailMessage(
             to=user.email,
             subject="Confirm your email address for Study Log",
-            body=(
-                "Confirm your email address by opening this link:\n\n"
-                f"{_link(ctx.settings, 'verify', token)}\n\n"
-                f"or by sending this token to POST /api/v1/auth/verify:\n{token}\n"
+            body=_how_to_use(
+                ctx.settings, "verify", VERIFY_ROUTE, token, "confirm your email address"
             ),
         )
     )
@@ -386,11 +396,15 @@ async def send_reset_password_mail(ctx: JobContext, *, user_id: str) -> None:
             to=user.email,
             subject="Reset your Study Log password",
             body=(
-                "Someone asked to reset the password of this account. If it was you, "
-                "open this link:\n\n"
-                f"{_link(ctx.settings, 'reset-password', token)}\n\n"
-                f"or send this token to POST /api/v1/auth/reset-password:\n{token}\n\n"
-                "If it was not you, ignore this mail: nothing changes.\n"
+                "Someone asked to reset the password of this account.\n\n"
+                + _how_to_use(
+                    ctx.settings,
+                    "reset-password",
+                    RESET_ROUTE,
+                    token,
+                    "choose a new password (with the token, in the field `password`)",
+                )
+                + "\nIf it was not you, ignore this mail: nothing changes.\n"
             ),
         )
     )

@@ -46,8 +46,31 @@ def test_export_csv_holds_only_that_users_records(
     assert result.exit_code == 0, result.output
     assert "wrote 3 study records of alice@example.com" in result.stdout
     rows = list(csv.DictReader(output.read_text(encoding="utf-8").splitlines()))
-    assert [row["title"] for row in rows] == ["limits", "series", "'=cmd()"]
+    # The list's default order: newest day first.
+    assert [row["title"] for row in rows] == ["'=cmd()", "series", "limits"]
     assert {row["subject"] for row in rows} == {"math", "art"}
+
+
+def test_export_follows_order_by(
+    invoke: Callable[..., Result], cli_settings: Settings, tmp_path: Path
+) -> None:
+    _seed(cli_settings)
+    output = tmp_path / "alice.csv"
+    for order_by, titles in (
+        ("minutes", ["'=cmd()", "limits", "series"]),
+        ("-minutes", ["series", "limits", "'=cmd()"]),
+    ):
+        result = invoke(
+            "study", "export", "--user", "alice@example.com", "--format", "csv",
+            f"--order-by={order_by}", "-o", str(output),
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        rows = list(csv.DictReader(output.read_text(encoding="utf-8").splitlines()))
+        assert [row["title"] for row in rows] == titles
+    refused = invoke(
+        "study", "export", "--user", "alice@example.com", "--order-by", "title", "-o", str(output)
+    )
+    assert refused.exit_code == 2
 
 
 def test_export_jsonl(

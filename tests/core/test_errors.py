@@ -47,6 +47,26 @@ async def test_wrong_method_is_json_405(client: httpx.AsyncClient) -> None:
     assert response.json() == {"detail": "Method Not Allowed"}
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        # Paths served by several routes: Allow names every one's methods, not the first's.
+        ("DELETE", "/api/v1/study-records", "GET, POST"),
+        ("PUT", "/api/v1/study-records", "GET, POST"),
+        ("POST", "/api/v1/study-records/7", "GET, PUT, PATCH, DELETE"),
+        ("PUT", "/api/v1/users/me", "GET, PATCH, DELETE"),
+        ("POST", "/api/health/check", "GET"),
+    ],
+)
+async def test_405_allow_lists_every_method_of_the_path(
+    client: httpx.AsyncClient, method: str, path: str, allowed: str
+) -> None:
+    response = await client.request(method, path)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allowed
+    assert response.json() == {"detail": "Method Not Allowed"}
+
+
 async def test_malformed_json_is_422(client: httpx.AsyncClient) -> None:
     response = await client.post(
         "/api/v1/auth/register",

@@ -33,6 +33,23 @@ def test_json_line_carries_request_id_and_extras() -> None:
     assert entry["time"].endswith("+00:00")
 
 
+def test_json_line_holds_no_terminal_colour_codes() -> None:
+    # What uvicorn logs at start-up: the message, and a coloured copy of it as an extra.
+    record = _record(
+        "Started server process [%d] \x1b[1mbold\x1b[0m",
+        color_message="Started server process [\x1b[36m%d\x1b[0m]",
+        status="\x1b[32m200 OK\x1b[0m",
+    )
+    record.args = (42,)
+    line = JsonFormatter().format(record)
+    assert "\\u001b" not in line
+    assert "\x1b" not in line
+    entry = json.loads(line)
+    assert entry["message"] == "Started server process [42] bold"
+    assert "color_message" not in entry
+    assert entry["status"] == "200 OK"
+
+
 def test_json_line_holds_the_exception() -> None:
     exc_info = None
     try:

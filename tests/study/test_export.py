@@ -41,7 +41,8 @@ async def test_export_csv_is_an_attachment_with_every_record(
     assert disposition.endswith(f'-{TODAY.isoformat()}.csv"')
     assert response.text.splitlines()[0] == ",".join(EXPORT_FIELDS)
     rows = read_csv(response.text)
-    assert rows == [{k: str(v) for k, v in record.items()} for record in records]
+    # The list's default order: newest day first; on one day, the latest record first.
+    assert rows == [{k: str(v) for k, v in record.items()} for record in reversed(records)]
 
 
 async def test_export_jsonl_has_one_record_per_line(
@@ -52,7 +53,7 @@ async def test_export_jsonl_has_one_record_per_line(
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/x-ndjson")
     assert response.headers["content-disposition"].endswith('.jsonl"')
-    assert read_jsonl(response.text) == records
+    assert read_jsonl(response.text) == records[::-1]  # the list's default order
 
 
 async def test_export_defaults_to_csv(
@@ -103,7 +104,7 @@ async def test_export_holds_only_the_callers_records(
     for headers, expected in (
         (user_headers, [mine]),
         (other_user_headers, [theirs]),
-        (superuser_headers, [mine, theirs]),
+        (superuser_headers, [theirs, mine]),  # one day: the latest record first
     ):
         for fmt in ("csv", "jsonl"):
             response = await client.get(EXPORT, params={"format": fmt}, headers=headers)
@@ -134,6 +135,41 @@ async def test_export_spans_many_chunks(
     )
     for fmt, read in (("csv", read_csv), ("jsonl", read_jsonl)):
         response = await client.get(EXPORT, params={"format": fmt}, headers=user_headers)
-        ids = [int(row["id"]) for row in read(response.text)]
+        rows = read(response.text)
+        ids = [int(row["id"]) for row in rows]
         assert len(ids) == count
-        assert ids == sorted(set(ids))  # in id order, none twice
+        assert len(set(ids)) == count  # none twice across the chunk seams
+        # The list's default order (newest day first, ties by id descending) throughout.
+        keys = [(str(row["studied_on"]), int(row["id"])) for row in rows]
+        assert keys == sorted(keys, reverse=True)
+
+
+@pytest.mark.parametrize(
+    "order_by", ["studied_on", "-studied_on", "minutes", "-minutes", "created_at", "-created_at"]
+)
+async def test_export_follows_order_by_like_the_list(
+    order_by: str, client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    owner = await user_id(client, user_headers)
+    # Ties on every key, so the id tie-breaker decides too.
+    await insert_records(owner, [("Ties", 10 + i % 3, date(2024, 1, 1 + i % 4)) for i in range(14)])
+    listed = await client.get(URL, params={"order_by": order_by, "size": 100}, headers=user_headers)
+    assert listed.status_code == 200
+    expected = [item["id"] for item in listed.json()["items"]]
+    assert len(expected) == 14
+    for fmt, read in (("csv", read_csv), ("jsonl", read_jsonl)):
+        response = await client.get(
+            EXPORT, params={"format": fmt, "order_by": order_by}, headers=user_headers
+        )
+        assert response.status_code == 200
+        assert [int(row["id"]) for row in read(response.text)] == expected
+
+
+@pytest.mark.parametrize("order_by", ["title", "id", "-", "minutes;drop", "\x00"])
+async def test_export_refuses_an_unknown_order_by_like_the_list(
+    order_by: str, client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    for url in (URL, EXPORT):
+        response = await client.get(url, params={"order_by": order_by}, headers=user_headers)
+        assert response.status_code == 422, url
+        assert response.json()["detail"][0]["loc"] == ["query", "order_by"]

@@ -71,13 +71,20 @@ async def finished(client: httpx.AsyncClient, headers: dict[str, str], job_id: s
     return response.json()
 
 
-@pytest.mark.parametrize("export_format", ["csv", "jsonl"])
+@pytest.mark.parametrize(
+    ("export_format", "order"),
+    [("csv", {}), ("jsonl", {}), ("csv", {"order_by": "minutes"})],
+)
 async def test_job_file_is_byte_for_byte_the_streamed_export(
-    client: httpx.AsyncClient, user_headers: dict[str, str], settings: Settings, export_format: str
+    client: httpx.AsyncClient,
+    user_headers: dict[str, str],
+    settings: Settings,
+    export_format: str,
+    order: dict[str, str],
 ) -> None:
     await make_records(client, user_headers)
     response = await client.post(
-        EXPORTS, json={"format": export_format, **FILTERS}, headers=user_headers
+        EXPORTS, json={"format": export_format, **FILTERS, **order}, headers=user_headers
     )
     assert response.status_code == 202, response.text
     job = response.json()
@@ -89,7 +96,7 @@ async def test_job_file_is_byte_for_byte_the_streamed_export(
 
     done = await finished(client, user_headers, job["id"])
     streamed = await client.get(
-        f"{URL}/export", params={"format": export_format, **FILTERS}, headers=user_headers
+        f"{URL}/export", params={"format": export_format, **FILTERS, **order}, headers=user_headers
     )
     assert streamed.status_code == 200
     assert done["status"] == "done", done

@@ -102,7 +102,8 @@ async def check_export(c: Callers) -> None:
     created = await create_record(c.client, c.owner)
     mine = await c.client.get(f"{URL}/export", params={"format": "jsonl"}, headers=c.owner)
     assert mine.status_code == 200
-    assert mine.text.splitlines()[-1].startswith(f'{{"id":{created["id"]},')
+    # The list's order: the record just created (today's, the latest) comes first.
+    assert mine.text.splitlines()[0].startswith(f'{{"id":{created["id"]},')
     theirs = await c.client.get(f"{URL}/export", params={"format": "jsonl"}, headers=c.other)
     assert theirs.text == ""
 

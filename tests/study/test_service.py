@@ -55,7 +55,8 @@ async def test_export_reads_in_keyset_chunks(
     owner = await user_id(client, user_headers)
     await insert_records(owner, [("Go", 10, date(2024, 1, d)) for d in range(1, 6)])
     chunks = [
-        [r.id for r in chunk] async for chunk in service.iter_chunks(owner_id=owner, chunk_size=2)
+        [r["id"] for r in chunk]
+        async for chunk in service.iter_chunks(owner_id=owner, order_by="created_at", chunk_size=2)
     ]
     assert [len(chunk) for chunk in chunks] == [2, 2, 1]
     flat = [i for chunk in chunks for i in chunk]

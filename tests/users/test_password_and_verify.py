@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from fastapi_users.password import PasswordHelper
@@ -179,3 +181,28 @@ async def test_forgot_password_for_unknown_email_still_hashes(
     response = await _forgot(client, "nobody@example.com")
     assert response.status_code == 202
     assert len(hashed) == 1  # as many as the reset token's fingerprint costs a known email
+
+
+async def test_mails_without_a_web_client_name_routes_that_exist_and_no_link(
+    client: httpx.AsyncClient, outbox: Outbox
+) -> None:
+    """The default (no MAIL_LINK_BASE_URL): no link to a page nobody serves; the mail names
+    the API route that takes the token, and that route answers POST."""
+    email = unique_email()
+    await register(client, email)
+    assert (await _forgot(client, email)).status_code == 202
+    await client.post("/api/v1/auth/request-verify-token", json={"email": email})
+    mails = outbox.to(email)
+    assert {("reset" in m.subject.lower(), "confirm" in m.subject.lower()) for m in mails} == {
+        (True, False),
+        (False, True),
+    }
+    for mail in mails:
+        assert "http://" not in mail.body
+        assert "https://" not in mail.body
+        routes = re.findall(r"POST (/\S+)", mail.body)
+        assert routes, mail.body
+        for route in routes:
+            probe = await client.post(route, json={"token": "not-a-token"})
+            assert probe.status_code != 404, route  # the route exists (it refuses the token)
+            assert probe.status_code in {400, 422}, route
