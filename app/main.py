@@ -17,7 +17,7 @@ from app.core import metrics
 from app.core.db import register_tortoise
 from app.core.docs import add_docs
 from app.core.errors import http_error_handler, validation_error_handler
-from app.core.jobs import create_celery
+from app.core.jobs import create_celery, outcome_counts
 from app.core.logging import configure_logging
 from app.core.middleware import RequestIdMiddleware, RequestLimitsMiddleware, ServerErrorMiddleware
 from app.core.openapi import operation_id
@@ -99,7 +99,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Without a broker, jobs run in this process (app/core/jobs.py).
     app.state.celery = create_celery(settings) if settings.CELERY_BROKER_URL else None
     app.state.metrics_probe = functools.partial(
-        metrics.sample_jobs, app.state.celery, settings.CELERY_QUEUE, exports.counts_by_status
+        metrics.sample_jobs,
+        app.state.celery,
+        settings.CELERY_QUEUE,
+        exports.counts_by_status,
+        lambda: outcome_counts(app.state.store),
     )
 
     # Added innermost first: a request meets RequestId, then the audit trail, then CORS,

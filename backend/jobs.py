@@ -27,7 +27,14 @@ from tortoise.context import TortoiseContext
 
 from app.audit.service import purge_expired
 from app.core.db import tortoise_config
-from app.core.jobs import Job, JobContext, broker_status, create_celery, job_name
+from app.core.jobs import (
+    Job,
+    JobContext,
+    broker_status,
+    create_celery,
+    job_name,
+    record_outcome,
+)
 from app.core.logging import configure_logging
 from app.core.mail import create_mail_sender
 from app.core.store import create_store
@@ -125,10 +132,25 @@ def _close_solo(**_: Any) -> None:
     close_runtime()  # the solo and threads pools run tasks in the main process
 
 
-def run(job: Job, **kwargs: Any) -> Any:
-    """Runs a job function to its end on this process's loop."""
+def _execute(job: Job, **kwargs: Any) -> Any:
     runtime = open_runtime()
     return runtime.run(job(runtime.ctx, **kwargs))
+
+
+def _count(job: Job, outcome: str) -> None:
+    runtime = open_runtime()
+    runtime.run(record_outcome(runtime.ctx.store, job_name(job), outcome))
+
+
+def run(job: Job, **kwargs: Any) -> Any:
+    """Runs a job function to its end on this process's loop, counting how it ended."""
+    try:
+        result = _execute(job, **kwargs)
+    except Exception:
+        _count(job, "failed")
+        raise
+    _count(job, "succeeded")
+    return result
 
 
 def run_once(task: Task, job: Job, **kwargs: Any) -> None:
@@ -140,10 +162,11 @@ def run_once(task: Task, job: Job, **kwargs: Any) -> None:
         logger.info("job %s[%s] already done", task.name, task.request.id)
         return
     try:
-        run(job, **kwargs)
+        _execute(job, **kwargs)
     except RETRYABLE as exc:
         tries = task.request.retries
         if tries >= settings.JOB_RETRY_MAX:
+            _count(job, "failed")
             logger.error(
                 "job %s[%s] failed after %d tries: %s: %s",
                 task.name,
@@ -163,8 +186,13 @@ def run_once(task: Task, job: Job, **kwargs: Any) -> None:
             exc,
             countdown,
         )
+        _count(job, "retried")
         raise task.retry(exc=exc, countdown=countdown, max_retries=settings.JOB_RETRY_MAX) from exc
+    except Exception:
+        _count(job, "failed")
+        raise
     runtime.run(runtime.ctx.store.set(marker, "1", ttl_seconds=DONE_MARKER_SECONDS))
+    _count(job, "succeeded")
 
 
 @app.task(bind=True, name=job_name(send_verify_mail))

@@ -191,3 +191,71 @@ def test_restart_through_supervisorctl_keeps_every_audit_entry(
     # Still serving after the restart, and migrations ran once per start, before gunicorn.
     assert httpx.get(f"{base_url}/api/v1/users/count", timeout=5).status_code == 200
     assert_migrated_before_each_start(tmp_path / "logs" / "web.log", starts=2)
+
+
+def _bulk_records(database: Path, owner_headers: dict[str, str], base_url: str, count: int) -> int:
+    """`count` more records for the caller, copied in SQL from one made through the API."""
+    made = httpx.post(
+        f"{base_url}/api/v1/study-records",
+        json={"subject": "Bulk", "title": "row", "minutes": 5, "studied_on": "2026-01-02"},
+        headers=owner_headers,
+        timeout=10,
+    )
+    assert made.status_code == 201, made.text
+    with closing(sqlite3.connect(database, timeout=30)) as db:
+        db.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+            "INSERT INTO study_record "
+            "(owner_id, subject, title, minutes, studied_on, notes, created_at, updated_at) "
+            "SELECT owner_id, subject, title || i, minutes, studied_on, notes, created_at, "
+            "updated_at FROM study_record, n WHERE id = ?",
+            (count, made.json()["id"]),
+        )
+        db.commit()
+    return count + 1
+
+
+@pytest.mark.slow
+def test_stopping_the_worker_lets_the_running_job_finish(
+    supervised: tuple[Path, str, Path], tmp_path: Path
+) -> None:
+    """`supervisorctl stop` sends the worker TERM (Celery's warm shutdown) and waits: the
+    export running at that moment is finished and complete, not killed half-way."""
+    conf, base_url, database = supervised
+    email = f"stop-{uuid.uuid4().hex[:8]}@example.com"
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        assert (
+            client.post(
+                "/api/v1/auth/register", json={"email": email, "password": "a long password"}
+            ).status_code
+            == 201
+        )
+        login = client.post(
+            "/api/v1/auth/jwt/login", data={"username": email, "password": "a long password"}
+        )
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        rows = _bulk_records(database, headers, base_url, 60_000)
+
+        job = client.post("/api/v1/study-records/exports", json={"format": "csv"}, headers=headers)
+        assert job.status_code == 202, job.text
+        job_url = f"/api/v1/study-records/exports/{job.json()['id']}"
+        deadline = time.monotonic() + 60
+        while (status := client.get(job_url, headers=headers).json()["status"]) == "queued":
+            assert time.monotonic() < deadline, logs_of(tmp_path)
+            time.sleep(0.05)
+        assert status == "running", f"finished before the stop; make it bigger: {status}"
+
+        stopped = ctl(conf, "stop", "studylog:studylog-worker")  # returns once it has exited
+        assert "stopped" in stopped, stopped
+        done = client.get(job_url, headers=headers).json()
+        assert done["status"] == "done", f"{done}\n{logs_of(tmp_path)}"
+        assert done["rows"] == rows
+        download = client.get(f"{job_url}/download", headers=headers)
+        assert download.status_code == 200
+        assert download.text.count("\n") == rows + 1  # the header and every record
+
+    worker_log = (tmp_path / "logs" / "worker.log").read_text(errors="replace")
+    assert "warm shutdown" in worker_log.lower(), worker_log[-3000:]
+    supervisord_log = (tmp_path / "logs" / "supervisord.log").read_text(errors="replace")
+    assert "SIGKILL" not in supervisord_log, supervisord_log[-3000:]
+    assert "stopped: studylog-worker (exit status 0)" in supervisord_log, supervisord_log[-3000:]

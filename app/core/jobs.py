@@ -56,12 +56,39 @@ class Jobs(Protocol):
     async def submit(self, job: Job, **kwargs: Any) -> None: ...
 
 
+# How each job ended, counted in the shared store (Redis: summed over every worker and
+# host) under one key; /metrics reads it at each scrape.
+OUTCOMES_KEY = "jobs:outcomes"
+OUTCOMES = ("succeeded", "retried", "failed")
+
+
+async def record_outcome(store: KeyValueStore, name: str, outcome: str) -> None:
+    """Counts one end of job `name`; a count the store cannot take is logged, never raised
+    (the job itself is done either way)."""
+    try:
+        await store.tally(OUTCOMES_KEY, f"{name}|{outcome}")
+    except Exception:  # pylint: disable=broad-exception-caught  # metrics never fail a job
+        logger.warning("job %s: outcome %s not counted", name, outcome, exc_info=True)
+
+
+async def outcome_counts(store: KeyValueStore) -> dict[tuple[str, str], int]:
+    """(job name, outcome) -> how many times, over every process that shares the store."""
+    counts = {}
+    for field, count in (await store.tallies(OUTCOMES_KEY)).items():
+        name, _, outcome = field.rpartition("|")
+        counts[(name, outcome)] = count
+    return counts
+
+
 async def run_logged(job: Job, ctx: JobContext, kwargs: dict[str, Any]) -> None:
     """Runs a job in this process; a failure is logged, never raised (the answer is gone)."""
     try:
         await job(ctx, **kwargs)
     except Exception:  # pylint: disable=broad-exception-caught  # after the answer: log it
         logger.exception("job %s failed", job_name(job))
+        await record_outcome(ctx.store, job_name(job), "failed")
+    else:
+        await record_outcome(ctx.store, job_name(job), "succeeded")
 
 
 class InProcessJobs:

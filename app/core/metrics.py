@@ -93,6 +93,14 @@ EXPORT_JOBS = Gauge(
     ["status"],
     multiprocess_mode="mostrecent",
 )
+JOB_OUTCOMES = Gauge(
+    "studylog_job_outcomes",
+    "How jobs ended, by job and outcome (succeeded, retried: a try failed and another is "
+    "scheduled, failed: given up), counted over every worker and host sharing Redis; "
+    "it only grows (use increase()).",
+    ["job", "outcome"],
+    multiprocess_mode="mostrecent",
+)
 BROKER_TIMEOUT_SECONDS = 2.0
 
 
@@ -205,14 +213,23 @@ def render() -> bytes:
 
 
 async def sample_jobs(
-    celery: Celery | None, queue: str, export_counts: Callable[[], Awaitable[dict[str, int]]]
+    celery: Celery | None,
+    queue: str,
+    export_counts: Callable[[], Awaitable[dict[str, int]]],
+    outcomes: Callable[[], Awaitable[dict[tuple[str, str], int]]],
 ) -> None:
-    """Sets the job gauges: the queue's length from the broker, export jobs per status."""
+    """Sets the job gauges: the queue's length from the broker, export jobs per status,
+    job outcomes from the shared store."""
     try:
         for status, count in (await export_counts()).items():
             EXPORT_JOBS.labels(status).set(count)
     except Exception:  # pylint: disable=broad-exception-caught  # a scrape never fails on it
         logger.warning("metrics: export job counts unavailable", exc_info=True)
+    try:
+        for (name, outcome), count in (await outcomes()).items():
+            JOB_OUTCOMES.labels(name.removeprefix("app."), outcome).set(count)
+    except Exception:  # pylint: disable=broad-exception-caught
+        logger.warning("metrics: job outcomes unavailable", exc_info=True)
     if celery is None:
         JOB_QUEUE.set(0)  # jobs run in this process: nothing ever waits in a queue
         return

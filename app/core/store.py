@@ -37,6 +37,14 @@ class KeyValueStore(Protocol):
         """Counts one event in a fixed window: (events in the window, seconds until it ends)."""
         ...
 
+    async def tally(self, key: str, field: str) -> None:
+        """Adds one to the lasting counter `field` of the counter set `key`."""
+        ...
+
+    async def tallies(self, key: str) -> dict[str, int]:
+        """Every counter of the set `key` (empty when none was ever added to)."""
+        ...
+
     async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...
@@ -49,6 +57,7 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._data: dict[str, tuple[bytes, float | None]] = {}
+        self._tallies: dict[str, dict[str, int]] = {}
         self._lock = asyncio.Lock()
 
     def _live(self, key: str) -> tuple[bytes, float | None] | None:
@@ -95,6 +104,13 @@ class MemoryStore:
                 expires = item[1] if item[1] is not None else now + window_seconds
             self._data[key] = (str(count).encode(), expires)
             return count, max(1, math.ceil(expires - now))
+
+    async def tally(self, key: str, field: str) -> None:
+        counters = self._tallies.setdefault(key, {})
+        counters[field] = counters.get(field, 0) + 1
+
+    async def tallies(self, key: str) -> dict[str, int]:
+        return dict(self._tallies.get(key, {}))
 
     async def ping(self) -> bool:
         return True
@@ -157,6 +173,13 @@ class RedisStore:
             pipe.ttl(full)
             count, _, ttl = await pipe.execute()
         return int(count), max(1, int(ttl))
+
+    async def tally(self, key: str, field: str) -> None:
+        await self.client.hincrby(self._key(key), field, 1)
+
+    async def tallies(self, key: str) -> dict[str, int]:
+        raw = await self.client.hgetall(self._key(key))
+        return {name.decode(): int(value) for name, value in raw.items()}
 
     async def ping(self) -> bool:
         return bool(await self.client.ping())

@@ -15,6 +15,9 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
+from app.core.jobs import job_name, outcome_counts
+from app.core.store import create_store
+from app.users.manager import send_reset_password_mail, send_verify_mail
 from settings import Settings
 
 # The broker, backend and settings fixtures of the export job tests: PostgreSQL, each broker.
@@ -85,6 +88,19 @@ async def wait_for(condition: Any, seconds: float, what: str) -> None:
         await asyncio.sleep(0.1)
 
 
+async def outcomes(settings: Settings) -> dict[tuple[str, str], int]:
+    """Job outcomes as the workers counted them in the shared Redis."""
+    store = create_store(settings.REDIS_URL, prefix=settings.REDIS_KEY_PREFIX)
+    try:
+        return await outcome_counts(store)
+    finally:
+        await store.close()
+
+
+VERIFY = job_name(send_verify_mail)
+RESET = job_name(send_reset_password_mail)
+
+
 def token_of(message: EmailMessage) -> str:
     body = message.get_content()
     match = _TOKEN_IN_LINK.search(body)
@@ -108,6 +124,11 @@ async def test_a_refused_mail_arrives_by_a_retry_and_no_token_is_logged(
         await wait_for(lambda: len(sink.messages) == 2, 30, f"2 mails: {worker.text()[-3000:]}")
 
     assert sink.refused == 1
+    counted = await outcomes(settings)
+    assert counted.get((VERIFY, "succeeded")) == 1
+    assert counted.get((RESET, "succeeded")) == 1
+    assert counted.get((VERIFY, "retried"), 0) + counted.get((RESET, "retried"), 0) == 1
+    assert not [key for key in counted if key[1] == "failed"]
     subjects = sorted(str(m["Subject"]) for m in sink.messages)
     assert subjects == ["Confirm your email address for Study Log", "Reset your Study Log password"]
     log = worker.text()
@@ -148,3 +169,6 @@ async def test_a_mail_never_taken_is_given_up_after_the_retries_and_logged(
         await asyncio.sleep(1)  # nothing more is tried
     assert sink.refused == 3
     assert not sink.messages
+    counted = await outcomes(settings)
+    assert (counted.get((VERIFY, "retried")), counted.get((VERIFY, "failed"))) == (2, 1)
+    assert counted.get((VERIFY, "succeeded")) is None

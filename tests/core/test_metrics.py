@@ -8,9 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.core import metrics
+from app.core.jobs import InProcessJobs, JobContext, job_name
+from app.core.mail import LogMailSender
 
 
 @pytest.fixture
@@ -96,6 +99,23 @@ async def test_export_jobs_by_status_are_exposed(
     assert jobs[(("status", "done"),)] == 2  # run in-process, after each answer
     assert jobs[(("status", "queued"),)] == 0
     assert samples(text, "studylog_job_queue_messages")[()] == 0  # no broker
+    outcomes = samples(text, "studylog_job_outcomes")
+    assert outcomes[(("job", "study.exports.run"), ("outcome", "succeeded"))] == 2
+
+
+async def test_a_failed_job_is_counted_as_failed(client: httpx.AsyncClient, app: FastAPI) -> None:
+    async def broken(ctx: JobContext) -> None:
+        del ctx
+        raise RuntimeError("the job broke")
+
+    ctx = JobContext(
+        settings=app.state.settings, store=app.state.store, mail=LogMailSender(show_body=False)
+    )
+    await InProcessJobs(ctx).submit(broken)
+    await InProcessJobs(ctx).submit(broken)
+    text = (await client.get("/metrics")).text
+    name = job_name(broken).removeprefix("app.")
+    assert samples(text, "studylog_job_outcomes")[(("job", name), ("outcome", "failed"))] == 2
 
 
 class TestDisabled:
