@@ -19,7 +19,12 @@ from app.core.docs import add_docs
 from app.core.errors import http_error_handler, validation_error_handler
 from app.core.jobs import create_celery, outcome_counts
 from app.core.logging import configure_logging
-from app.core.middleware import RequestIdMiddleware, RequestLimitsMiddleware, ServerErrorMiddleware
+from app.core.middleware import (
+    RequestIdMiddleware,
+    RequestLimitsMiddleware,
+    ServerErrorMiddleware,
+    TextGuardMiddleware,
+)
 from app.core.openapi import operation_id
 from app.core.store import create_store
 from app.health.router import router as health_router
@@ -107,9 +112,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     # Added innermost first: a request meets RequestId, then the audit trail, then CORS,
-    # then the error guard, then the size limits. The audit trail sits outside everything
-    # that can answer, so it records the final status of every request (CORS preflights,
-    # 413s and JSON 500s too).
+    # then the error guard, then the size limits, then the text guard. The audit trail sits
+    # outside everything that can answer, so it records the final status of every request
+    # (CORS preflights, 413s and JSON 500s too).
+    app.add_middleware(TextGuardMiddleware)
     app.add_middleware(
         RequestLimitsMiddleware,
         max_body_bytes=MAX_REQUEST_BODY_BYTES,

@@ -11,6 +11,8 @@ every other error are not connection trouble and stay what they are.
 from __future__ import annotations
 
 import json
+import math
+from typing import Any
 
 import asyncpg
 import pymysql
@@ -26,6 +28,7 @@ from tortoise.exceptions import DBConnectionError
 from tortoise.exceptions import OperationalError as TortoiseOperationalError
 
 from app.core.routing import allowed_methods
+from app.core.text import safe_echo
 
 DATABASE_UNAVAILABLE = "database unavailable"
 SERVICE_UNAVAILABLE = "Service Unavailable"
@@ -132,9 +135,23 @@ async def http_error_handler(request: Request, exc: StarletteHTTPException) -> R
     return await http_exception_handler(request, exc)
 
 
+def _safe(value: Any) -> Any:
+    """`value` with every string made echoable and every non-finite number made text."""
+    if isinstance(value, str):
+        return safe_echo(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {_safe(k): _safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_safe(item) for item in value]
+    return value
+
+
 async def validation_error_handler(request: Request, exc: RequestValidationError) -> Response:
-    """FastAPI's 422 answer, written with ASCII escapes: the offending input it echoes may
-    hold a lone surrogate, which no UTF-8 body can carry (FastAPI's own handler gave a 500)."""
+    """FastAPI's 422 answer with a safe echo: a NUL or a lone surrogate in the offending
+    input becomes U+FFFD and NaN the text "nan", so any strict JSON parser reads the answer
+    (FastAPI's own handler gave a 500 for a surrogate)."""
     del request
-    body = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
+    body = json.dumps({"detail": _safe(jsonable_encoder(exc.errors()))}, allow_nan=False)
     return Response(body, status_code=422, media_type="application/json")

@@ -1,14 +1,18 @@
 """Plain ASGI middleware that every request passes through."""
 
+import email.message
 import logging
 import re
 import uuid
+from urllib.parse import parse_qsl
 
 import orjson
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core import text
 from app.core.context import request_id_var
 from app.core.errors import unavailable_detail
 
@@ -170,6 +174,127 @@ class RequestLimitsMiddleware:
             if path.startswith(prefix):
                 return limit
         return self.max_body_bytes
+
+
+def _body_kind(scope: Scope) -> str | None:
+    """ "json" or "form" for the bodies a route parses (FastAPI's own rule: an
+    application/json or application/*+json, a urlencoded or multipart form); else None."""
+    content_type = ""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            content_type = value.decode("latin-1")
+            break
+    if not content_type:
+        return None
+    message = email.message.Message()
+    message["content-type"] = content_type
+    subtype = message.get_content_subtype()
+    if message.get_content_maintype() == "application":
+        if subtype == "json" or subtype.endswith("+json"):
+            return "json"
+        if subtype == "x-www-form-urlencoded":
+            return "form"
+    if message.get_content_type() == "multipart/form-data":
+        return "form"
+    return None
+
+
+class TextGuardMiddleware:
+    """Refuses, with one 422 naming the parameter, what no database can store and no JSON
+    answer can echo: a NUL in a query parameter or a form field, a NUL or a lone surrogate
+    in any JSON string or key, and NaN or Infinity in a JSON body (app/core/text.py).
+
+    One guard for every route, the account routes of fastapi-users included, instead of a
+    validator on each field. A JSON or form body is read whole before the route runs (the
+    route would read it whole anyway; RequestLimitsMiddleware, outside this one, bounds
+    it) and handed on unchanged; only a body that can hold such text is parsed twice.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        query = scope.get("query_string", b"")
+        if b"%00" in query or b"\x00" in query:
+            pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+            problem = text.find_in_pairs(pairs, "query")
+            if problem:
+                await _refuse_input(send, problem)
+                return
+        kind = _body_kind(scope)
+        if kind is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            body, more = await _read_body(receive)
+        except HTTPException as exc:  # RequestLimitsMiddleware: the body is too large
+            await _refuse(send, exc.status_code, str(exc.detail))
+            return
+        if more:  # the client went away half-way
+            return
+        if kind == "json":
+            problem = text.find_in_json(body)
+        else:
+            problem = await _find_in_form(scope, body)
+        if problem:
+            await _refuse_input(send, problem)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, bool]:
+    """The whole body, and whether the client disconnected before its end."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), True
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), False
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that gives the app the body already read, then the client's own channel
+    (where a disconnect shows)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+async def _find_in_form(scope: Scope, body: bytes) -> text.Problem | None:
+    # A NUL is "%00" in a urlencoded form and a raw byte in a multipart one; a surrogate
+    # cannot be spelled in either (undecodable bytes become U+FFFD).
+    if b"%00" not in body and b"\x00" not in body:
+        return None
+    request = Request(scope, _replay(body, _no_more_messages))
+    try:
+        form = await request.form()
+    except Exception:  # pylint: disable=broad-exception-caught  # the route answers it
+        return None
+    try:
+        pairs = [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
+        return text.find_in_pairs(pairs, "body")
+    finally:
+        await form.close()
+
+
+async def _no_more_messages() -> Message:
+    return {"type": "http.disconnect"}
+
+
+async def _refuse_input(send: Send, problem: text.Problem) -> None:
+    await send_json(send, 422, orjson.dumps({"detail": [problem.error()]}), [])
 
 
 async def _refuse(send: Send, status: int, detail: str) -> None:
