@@ -6,8 +6,6 @@ choice, the output file check, and writing a file that appears complete or not a
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
@@ -20,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from app.audit import service
 from app.audit.models import AuditLog
 from app.audit.schemas import AuditLogFilters, AuditLogRead
+from app.core import csvsafe
 from backend.common import (
     CommandError,
     err_console,
@@ -40,9 +39,6 @@ cli = typer.Typer(
 )
 
 AUDIT_FIELDS = tuple(AuditLogRead.model_fields)
-# A spreadsheet runs a cell starting with one of these as a formula; paths, queries and
-# user agents come from anyone on the internet.
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- shared by the export commands -----------------------------------------------------------
@@ -170,21 +166,11 @@ def _utc_time(value: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
-def _csv_lines(rows: Iterable[Iterable[Any]]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    return buffer.getvalue()
-
-
 def _csv_rows(entries: Iterable[AuditLog]) -> str:
+    # Paths, queries and user agents come from anyone on the internet: csvsafe quotes and
+    # defuses them.
     dumped = (AuditLogRead.model_validate(e).model_dump(mode="json") for e in entries)
-    return _csv_lines([_csv_cell(row[name]) for name in AUDIT_FIELDS] for row in dumped)
+    return csvsafe.lines([row[name] for name in AUDIT_FIELDS] for row in dumped)
 
 
 def _jsonl_rows(entries: Iterable[AuditLog]) -> str:
@@ -216,7 +202,7 @@ def export_command(
 
     async def produce(write: Write) -> int:
         if export_format == "csv":
-            write(_csv_lines([AUDIT_FIELDS]))
+            write(csvsafe.line(AUDIT_FIELDS))
         written = 0
         with export_progress() as progress:
             task = progress.add_task(

@@ -5,8 +5,6 @@ is None (superusers and the admin CLI). Nothing here knows about HTTP.
 """
 
 import builtins
-import csv
-import io
 import string
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -25,6 +23,7 @@ from tortoise.query_utils import QueryModifier
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from app.core import csvsafe
 from app.study import tally
 from app.study.models import StudyDay, StudyRecord
 from app.study.schemas import (
@@ -46,8 +45,6 @@ EXPORT_FIELDS = tuple(StudyRecordRead.model_fields)
 # one compares code points, as PostgreSQL and SQLite do by default.
 _MYSQL_EXACT_COLLATION = "utf8mb4_bin"
 _ASCII_TO_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # Days read per query while walking back through the current streak.
 _STREAK_CHUNK = 64
 
@@ -531,12 +528,6 @@ async def iter_chunks(
         position = page.next
 
 
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
 async def export_csv(
     *,
     owner_id: uuid.UUID | None,
@@ -546,19 +537,12 @@ async def export_csv(
 ) -> AsyncIterator[str]:
     """CSV text, a header line then one chunk of rows at a time, in the list's order
     (`on_chunk` gets each chunk's record count)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(EXPORT_FIELDS)
-    yield buffer.getvalue()
+    yield csvsafe.line(EXPORT_FIELDS)
     async for chunk in iter_chunks(owner_id=owner_id, filters=filters, order_by=order_by):
         if on_chunk is not None:
             on_chunk(len(chunk))
-        buffer.seek(0)
-        buffer.truncate()
-        for record in chunk:
-            row = StudyRecordRead.model_validate(record).model_dump(mode="json")
-            writer.writerow(_csv_cell(row[name]) for name in EXPORT_FIELDS)
-        yield buffer.getvalue()
+        rows = (StudyRecordRead.model_validate(r).model_dump(mode="json") for r in chunk)
+        yield csvsafe.lines([row[name] for name in EXPORT_FIELDS] for row in rows)
 
 
 async def export_jsonl(

@@ -1,16 +1,22 @@
 """`python run.py audit purge|export` on every database."""
 
+import asyncio
 import csv
+import io
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
+from asgi_lifespan import LifespanManager
 from typer.testing import Result
 
 from app.audit.models import AuditLog
+from app.main import create_app
 from settings import Settings
 from tests.backend.conftest import in_db
+from tests.fixtures import services
 
 NOW = datetime.now(UTC)
 
@@ -119,6 +125,38 @@ def test_export_csv_defuses_formulas(
     assert len(rows) == 1
     assert rows[0]["path"] == "/x"
     assert rows[0]["user_agent"].startswith("'=")
+
+
+def _get_anonymously(settings: Settings, raw_path: str) -> int:
+    """One request through the whole app, whose audit entry is written at shutdown."""
+
+    async def main() -> int:
+        services.forget_dialect_caches()
+        app = create_app(settings)
+        async with LifespanManager(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                return (await client.get(raw_path)).status_code
+
+    return asyncio.run(main())
+
+
+def test_export_csv_keeps_a_404_paths_carriage_return_inside_its_cell(
+    invoke: Callable[..., Result], cli_settings: Settings, tmp_path: Path
+) -> None:
+    # No login needed: a 404 is audited with its path, "\r=cmd…" and all.
+    assert _get_anonymously(cli_settings, "/api/v1/nope%0D=cmd|'%20/C%20calc'!A0") == 404
+    output = tmp_path / "audit.csv"
+    result = invoke(
+        "audit", "export", "--since", "2000-01-01", "--until", "2100-01-01",
+        "--format", "csv", "--output", str(output),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = output.read_bytes().decode("utf-8")  # line breaks as written
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert [row["path"] for row in rows] == ["/api/v1/nope\r'=cmd|' /C calc'!A0"]
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    assert not [line for line in lines if line.startswith(("=", "+", "-", "@"))]
 
 
 def test_export_bad_arguments(invoke: Callable[..., Result], tmp_path: Path) -> None:

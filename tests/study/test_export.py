@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -122,6 +123,31 @@ async def test_export_neutralises_spreadsheet_formulas(
     assert (row["subject"], row["title"], row["notes"]) == ("'=1+1", "'@SUM(A1:A9)", "'-2+3")
     jsonl = await client.get(EXPORT, params={"format": "jsonl"}, headers=user_headers)
     assert read_jsonl(jsonl.text) == [record]  # JSON keeps the data as it is
+
+
+# A row split by a bare carriage return: the formula after it would start a row of its own.
+SPLIT_ATTACK = "notes\r=cmd|' /C calc'!A0"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t")
+
+
+def naive_cells(text: str) -> list[str]:
+    """The cells a reader sees that ends a row at any line break and ignores quotes."""
+    return [cell for line in re.split(r"\r\n|\r|\n", text) for cell in line.split(",")]
+
+
+async def test_export_quotes_line_breaks_and_defuses_formulas_after_them(
+    client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    await create_record(
+        client, user_headers, title="t\r@SUM(A1)", notes=f"{SPLIT_ATTACK}\n+1\r\n-2\r\r\t3"
+    )
+    text = (await client.get(EXPORT, headers=user_headers)).text
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert len(rows) == 2  # the header and the one record
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert row["title"] == "t\r'@SUM(A1)"
+    assert row["notes"] == "notes\r'=cmd|' /C calc'!A0\n'+1\r\n'-2\r'\r'\t3"
+    assert not [cell for cell in naive_cells(text) if cell.startswith(FORMULA_STARTS)]
 
 
 async def test_export_spans_many_chunks(

@@ -1,0 +1,44 @@
+"""The exports' CSV writer: what csv.writer wrote for ordinary rows, and quoting and
+formula guards where csv.writer had none."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from app.core import csvsafe
+
+ORDINARY = [
+    ["id", "subject", "minutes", "notes", "flag", "nothing"],
+    [1, "Maths", 45, 'say "hi", then\nleave', True, None],
+    [2, "", 0, "1.5", False, "x,y"],
+]
+
+
+def test_ordinary_rows_are_what_csv_writer_wrote() -> None:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(ORDINARY)
+    assert csvsafe.lines(ORDINARY) == buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("a\rb", '"a\rb"'),
+        ("=1+1", "'=1+1"),
+        ("a\r=1", '"a\r\'=1"'),
+        ("a\n@x\r\n+y", "\"a\n'@x\r\n'+y\""),
+        ("\t-1", "'\t-1"),
+        ("\r\r=1", "\"'\r'\r'=1\""),
+        ("a=b", "a=b"),
+        (-5, "-5"),
+    ],
+)
+def test_line_breaks_are_quoted_and_formulas_defused_on_every_line(
+    value: object, written: str
+) -> None:
+    assert csvsafe.cell(value) == written
+    [row] = list(csv.reader(io.StringIO(csvsafe.line(["x", value]), newline="")))
+    assert row[0] == "x"
