@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.audit import service as audit_service
 from app.audit.middleware import AuditMiddleware
 from app.audit.router import router as audit_router
 from app.audit.writer import AuditWriter
@@ -30,6 +31,7 @@ from app.core.store import create_store
 from app.health.router import router as health_router
 from app.study import exports
 from app.study.router import router as study_router
+from app.users import service as users_service
 from app.users.router import router as users_router
 from app.users.service import SessionCache
 from settings import Settings
@@ -63,6 +65,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.store = create_store(settings.REDIS_URL, prefix=settings.REDIS_KEY_PREFIX)
+        if audit_writer is not None:
+            # A deleted user's queued entries lose its id (marks shared through the store).
+            audit_writer.forgotten_users = functools.partial(
+                audit_service.forgotten_among,
+                store=app.state.store,
+                existing=users_service.existing_user_ids,
+            )
         # Only a store every worker shares can carry the cache's invalidations.
         app.state.session_cache = (
             SessionCache(settings.AUTH_CACHE_SECONDS)

@@ -4,20 +4,33 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from fastapi import HTTPException, status
+from redis.exceptions import RedisError
 from tortoise.queryset import QuerySet
 
 from app.audit.models import AuditLog
 from app.audit.schemas import AuditLogFilters
 from app.core.jobs import JobContext
+from app.core.store import KeyValueStore
 
 logger = logging.getLogger(__name__)
 
 PURGE_BATCH_SIZE = 1000
 EXPORT_CHUNK_SIZE = 1000
+# A deleted user's mark in the shared store, for every worker's writer: longer than an
+# entry can wait in a queue (the queue is written or given up at shutdown).
+FORGOTTEN_USER_SECONDS = 7 * 86_400
+STORE_ERRORS = (RedisError, OSError)
+
+ExistingUsers = Callable[[set[uuid.UUID]], Awaitable[set[uuid.UUID]]]
+
+
+def forgotten_user_key(user_id: uuid.UUID) -> str:
+    return f"audit:forgotten-user:{user_id}"
 
 
 def list(*, filters: AuditLogFilters | None = None) -> QuerySet[AuditLog]:  # pylint: disable=redefined-builtin  # STYLE.md's verb
@@ -108,3 +121,42 @@ async def purge_expired(ctx: JobContext) -> int:
     deleted = await purge(older_than_days=days)
     logger.info("audit purge: %d entries older than %d days deleted", deleted, days)
     return deleted
+
+
+# --- a deleted user leaves no id in the trail ------------------------------------------------
+
+
+async def forget_user(*, user_id: uuid.UUID, store: KeyValueStore | None) -> None:
+    """Marks a user being deleted, so that no worker's writer stores its id from now on;
+    call it before `clear_user`, which clears the rows already stored."""
+    if store is None:
+        return
+    try:
+        await store.set(forgotten_user_key(user_id), b"1", ttl_seconds=FORGOTTEN_USER_SECONDS)
+    except STORE_ERRORS:
+        logger.warning(
+            "audit: deleted user not marked (the store did not answer); "
+            "writers fall back to the user table"
+        )
+
+
+async def clear_user(*, user_id: uuid.UUID) -> int:
+    """Clears the user reference of its stored entries; how many."""
+    return await AuditLog.filter(user_id=user_id).update(user_id=None)
+
+
+async def forgotten_among(
+    user_ids: set[uuid.UUID], *, store: KeyValueStore | None, existing: ExistingUsers
+) -> set[uuid.UUID]:
+    """Which of these users were deleted: marked by `forget_user`, or no longer in the
+    user table (a store without the mark: another host's in-process store, an outage)."""
+    gone = user_ids - await existing(user_ids)
+    rest = [user_id for user_id in user_ids if user_id not in gone]
+    if rest and store is not None:
+        try:
+            marks = await store.get_many([forgotten_user_key(u) for u in rest])
+        except STORE_ERRORS:
+            logger.warning("audit: deleted-user marks not read (the store did not answer)")
+        else:
+            gone.update(u for u, mark in zip(rest, marks, strict=True) if mark is not None)
+    return gone

@@ -14,7 +14,9 @@ import asyncio
 import functools
 import logging
 import time
+import uuid
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tortoise import Tortoise
@@ -31,6 +33,9 @@ LOG_EVERY_SECONDS = 10.0
 PING_TIMEOUT_SECONDS = 2.0
 
 AuditEntry = dict[str, Any]
+# Which of the given user ids belong to deleted users (wired by the app: audit's service
+# over the shared store and the user table).
+ForgottenUsers = Callable[[set[uuid.UUID]], Awaitable[set[uuid.UUID]]]
 
 
 @functools.cache
@@ -89,6 +94,7 @@ class AuditWriter:  # pylint: disable=too-many-instance-attributes
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.forgotten_users: ForgottenUsers | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuditWriter:
@@ -216,6 +222,7 @@ class AuditWriter:  # pylint: disable=too-many-instance-attributes
             batch = [self._queue.popleft() for _ in range(count)]
             self._in_flight = count
             try:
+                await self._drop_forgotten_users(batch)
                 written = await self._write_or_isolate(batch)
             except BaseException:
                 # Database down, or cancelled: the batch waits at the head of the queue.
@@ -223,6 +230,9 @@ class AuditWriter:  # pylint: disable=too-many-instance-attributes
                 raise
             finally:
                 self._in_flight = 0
+            # A user deleted while the batch was being written: its deletion may have
+            # cleared the table before these rows landed.
+            await self._drop_forgotten_users(batch, stored=True)
         self.written += written
         if self._failing_since is not None:
             logger.warning(
@@ -232,6 +242,27 @@ class AuditWriter:  # pylint: disable=too-many-instance-attributes
             )
             self._failing_since = None
         return written
+
+    async def _drop_forgotten_users(self, batch: list[AuditEntry], *, stored: bool = False) -> None:
+        """Deleted users' entries lose their user id: in the batch, or (`stored`) in the
+        rows just written."""
+        if self.forgotten_users is None:
+            return
+        user_ids = {entry["user_id"] for entry in batch if entry.get("user_id") is not None}
+        if not user_ids:
+            return
+        try:
+            gone = await self.forgotten_users(user_ids)
+            if gone and stored:
+                await AuditLog.filter(user_id__in=gone).update(user_id=None)
+        # The database or store refused: before the insert the insert then fails too (and
+        # the batch is retried); after it, the deletion's own clearing is what remains.
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            logger.warning("audit: deleted users not checked: %r", exc)
+            return
+        for entry in batch:
+            if entry.get("user_id") in gone:
+                entry["user_id"] = None
 
     async def _write_or_isolate(self, batch: list[AuditEntry]) -> int:
         """Inserts the batch; when that fails on a working database, row by row, dropping

@@ -21,6 +21,10 @@ class KeyValueStore(Protocol):
 
     async def get(self, key: str) -> bytes | None: ...
 
+    async def get_many(self, keys: list[str]) -> list[bytes | None]:
+        """The values of `keys`, in order, in one round trip."""
+        ...
+
     async def set(
         self, key: str, value: bytes | str, *, ttl_seconds: float | None = None
     ) -> None: ...
@@ -72,6 +76,9 @@ class MemoryStore:
     async def get(self, key: str) -> bytes | None:
         item = self._live(key)
         return item[0] if item else None
+
+    async def get_many(self, keys: list[str]) -> list[bytes | None]:
+        return [await self.get(key) for key in keys]
 
     async def set(self, key: str, value: bytes | str, *, ttl_seconds: float | None = None) -> None:
         raw = value.encode() if isinstance(value, str) else value
@@ -143,6 +150,11 @@ class RedisStore:
 
     async def get(self, key: str) -> bytes | None:
         return await self.client.get(self._key(key))
+
+    async def get_many(self, keys: list[str]) -> list[bytes | None]:
+        if not keys:
+            return []
+        return list(await self.client.mget([self._key(k) for k in keys]))
 
     async def set(self, key: str, value: bytes | str, *, ttl_seconds: float | None = None) -> None:
         if ttl_seconds is None:

@@ -21,7 +21,7 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from tortoise.transactions import in_transaction
 
-from app.audit.models import AuditLog
+from app.audit import service as audit_service
 from app.core.jobs import InProcessJobs, JobContext, Jobs
 from app.core.mail import MailMessage, MailSender, create_mail_sender
 from app.core.state import JobsDep, SettingsDep, StoreDep
@@ -216,14 +216,17 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
 
     async def delete(self, user: User, request: Request | None = None) -> None:
         """Deletes the account with its study records and sessions (foreign-key cascade);
-        its audit rows stay, without the user reference."""
+        its audit rows stay, without the user reference, on every worker."""
         await self.on_before_delete(user, request)
+        # Marked first: a worker's writer that stores rows of the user after the clearing
+        # below sees the mark and clears them itself.
+        await audit_service.forget_user(user_id=user.id, store=self.store)
         async with in_transaction():
             # The user's row first: a record being added for it meanwhile finishes (and is
             # counted) before the total forgets the account's records.
             await User.filter(id=user.id).select_for_update().first()
             await study_service.forget_owner(owner_id=user.id)
-            await AuditLog.filter(user_id=user.id).update(user_id=None)
+            await audit_service.clear_user(user_id=user.id)
             await self.user_db.delete(user)
         await self.on_after_delete(user, request)
 

@@ -283,6 +283,11 @@ async def _session_user_from_database(*, user_id: uuid.UUID, session_id: uuid.UU
     return session.user if session is not None else None
 
 
+async def existing_user_ids(user_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of `user_ids` that still have an account."""
+    return set(await User.filter(id__in=user_ids).values_list("id", flat=True))
+
+
 # Per store (so per app instance): the count last read, and when it stops being fresh.
 _COUNT_MEMO: weakref.WeakKeyDictionary[KeyValueStore, tuple[int, float]] = (
     weakref.WeakKeyDictionary()
