@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from settings import BASE_DIR, DEV_SECRET_KEY, Settings
+from tests.conftest import TEST_SECRET_KEY
 
-STRONG_SECRET = "k" * 48
+STRONG_SECRET = "ljP4rWnNBEFZqpmCgiybsq6aF5-cPFvzYUSyNRrat8KxLidj"
 
 
 def _python(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -35,7 +36,23 @@ def _run(code: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProce
     return _python("-c", code, env=env, cwd=cwd)
 
 
-@pytest.mark.parametrize("secret", [None, DEV_SECRET_KEY, "changethis", "short-but-random"])
+@pytest.mark.parametrize(
+    "secret",
+    [
+        None,
+        DEV_SECRET_KEY,
+        "changethis",
+        "short-but-random",
+        "k" * 48,
+        "ab" * 24,
+        "0123456789" * 4,
+        "a" * 40 + "bcdefghij",
+        f" {STRONG_SECRET}",
+        f"{STRONG_SECRET} ",
+        "bench-secret-key-that-is-long-enough-for-hs256-0123456789",
+        TEST_SECRET_KEY,
+    ],
+)
 def test_production_refuses_to_start_with_a_weak_secret(secret: str | None, tmp_path: Path) -> None:
     env = {"APP_ENV": "production", "DATABASE_URL": f"sqlite://{tmp_path}/x.db"}
     if secret is not None:
@@ -46,6 +63,14 @@ def test_production_refuses_to_start_with_a_weak_secret(secret: str | None, tmp_
     assert len(lines) == 1, result.stderr
     assert "SECRET_KEY" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [STRONG_SECRET, "9f86d081884c7d659a2feaa0c55ad015", "correct horse battery staple of forty"],
+)
+def test_production_accepts_a_random_secret(secret: str) -> None:
+    assert secret == Settings(APP_ENV="production", SECRET_KEY=secret).SECRET_KEY
 
 
 def test_production_starts_with_a_strong_secret_and_closed_docs(tmp_path: Path) -> None:

@@ -39,8 +39,7 @@ REDACTED = "***"
 # A query parameter whose name contains one of these (any case) has its value replaced.
 SECRET_KEY_PARTS = (
     "token",
-    "password",
-    "passwd",
+    "pass",  # password, passwd, passphrase, pass
     "pwd",
     "secret",
     "key",
@@ -56,10 +55,33 @@ SECRET_KEY_PARTS = (
     "refresh",
 )
 # A JWT is a secret whatever its parameter is called.
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.")
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+# A run of URL-safe characters long enough to be a random token (an opaque refresh token
+# is 43 of them); `_is_token` decides whether it looks random.
+_RUN = re.compile(r"[A-Za-z0-9_-]{20,}")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_QUERY_SEPARATORS = re.compile(r"([&;])")
 # The status recorded when the client went away or the server stopped before an answer.
 CLIENT_CLOSED_STATUS = 499
 SERVER_ERROR_STATUS = 500
+
+
+def _is_token(run: str) -> bool:
+    """Random-looking: upper and lower case letters and digits mixed (a UUID, a word or a
+    version string is not), or a long run of hex digits without a UUID's dashes."""
+    if len(run) >= 32 and all(c in _HEX for c in run):
+        return True
+    return (
+        any(c.isupper() for c in run)
+        and any(c.islower() for c in run)
+        and any(c.isdigit() for c in run)
+    )
+
+
+def redact_tokens(text: str) -> str:
+    """`text` with every JWT and every token-shaped run replaced by ***."""
+    text = _JWT.sub(REDACTED, text)
+    return _RUN.sub(lambda m: REDACTED if _is_token(m.group()) else m.group(), text)
 
 
 def is_secret_key(name: str) -> bool:
@@ -67,20 +89,29 @@ def is_secret_key(name: str) -> bool:
     return any(part in lowered for part in SECRET_KEY_PARTS)
 
 
+def _redact_value(raw: str) -> str:
+    """The value as sent, or *** when it holds a token once decoded."""
+    decoded = unquote_plus(raw)
+    return REDACTED if redact_tokens(decoded) != decoded else raw
+
+
 def redact_query(query: str) -> str:
-    """The query string as sent, with the values of secret-looking keys replaced by ***."""
+    """The query string as sent, with the values of secret-looking keys and token-shaped
+    values replaced by *** (pairs split at `&` and at `;`)."""
     if not query:
         return ""
     parts = []
-    for part in query.split("&"):
+    for part in _QUERY_SEPARATORS.split(query):
         name, sep, value = part.partition("=")
-        if sep and value and (is_secret_key(name) or _JWT.search(unquote_plus(value))):
-            parts.append(f"{name}={REDACTED}")
-        elif not sep and _JWT.search(unquote_plus(name)):
-            parts.append(REDACTED)
-        else:
+        if part in {"&", ";"} or not part:
             parts.append(part)
-    return "&".join(parts)
+        elif sep and value and is_secret_key(name):
+            parts.append(f"{name}={REDACTED}")
+        elif sep:
+            parts.append(f"{name}={_redact_value(value)}")
+        else:
+            parts.append(_redact_value(name))
+    return "".join(parts)
 
 
 def _clean(value: str, max_length: int) -> str:
@@ -168,7 +199,7 @@ class AuditMiddleware:
         user_agent = None
         for name, value in scope["headers"]:
             if name == b"user-agent":
-                user_agent = _clean(value.decode("latin-1"), USER_AGENT_MAX_LENGTH)
+                user_agent = _clean(redact_tokens(value.decode("latin-1")), USER_AGENT_MAX_LENGTH)
                 break
         query = scope.get("query_string", b"").decode("latin-1")
         ip = client_ip(scope, self.trusted_proxies)
@@ -176,7 +207,7 @@ class AuditMiddleware:
             "created_at": created_at,
             "request_id": _clean(request_id, REQUEST_ID_MAX_LENGTH),
             "method": _clean(scope["method"], METHOD_MAX_LENGTH),
-            "path": _clean(scope["path"], PATH_MAX_LENGTH),
+            "path": _clean(redact_tokens(scope["path"]), PATH_MAX_LENGTH),
             "route": _clean(route, ROUTE_MAX_LENGTH) if (route := route_template(scope)) else None,
             "query": _clean(redact_query(query), QUERY_MAX_LENGTH) if query else "",
             "status_code": status,

@@ -1,9 +1,21 @@
-"""Which route template answered a request, for the audit trail and the metrics."""
+"""Which route template answered a request (for the audit trail and the metrics), which
+methods a path allows, and a route class that answers an over-long form like any other
+invalid input."""
 
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+# Starlette's message when a form has more fields than the route's `form_limits` allow.
+_TOO_MANY_FIELDS = "Too many fields"
 
 
 def route_template(scope: Scope) -> str | None:
@@ -27,3 +39,30 @@ def allowed_methods(routes: list[BaseRoute], scope: Scope) -> list[str]:
         if any(route.matches(probe)[0] is Match.FULL for route in routes):
             allowed.append(method)
     return allowed
+
+
+class FormLimitRoute(APIRoute):
+    """A route whose form past its `form_limits` field count answers 422, as FastAPI answers
+    every other invalid input (Starlette's form parser raises 400)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except HTTPException as exc:
+                if exc.status_code != 400 or not str(exc.detail).startswith(_TOO_MANY_FIELDS):
+                    raise
+                raise RequestValidationError(
+                    [
+                        {
+                            "type": "too_many_fields",
+                            "loc": ("body",),
+                            "msg": str(exc.detail),
+                            "input": None,
+                        }
+                    ]
+                ) from exc
+
+        return handle

@@ -4,7 +4,7 @@ import asyncio
 import logging
 from typing import Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -21,11 +21,11 @@ _ALIVE = b'{"status":"ok"}'
 
 
 class Readiness(BaseModel):
-    """The readiness answer, 200 and 503 alike."""
+    """The readiness answer, 200 and 503 alike: only what a load balancer needs (the audit
+    queue's depth and drops are in /metrics, for operators)."""
 
     status: Literal["ok", "unavailable"]
     checks: dict[str, Literal["ok", "disabled", "unavailable"]]
-    audit: dict[str, int | bool]
 
 
 @router.get(
@@ -45,7 +45,7 @@ async def check() -> Response:
     response_model=Readiness,
     responses={503: {"model": Readiness, "description": "A dependency does not answer."}},
 )
-async def ready(request: Request, settings: SettingsDep, store: StoreDep) -> JSONResponse:
+async def ready(settings: SettingsDep, store: StoreDep) -> JSONResponse:
     """Readiness: the database (and Redis, when configured) answer within 2 s."""
 
     async def database() -> str:
@@ -71,19 +71,6 @@ async def ready(request: Request, settings: SettingsDep, store: StoreDep) -> JSO
     checks = {"database": db_state, "redis": redis_state}
     healthy = all(value in {"ok", "disabled"} for value in checks.values())
     return JSONResponse(
-        {
-            "status": "ok" if healthy else "unavailable",
-            "checks": checks,
-            # This worker's audit queue; informative only, it never makes the service unready.
-            "audit": audit_details(request),
-        },
+        {"status": "ok" if healthy else "unavailable", "checks": checks},
         status_code=200 if healthy else 503,
     )
-
-
-def audit_details(request: Request) -> dict[str, int | bool]:
-    """Entries this worker has waiting for the database and has dropped since it started."""
-    writer = getattr(request.app.state, "audit_writer", None)
-    if writer is None:
-        return {"enabled": False}
-    return {"enabled": True, **writer.stats()}

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi_users import exceptions
 
 from app.core import ratelimit
@@ -130,6 +131,27 @@ async def get_account_rate_limiter(
 
 
 AccountRateLimiterDep = Annotated[AccountRateLimiter, Depends(get_account_rate_limiter)]
+
+
+# OAuth2's password form: grant_type, username, password, scope, client_id, client_secret.
+LOGIN_FORM_MAX_FIELDS = 6
+
+
+async def single_valued_login_form(request: Request) -> None:
+    """422 for a login form that sends a field twice (which value would count?). More
+    fields than OAuth2's are refused by the route's `form_limits`."""
+    names = [name for name, _ in (await request.form()).multi_items()]
+    if len(set(names)) != len(names):
+        raise RequestValidationError(
+            [
+                {
+                    "type": "too_many_fields",
+                    "loc": ("body",),
+                    "msg": "A login form has each field at most once",
+                    "input": None,
+                }
+            ]
+        )
 
 
 async def get_user_or_404(user_id: uuid.UUID, user_manager: UserManagerDep) -> User:

@@ -17,10 +17,16 @@ from fastapi_users.router.common import ErrorCode
 
 from app.core.openapi import errors
 from app.core.pagination import PageParams
+from app.core.routing import FormLimitRoute
 from app.core.state import SettingsDep, StoreDep
 from app.users import service
 from app.users.auth import CurrentAuthentication, CurrentSuperuser, CurrentUser
-from app.users.dependencies import AccountRateLimiterDep, UserByIdDep
+from app.users.dependencies import (
+    LOGIN_FORM_MAX_FIELDS,
+    AccountRateLimiterDep,
+    UserByIdDep,
+    single_valued_login_form,
+)
 from app.users.manager import UserManagerDep
 from app.users.models import User
 from app.users.schemas import (
@@ -41,7 +47,8 @@ INVALID_PASSWORD = "INVALID_PASSWORD"  # noqa: S105  (an error code, not a passw
 
 
 router = APIRouter(prefix="/api/v1")
-auth = APIRouter(prefix="/auth", tags=["auth"])
+# The login form's field limit answers 422 (FormLimitRoute).
+auth = APIRouter(prefix="/auth", tags=["auth"], route_class=FormLimitRoute)
 users = APIRouter(prefix="/users", tags=["users"])
 
 NO_SUCH_USER = {404: "No such user."}
@@ -82,7 +89,14 @@ async def register(
     return UserRead.model_validate(user)
 
 
-@auth.post("/jwt/login", response_model=TokenPair, name="login", responses=errors(400, 429, 503))
+@auth.post(
+    "/jwt/login",
+    response_model=TokenPair,
+    name="login",
+    responses=errors(400, 429, 503),
+    dependencies=[Depends(single_valued_login_form)],
+    form_limits={"max_fields": LOGIN_FORM_MAX_FIELDS},
+)
 async def login(
     request: Request,
     credentials: Annotated[OAuth2PasswordRequestForm, Depends()],

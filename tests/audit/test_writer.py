@@ -143,7 +143,6 @@ async def test_database_outage_keeps_entries_within_the_bound_and_counts_drops(
 
     ready = await client.get("/api/health/ready")
     assert ready.status_code == 200  # the database itself answers the health check
-    assert ready.json()["audit"] == {"enabled": True, "queued": 5, "dropped": 3}
 
     outage.down = False
     assert await writer.flush() == 5

@@ -103,7 +103,7 @@ async def test_log_sender_withholds_the_body_in_production(
 
 
 def test_smtp_host_selects_the_smtp_sender() -> None:
-    prod_key = "k" * 40
+    prod_key = "Vq8-Zr3tLw0pXe7NbY2sKc5uHf9jMd4gAo1i"
     assert isinstance(create_mail_sender(Settings(SMTP_HOST="mail.example.com")), SmtpMailSender)
     dev = create_mail_sender(Settings(SMTP_HOST=""))
     assert isinstance(dev, LogMailSender)

@@ -6,6 +6,7 @@ PATCH bodies that advertise `null` only where the service takes it as "leave unc
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
 from typing import Any
 
@@ -187,7 +188,8 @@ async def test_docs_pages_and_assets_follow_docs_enabled(
 ) -> None:
     settings = Settings(
         APP_ENV=app_env,
-        SECRET_KEY=TEST_SECRET_KEY,
+        # The tests' own key is public, so production refuses it.
+        SECRET_KEY=secrets.token_urlsafe(32),
         DOCS_ENABLED=docs_enabled,
         AUDIT_ENABLED=False,
         DATABASE_URL="sqlite://:memory:",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -167,3 +168,42 @@ async def test_patch_me_with_wrong_types_is_422_and_changes_nothing(
 async def test_odd_authorization_headers_are_401(client: httpx.AsyncClient, header: str) -> None:
     response = await client.get("/api/v1/users/me", headers={"Authorization": header})
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        # Seven fields, one more than OAuth2's password form has.
+        [("username", "a@example.com"), ("password", PASSWORD)]
+        + [(f"extra{n}", "x") for n in range(5)],
+        [("username", "a@example.com"), ("password", PASSWORD)]
+        + [(f"f{n}", "x") for n in range(3000)],
+        [("username", "a@example.com"), ("password", PASSWORD), ("password", "other")],
+    ],
+    ids=["seven", "thousands", "twice"],
+)
+async def test_a_login_form_with_too_many_fields_is_422(
+    client: httpx.AsyncClient, form: list[tuple[str, str]]
+) -> None:
+    response = await client.post(
+        "/api/v1/auth/jwt/login",
+        content=urlencode(form),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["type"] == "too_many_fields"
+
+
+async def test_a_full_oauth2_login_form_is_accepted(client: httpx.AsyncClient) -> None:
+    email = unique_email()
+    await register(client, email)
+    form = {
+        "grant_type": "password",
+        "username": email,
+        "password": PASSWORD,
+        "scope": "",
+        "client_id": "web",
+        "client_secret": "",
+    }
+    response = await client.post("/api/v1/auth/jwt/login", data=form)
+    assert response.status_code == 200, response.text
