@@ -11,7 +11,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
+import phonenumbers
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from tortoise.backends.base.config_generator import expand_db_url
@@ -42,6 +44,13 @@ MIN_PRODUCTION_SECRET_LENGTH = 32
 # secrets.token_urlsafe(32) about 200; "aaaa…" scores 0.
 MIN_PRODUCTION_SECRET_BITS = 80
 MIN_PRODUCTION_SECRET_DISTINCT = 8
+
+ALIYUN_REQUIRED = (
+    "ALIYUN_ACCESS_KEY_ID",
+    "ALIYUN_ACCESS_KEY_SECRET",
+    "ALIYUN_SMS_SIGN_NAME",
+    "ALIYUN_SMS_TEMPLATE_CODE",
+)
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -199,6 +208,24 @@ class Settings(BaseSettings):
     EXPORT_TTL_HOURS: float = Field(default=24, gt=0, le=24 * 365)
     EXPORT_MAX_ACTIVE_PER_USER: int = Field(default=3, ge=1, le=1000)
 
+    # --- phone numbers and SMS codes ---------------------------------------------------
+    # None: `log` in development and test, `none` in production (`log` is refused there).
+    SMS_BACKEND: Literal["aliyun", "log", "none"] | None = None
+    ALIYUN_ACCESS_KEY_ID: str = ""
+    ALIYUN_ACCESS_KEY_SECRET: str = ""
+    ALIYUN_SMS_SIGN_NAME: str = ""
+    ALIYUN_SMS_TEMPLATE_CODE: str = ""
+    # A full URL, so a test or a proxy can stand in for the service.
+    ALIYUN_SMS_ENDPOINT: str = "https://dysmsapi.aliyuncs.com"
+    SMS_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0, le=120)
+    SMS_DEFAULT_REGION: str = "CN"
+    SMS_CODE_TTL_SECONDS: int = Field(default=300, ge=1, le=3600)
+    # 0: no wait between codes to one phone (the daily cap still holds).
+    SMS_RESEND_SECONDS: int = Field(default=60, ge=0, le=3600)
+    SMS_MAX_ATTEMPTS: int = Field(default=5, ge=1, le=20)
+    SMS_DAILY_LIMIT_PER_PHONE: int = Field(default=10, ge=1, le=1000)
+    RATE_LIMIT_SMS_PER_IP: int = Field(default=20, ge=0)
+
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     LOG_FORMAT: Literal["text", "json"] | None = None
 
@@ -237,6 +264,25 @@ class Settings(BaseSettings):
             raise ValueError(str(exc)) from None
         return value
 
+    @field_validator("SMS_DEFAULT_REGION")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        region = value.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is not a region code phonenumbers knows (CN, US, GB, …)")
+        return region
+
+    @field_validator("ALIYUN_SMS_ENDPOINT")
+    @classmethod
+    def _endpoint_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        # The SDK sends to scheme://host[:port]/ and nowhere else.
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be a full URL such as https://dysmsapi.aliyuncs.com")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError("must have no path, query or fragment")
+        return value.strip()
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.APP_ENV != "production":
@@ -244,6 +290,12 @@ class Settings(BaseSettings):
         problem = secret_key_problem(self.SECRET_KEY)
         if problem:
             raise ValueError(problem)
+        if self.SMS_BACKEND == "log":
+            raise ValueError("SMS_BACKEND=log writes codes to the log; use aliyun or none")
+        if self.SMS_BACKEND == "aliyun":
+            missing = [name for name in ALIYUN_REQUIRED if not getattr(self, name)]
+            if missing:
+                raise ValueError(f"SMS_BACKEND=aliyun needs {', '.join(missing)}")
         return self
 
     @property
@@ -255,6 +307,12 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.APP_ENV == "production"
+
+    @property
+    def sms_backend(self) -> str:
+        if self.SMS_BACKEND is None:
+            return "none" if self.is_production else "log"
+        return self.SMS_BACKEND
 
     @property
     def docs_enabled(self) -> bool:

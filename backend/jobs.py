@@ -4,8 +4,8 @@
 Each worker process opens Tortoise and the store (Redis) once, on an event loop of its own
 (`worker_process_init`), and closes them when it stops (`worker_process_shutdown`). A task
 body runs one domain job function on that loop; the task adds only the retry policy and,
-for mail, a done-marker so a redelivered message sends nothing twice. Messages carry ids,
-never tokens or secrets.
+for mail and SMS, a done-marker so a redelivered message sends nothing twice. Messages carry
+ids, never tokens or secrets; an SMS code travels only sealed.
 """
 
 from __future__ import annotations
@@ -37,9 +37,11 @@ from app.core.jobs import (
 )
 from app.core.logging import configure_logging
 from app.core.mail import create_mail_sender
+from app.core.sms import SmsRetryable, create_sms_sender
 from app.core.store import create_store
 from app.study import exports
 from app.users.manager import send_reset_password_mail, send_verify_mail
+from app.users.phone import send_sms_code
 from backend.common import current_settings, out_console, print_json, print_table
 from backend.common import run as run_command
 
@@ -50,8 +52,9 @@ logger = logging.getLogger(__name__)
 settings = current_settings()
 app = create_celery(settings)
 
-# Failures worth another try later: the mail server refused (4xx/5xx), timed out or was away.
-RETRYABLE: tuple[type[BaseException], ...] = (smtplib.SMTPException, OSError)
+# Failures worth another try later: the mail server refused (4xx/5xx), timed out or was away;
+# the SMS provider asked to slow down, failed itself or did not answer.
+RETRYABLE: tuple[type[BaseException], ...] = (smtplib.SMTPException, OSError, SmsRetryable)
 # How long a finished mail job's message id is remembered (past any redelivery).
 DONE_MARKER_SECONDS = 7 * 86_400
 
@@ -86,6 +89,7 @@ def open_runtime() -> _Runtime:
             settings=settings,
             store=create_store(settings.REDIS_URL, prefix=settings.REDIS_KEY_PREFIX),
             mail=create_mail_sender(settings),
+            sms=create_sms_sender(settings),
         )
         _ThisProcess.runtime = _Runtime(loop=loop, tortoise=tortoise, ctx=ctx)
     return _ThisProcess.runtime
@@ -203,6 +207,11 @@ def send_verify_mail_task(self: Task, *, user_id: str) -> None:
 @app.task(bind=True, name=job_name(send_reset_password_mail))
 def send_reset_password_mail_task(self: Task, *, user_id: str) -> None:
     run_once(self, send_reset_password_mail, user_id=user_id)
+
+
+@app.task(bind=True, name=job_name(send_sms_code))
+def send_sms_code_task(self: Task, *, phone: str, sealed_code: str) -> None:
+    run_once(self, send_sms_code, phone=phone, sealed_code=sealed_code)
 
 
 @app.task(name=job_name(exports.run))

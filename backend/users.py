@@ -16,7 +16,9 @@ import typer
 from fastapi_users import exceptions
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
+from app.core.phone import InvalidPhoneNumber, normalize_phone
 from app.core.store import create_store
+from app.users import phone as phone_service
 from app.users.adapter import TortoiseUserDatabase, normalize_email
 from app.users.manager import UserManager
 from app.users.models import User
@@ -35,7 +37,7 @@ T = TypeVar("T")
 _EMAIL = TypeAdapter(EmailStr)
 
 cli = typer.Typer(
-    help="Accounts: create superusers, list, (de)activate, set passwords, delete.",
+    help="Accounts: create superusers, list, (de)activate, set passwords and phones, delete.",
     no_args_is_help=True,
 )
 
@@ -235,3 +237,47 @@ def delete_command(
 
     deleted = _with_user(email, change)
     out_console.print(f"deleted {deleted}", highlight=False)
+
+
+def _phone_argument(value: str) -> str:
+    """The argument in E.164 (checked before the database is opened)."""
+    try:
+        return normalize_phone(value, default_region=current_settings().SMS_DEFAULT_REGION)
+    except InvalidPhoneNumber as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+
+@cli.command("set-phone")
+def set_phone_command(
+    email: str = EMAIL_ARGUMENT,
+    phone: str = typer.Argument(
+        ...,
+        callback=_phone_argument,
+        help="The number: +country code, or national digits in SMS_DEFAULT_REGION.",
+    ),
+) -> None:
+    """Bind a phone number to the account without an SMS code."""
+
+    async def change(manager: UserManager, user: User) -> User:
+        try:
+            return await phone_service.set_phone(
+                user=user, phone=phone, store=manager.store, settings=manager.settings
+            )
+        except phone_service.PhoneTaken as exc:
+            raise CommandError(f"another account already has the phone number {phone}") from exc
+
+    user = _with_user(email, change)
+    out_console.print(f"phone of {user.email} set to {user.phone}", highlight=False)
+
+
+@cli.command("clear-phone")
+def clear_phone_command(email: str = EMAIL_ARGUMENT) -> None:
+    """Remove the account's phone number (it can no longer log in with an SMS code)."""
+
+    async def change(manager: UserManager, user: User) -> User:
+        return await phone_service.set_phone(
+            user=user, phone=None, store=manager.store, settings=manager.settings
+        )
+
+    user = _with_user(email, change)
+    out_console.print(f"phone of {user.email} cleared", highlight=False)

@@ -24,8 +24,9 @@ from app.users.models import User
 from settings import Settings
 from tests.fixtures import services
 
-# Real Celery worker and beat processes (tests/fixtures/workers.py).
-pytest_plugins = ["tests.fixtures.workers"]
+# Real Celery worker and beat processes (tests/fixtures/workers.py); the Alibaba Cloud SMS
+# stand-in (tests/fixtures/aliyun.py).
+pytest_plugins = ["tests.fixtures.workers", "tests.fixtures.aliyun"]
 
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
 PASSWORD = "correct horse battery staple"

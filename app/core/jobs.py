@@ -20,6 +20,7 @@ from fastapi import BackgroundTasks
 from kombu.exceptions import ChannelError, OperationalError
 
 from app.core.mail import MailSender
+from app.core.sms import SmsSender
 from app.core.store import KeyValueStore
 from settings import Settings
 
@@ -36,6 +37,7 @@ class JobContext:
     settings: Settings
     store: KeyValueStore
     mail: MailSender
+    sms: SmsSender
 
 
 Job = Callable[..., Awaitable[Any]]

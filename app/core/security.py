@@ -1,14 +1,20 @@
-"""Token primitives: signed access tokens (JWT, HS256) and opaque secrets stored as hashes."""
+"""Token primitives: signed access tokens (JWT, HS256), opaque secrets stored as hashes,
+keyed digests of short codes, and sealed values for the job queue."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 JWT_ALGORITHM = "HS256"
 ACCESS_TOKEN_AUDIENCE = "fastapi-users:auth"  # noqa: S105  (a JWT audience, not a secret)
@@ -71,3 +77,43 @@ def new_opaque_token() -> str:
 def hash_token(token: str) -> str:
     """SHA-256 hex: enough for a random 256-bit secret, and the lookup key in the database."""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def keyed_digest(secret: str, *parts: str) -> str:
+    """HMAC-SHA256 hex of `parts` (joined unambiguously) under `secret`: a short code kept
+    this way cannot be read back, or guessed offline, without the key."""
+    message = "\x00".join(parts).encode("utf-8", "surrogatepass")
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+_NONCE_BYTES = 12
+
+
+def _seal_key(secret: str, purpose: str) -> bytes:
+    # A key of its own per purpose, derived from the one secret: never the signing key itself.
+    return hmac.new(secret.encode("utf-8"), f"seal:{purpose}".encode(), hashlib.sha256).digest()
+
+
+def seal(value: str, *, secret: str, purpose: str) -> str:
+    """`value` encrypted and authenticated (AES-256-GCM) for `purpose`, as URL-safe text:
+    what may travel through a broker and a worker's log without showing `value`."""
+    nonce = secrets.token_bytes(_NONCE_BYTES)
+    sealed = AESGCM(_seal_key(secret, purpose)).encrypt(
+        nonce, value.encode("utf-8"), purpose.encode()
+    )
+    return base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
+
+
+class SealBroken(ValueError):
+    """Not sealed with this secret for this purpose, or altered."""
+
+
+def unseal(sealed: str, *, secret: str, purpose: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(sealed.encode("ascii"))
+        opened = AESGCM(_seal_key(secret, purpose)).decrypt(
+            raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], purpose.encode()
+        )
+    except (InvalidTag, binascii.Error, UnicodeEncodeError, ValueError) as exc:
+        raise SealBroken(purpose) from exc
+    return opened.decode("utf-8")

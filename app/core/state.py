@@ -6,6 +6,7 @@ from fastapi import BackgroundTasks, Depends, Request
 
 from app.core.jobs import CeleryJobs, InProcessJobs, JobContext, Jobs
 from app.core.mail import MailSender, create_mail_sender
+from app.core.sms import SmsSender, create_sms_sender
 from app.core.store import KeyValueStore
 from settings import Settings
 
@@ -29,18 +30,26 @@ async def get_mail_sender(settings: SettingsDep) -> MailSender:
 MailSenderDep = Annotated[MailSender, Depends(get_mail_sender)]
 
 
+async def get_sms_sender(settings: SettingsDep) -> SmsSender:
+    return create_sms_sender(settings)
+
+
+SmsSenderDep = Annotated[SmsSender, Depends(get_sms_sender)]
+
+
 async def get_jobs(
     request: Request,
     background: BackgroundTasks,
     settings: SettingsDep,
     store: StoreDep,
     mail: MailSenderDep,
+    sms: SmsSenderDep,
 ) -> Jobs:
     """The Celery queue when a broker is configured; this process, after the answer, if not."""
     celery = request.app.state.celery
     if celery is not None:
         return CeleryJobs(celery, settings.CELERY_QUEUE)
-    return InProcessJobs(JobContext(settings=settings, store=store, mail=mail), background)
+    return InProcessJobs(JobContext(settings=settings, store=store, mail=mail, sms=sms), background)
 
 
 JobsDep = Annotated[Jobs, Depends(get_jobs)]

@@ -1,15 +1,20 @@
-"""Shared state for rate limits, token revocation and caches.
+"""Shared state for rate limits, token revocation, caches and one-time codes.
 
 `RedisStore` is shared by every worker and host; `MemoryStore` is the in-process fallback
 used when REDIS_URL is empty (one process only: fine for development and tests).
+
+A one-time value (an SMS code's digest) is spent by the first matching guess and destroyed
+by too many wrong ones; each guess is checked and counted in one atomic step (a Lua script
+in Redis, a lock in-process), so of two concurrent right guesses exactly one wins.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import math
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis.asyncio as redis_asyncio
 
@@ -49,9 +54,37 @@ class KeyValueStore(Protocol):
         """Every counter of the set `key` (empty when none was ever added to)."""
         ...
 
+    async def set_one_time(self, key: str, value: str, *, ttl_seconds: float) -> None:
+        """Stores a one-time value under `key` (replacing any, its misses forgotten)."""
+        ...
+
+    async def get_one_time(self, key: str) -> str | None:
+        """The live one-time value under `key`, not spending it."""
+        ...
+
+    async def spend_one_time(self, key: str, candidate: str, *, max_misses: int) -> bool:
+        """True, and the value is gone, when `candidate` is the value under `key`. Otherwise
+        a miss is counted, and the `max_misses`-th miss destroys the value."""
+        ...
+
     async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...
+
+
+# KEYS[1]: a hash {v: value, m: misses}. ARGV: candidate, max misses. 1 when spent.
+_SPEND_ONE_TIME = """
+local value = redis.call('HGET', KEYS[1], 'v')
+if not value then return 0 end
+if value == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+if redis.call('HINCRBY', KEYS[1], 'm', 1) >= tonumber(ARGV[2]) then
+  redis.call('DEL', KEYS[1])
+end
+return 0
+"""
 
 
 class MemoryStore:
@@ -63,6 +96,8 @@ class MemoryStore:
         self._data: dict[str, tuple[bytes, float | None]] = {}
         self._tallies: dict[str, dict[str, int]] = {}
         self._lock = asyncio.Lock()
+        # key -> [value, misses, expires at]
+        self._one_time: dict[str, list[Any]] = {}
 
     def _live(self, key: str) -> tuple[bytes, float | None] | None:
         item = self._data.get(key)
@@ -119,11 +154,43 @@ class MemoryStore:
     async def tallies(self, key: str) -> dict[str, int]:
         return dict(self._tallies.get(key, {}))
 
+    def _live_one_time(self, key: str) -> list[Any] | None:
+        item = self._one_time.get(key)
+        if item is not None and item[2] <= time.monotonic():
+            del self._one_time[key]
+            return None
+        return item
+
+    async def set_one_time(self, key: str, value: str, *, ttl_seconds: float) -> None:
+        async with self._lock:
+            self._one_time[key] = [value, 0, time.monotonic() + ttl_seconds]
+            if len(self._one_time) % 1024 == 0:
+                for stale in [k for k in self._one_time if self._live_one_time(k) is None]:
+                    self._one_time.pop(stale, None)
+
+    async def get_one_time(self, key: str) -> str | None:
+        item = self._live_one_time(key)
+        return item[0] if item else None
+
+    async def spend_one_time(self, key: str, candidate: str, *, max_misses: int) -> bool:
+        async with self._lock:
+            item = self._live_one_time(key)
+            if item is None:
+                return False
+            if hmac.compare_digest(item[0].encode(), candidate.encode()):
+                del self._one_time[key]
+                return True
+            item[1] += 1
+            if item[1] >= max_misses:
+                del self._one_time[key]
+            return False
+
     async def ping(self) -> bool:
         return True
 
     async def close(self) -> None:
         self._data.clear()
+        self._one_time.clear()
 
     def _prune(self) -> None:
         now = time.monotonic()
@@ -144,6 +211,7 @@ class RedisStore:
             socket_connect_timeout=timeout_seconds,
             health_check_interval=30,
         )
+        self._spend_script = self.client.register_script(_SPEND_ONE_TIME)
 
     def _key(self, key: str) -> str:
         return self.prefix + key
@@ -192,6 +260,22 @@ class RedisStore:
     async def tallies(self, key: str) -> dict[str, int]:
         raw = await self.client.hgetall(self._key(key))
         return {name.decode(): int(value) for name, value in raw.items()}
+
+    async def set_one_time(self, key: str, value: str, *, ttl_seconds: float) -> None:
+        full = self._key(key)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.delete(full)
+            pipe.hset(full, mapping={"v": value, "m": 0})
+            pipe.pexpire(full, max(1, int(ttl_seconds * 1000)))
+            await pipe.execute()
+
+    async def get_one_time(self, key: str) -> str | None:
+        value = await self.client.hget(self._key(key), "v")
+        return value.decode() if value is not None else None
+
+    async def spend_one_time(self, key: str, candidate: str, *, max_misses: int) -> bool:
+        spent = await self._spend_script(keys=[self._key(key)], args=[candidate, max_misses])
+        return bool(spent)
 
     async def ping(self) -> bool:
         return bool(await self.client.ping())

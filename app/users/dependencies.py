@@ -1,5 +1,5 @@
-"""Dependencies of the account routes: rate limits per client IP and per email, and the
-user a superuser route names."""
+"""Dependencies of the account routes: rate limits per client IP, email and phone, the SMS
+backend being on, and the user a superuser route names."""
 
 from __future__ import annotations
 
@@ -121,6 +121,24 @@ class AccountRateLimiter:
             limit=self._limit(s.RATE_LIMIT_PASSWORD_PER_USER),
         )
 
+    async def hit_sms_code(self) -> None:
+        """A code request from this client IP (RATE_LIMIT_SMS_PER_IP per window)."""
+        await ratelimit.hit(
+            self.store,
+            bucket="sms_code:ip",
+            key=self.ip,
+            limit=self._limit(self.settings.RATE_LIMIT_SMS_PER_IP),
+        )
+
+    async def hit_sms_check(self) -> None:
+        """A code guessed from this client IP: counted like password logins."""
+        await ratelimit.hit(
+            self.store,
+            bucket="sms_check:ip",
+            key=self.ip,
+            limit=self._limit(self.settings.RATE_LIMIT_LOGIN_PER_IP),
+        )
+
 
 async def get_account_rate_limiter(
     request: Request, settings: SettingsDep, store: StoreDep
@@ -131,6 +149,14 @@ async def get_account_rate_limiter(
 
 
 AccountRateLimiterDep = Annotated[AccountRateLimiter, Depends(get_account_rate_limiter)]
+
+SMS_DISABLED = "SMS_DISABLED"
+
+
+async def require_sms(settings: SettingsDep) -> None:
+    """503 SMS_DISABLED when SMS_BACKEND is none: no code can be sent, so none checked."""
+    if settings.sms_backend == "none":
+        raise HTTPException(status_code=status.HTTP_503_SERVICE_UNAVAILABLE, detail=SMS_DISABLED)
 
 
 # OAuth2's password form: grant_type, username, password, scope, client_id, client_secret.

@@ -24,6 +24,7 @@ from tortoise.transactions import in_transaction
 from app.audit import service as audit_service
 from app.core.jobs import InProcessJobs, JobContext, Jobs
 from app.core.mail import MailMessage, MailSender, create_mail_sender
+from app.core.sms import create_sms_sender
 from app.core.state import JobsDep, SettingsDep, StoreDep
 from app.core.store import KeyValueStore, MemoryStore
 from app.study import service as study_service
@@ -90,6 +91,7 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
                 settings=settings,
                 store=store or MemoryStore(),
                 mail=mail or create_mail_sender(settings),
+                sms=create_sms_sender(settings),
             ),
             background,
         )

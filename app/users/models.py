@@ -1,6 +1,7 @@
 """Accounts and their login sessions.
 
-Emails are stored lower-cased, which makes them unique case-insensitively. A login session
+Emails are stored lower-cased, which makes them unique case-insensitively; phone numbers
+in E.164, which makes them unique however they were written. A login session
 is what one login starts: its access tokens carry its id, its refresh tokens belong to it,
 and revoking it (logout, reuse of a spent refresh token, password change…) ends them all.
 """
@@ -33,6 +34,9 @@ class User(Model):
     email = ExactCharField(max_length=320, unique=True)
     hashed_password = fields.CharField(max_length=1024)
     display_name = fields.CharField(max_length=100, default="")
+    # E.164 ("+8613800138000"): at most 15 digits after the plus. Set only through an SMS
+    # code or the CLI; many accounts may have none (NULLs do not collide in a unique index).
+    phone = fields.CharField(max_length=16, null=True, unique=True)
     is_active = fields.BooleanField(default=True)
     is_superuser = fields.BooleanField(default=False)
     is_verified = fields.BooleanField(default=False)

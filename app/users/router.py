@@ -9,6 +9,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordRequestForm
 from fastapi_pagination import Page
 from fastapi_pagination.ext.tortoise import apaginate
@@ -17,14 +18,23 @@ from fastapi_users.router.common import ErrorCode
 
 from app.core.openapi import errors
 from app.core.pagination import PageParams
+from app.core.phone import InvalidPhoneNumber, normalize_phone
 from app.core.routing import FormLimitRoute
-from app.core.state import SettingsDep, StoreDep
+from app.core.state import JobsDep, SettingsDep, StoreDep
+from app.users import phone as phone_service
 from app.users import service
-from app.users.auth import CurrentAuthentication, CurrentSuperuser, CurrentUser
+from app.users.auth import (
+    CurrentAuthentication,
+    CurrentSuperuser,
+    CurrentUser,
+    authenticate,
+    bearer_scheme,
+)
 from app.users.dependencies import (
     LOGIN_FORM_MAX_FIELDS,
     AccountRateLimiterDep,
     UserByIdDep,
+    require_sms,
     single_valued_login_form,
 )
 from app.users.manager import UserManagerDep
@@ -32,8 +42,12 @@ from app.users.models import User
 from app.users.schemas import (
     DeregisterRequest,
     EmailRequest,
+    PhoneBindRequest,
     RefreshRequest,
     ResetPasswordRequest,
+    SmsCodeRequest,
+    SmsCodeSent,
+    SmsLoginRequest,
     TokenPair,
     UserCount,
     UserCreate,
@@ -44,6 +58,10 @@ from app.users.schemas import (
 )
 
 INVALID_PASSWORD = "INVALID_PASSWORD"  # noqa: S105  (an error code, not a password)
+LOGIN_BAD_CODE = "LOGIN_BAD_CODE"
+PHONE_BAD_CODE = "PHONE_BAD_CODE"
+PHONE_ALREADY_USED = "PHONE_ALREADY_USED"
+SMS_DISABLED_503 = {503: "SMS_BACKEND is none (`SMS_DISABLED`), or a backing service is down."}
 
 
 router = APIRouter(prefix="/api/v1")
@@ -60,6 +78,16 @@ def _bad_request(detail: object) -> HTTPException:
 
 def _invalid_password(code: ErrorCode, exc: exceptions.InvalidPasswordException) -> HTTPException:
     return _bad_request({"code": code, "reason": exc.reason})
+
+
+def _phone(value: str, settings: SettingsDep) -> str:
+    """The number in E.164; a 422 at `["body", "phone"]` like any malformed field."""
+    try:
+        return normalize_phone(value, default_region=settings.SMS_DEFAULT_REGION)
+    except InvalidPhoneNumber as exc:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("body", "phone"), "msg": str(exc), "input": value}]
+        ) from exc
 
 
 # --- auth ---------------------------------------------------------------------------------
@@ -154,6 +182,81 @@ async def logout(
         store=store,
         settings=settings,
     )
+
+
+@auth.post(
+    "/sms/code",
+    response_model=SmsCodeSent,
+    status_code=status.HTTP_202_ACCEPTED,
+    name="sms_code",
+    dependencies=[Depends(require_sms)],
+    responses=errors(400, 401, 429, 503, descriptions=SMS_DISABLED_503),
+)
+async def sms_code(
+    request: Request,
+    body: SmsCodeRequest,
+    *,
+    token: Annotated[str | None, Depends(bearer_scheme)],
+    settings: SettingsDep,
+    store: StoreDep,
+    jobs: JobsDep,
+    limiter: AccountRateLimiterDep,
+) -> SmsCodeSent:
+    """Text a code to a phone: to log in (sent only if an account has it) or, with a bearer
+    token, to bind it to the caller's account."""
+    user = None
+    if body.purpose == "bind":
+        user = (await authenticate(request, token, settings, store)).user
+    await limiter.hit_sms_code()
+    phone = _phone(body.phone, settings)
+    if user is not None and await phone_service.taken_by_another(phone=phone, user=user):
+        raise _bad_request(PHONE_ALREADY_USED)
+    await phone_service.count_code_request(phone=phone, store=store, settings=settings)
+    if user is None:
+        user = await User.get_or_none(phone=phone, is_active=True)
+        if user is not None:
+            await phone_service.send_new_code(
+                purpose="login", phone=phone, store=store, settings=settings, jobs=jobs
+            )
+    else:
+        await phone_service.send_new_code(
+            purpose="bind",
+            phone=phone,
+            user_id=str(user.id),
+            store=store,
+            settings=settings,
+            jobs=jobs,
+        )
+    return SmsCodeSent(resend_after_seconds=settings.SMS_RESEND_SECONDS)
+
+
+@auth.post(
+    "/sms/login",
+    response_model=TokenPair,
+    name="sms_login",
+    dependencies=[Depends(require_sms)],
+    responses=errors(400, 429, 503, descriptions=SMS_DISABLED_503),
+)
+async def sms_login(
+    request: Request,
+    body: SmsLoginRequest,
+    settings: SettingsDep,
+    store: StoreDep,
+    user_manager: UserManagerDep,
+    limiter: AccountRateLimiterDep,
+) -> TokenPair:
+    """Log in with a phone number and the code texted to it: an access and a refresh token."""
+    await limiter.hit_sms_check()
+    phone = _phone(body.phone, settings)
+    user = await User.get_or_none(phone=phone)
+    spent = await phone_service.spend_code(
+        purpose="login", phone=phone, code=body.code, store=store, settings=settings
+    )
+    if not spent or user is None or not user.is_active:
+        raise _bad_request(LOGIN_BAD_CODE)
+    tokens = await service.start_session(user=user, settings=settings)
+    await user_manager.on_after_login(user, request)
+    return TokenPair(access_token=tokens.access_token, refresh_token=tokens.refresh_token)
 
 
 @auth.post(
@@ -300,6 +403,49 @@ async def _require_password(
     await limiter.check_password(user_id=user.id)
     if not password or not await user_manager.check_password(user, password):
         raise _bad_request(INVALID_PASSWORD)
+
+
+@users.post(
+    "/me/phone",
+    response_model=UserRead,
+    name="bind_phone",
+    dependencies=[Depends(require_sms)],
+    responses=errors(400, 401, 429, 503, descriptions=SMS_DISABLED_503),
+)
+async def bind_phone(
+    body: PhoneBindRequest,
+    user: CurrentUser,
+    settings: SettingsDep,
+    store: StoreDep,
+    limiter: AccountRateLimiterDep,
+) -> UserRead:
+    """Bind a phone number to the current user with the code texted to it."""
+    await limiter.hit_sms_check()
+    phone = _phone(body.phone, settings)
+    if await phone_service.taken_by_another(phone=phone, user=user):
+        raise _bad_request(PHONE_ALREADY_USED)
+    spent = await phone_service.spend_code(
+        purpose="bind",
+        phone=phone,
+        code=body.code,
+        user_id=str(user.id),
+        store=store,
+        settings=settings,
+    )
+    if not spent:
+        raise _bad_request(PHONE_BAD_CODE)
+    try:
+        user = await phone_service.set_phone(user=user, phone=phone, store=store, settings=settings)
+    except phone_service.PhoneTaken as exc:
+        raise _bad_request(PHONE_ALREADY_USED) from exc
+    return UserRead.model_validate(user)
+
+
+@users.delete("/me/phone", response_model=UserRead, name="unbind_phone", responses=errors(401, 503))
+async def unbind_phone(user: CurrentUser, settings: SettingsDep, store: StoreDep) -> UserRead:
+    """Remove the current user's phone number (SMS login stops working for it)."""
+    user = await phone_service.set_phone(user=user, phone=None, store=store, settings=settings)
+    return UserRead.model_validate(user)
 
 
 @users.get("/count", response_model=UserCount, name="count", responses=errors(503))

@@ -2,11 +2,12 @@
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi_users import schemas
 from pydantic import BaseModel, EmailStr, Field, field_validator
 
+from app.core.phone import PHONE_MAX_INPUT_LENGTH
 from app.users.adapter import normalize_email
 
 PASSWORD_MAX_LENGTH = 1024
@@ -16,6 +17,7 @@ TOKEN_MAX_LENGTH = 2048
 
 class UserRead(schemas.BaseUser[uuid.UUID]):
     display_name: str
+    phone: str | None = Field(description="E.164 (`+8613800138000`), or null.")
     created_at: datetime
 
 
@@ -87,3 +89,28 @@ class ResetPasswordRequest(BaseModel):
 
 class VerifyRequest(BaseModel):
     token: str = Field(min_length=1, max_length=TOKEN_MAX_LENGTH)
+
+
+# A phone number as written by a person (`+86 138 0013 8000`, or national digits read in
+# SMS_DEFAULT_REGION); the route parses it, and answers 422 for one that is no number.
+PhoneInput = Annotated[str, Field(min_length=1, max_length=PHONE_MAX_INPUT_LENGTH)]
+SmsCode = Annotated[str, Field(pattern=r"^[0-9]{6}$", description="The 6 digits of the SMS.")]
+
+
+class SmsCodeRequest(BaseModel):
+    phone: PhoneInput
+    purpose: Literal["login", "bind"]
+
+
+class SmsCodeSent(BaseModel):
+    resend_after_seconds: int
+
+
+class SmsLoginRequest(BaseModel):
+    phone: PhoneInput
+    code: SmsCode
+
+
+class PhoneBindRequest(BaseModel):
+    phone: PhoneInput
+    code: SmsCode

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from app.core.jobs import JobContext
 from app.core.mail import LogMailSender
+from app.core.sms import NoSmsSender
 from app.core.store import MemoryStore
 from app.study import exports
 from app.study.models import ExportJob, ExportStatus
@@ -44,7 +45,12 @@ def write_file(path: Path, data: bytes) -> None:
 
 
 def job_context(settings: Settings) -> JobContext:
-    return JobContext(settings=settings, store=MemoryStore(), mail=LogMailSender(show_body=False))
+    return JobContext(
+        settings=settings,
+        store=MemoryStore(),
+        mail=LogMailSender(show_body=False),
+        sms=NoSmsSender(),
+    )
 
 
 async def make_records(client: httpx.AsyncClient, headers: dict[str, str]) -> None:

@@ -24,6 +24,7 @@ USER_FIELDS = {
     "id",
     "email",
     "display_name",
+    "phone",
     "is_active",
     "is_superuser",
     "is_verified",
