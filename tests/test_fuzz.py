@@ -106,6 +106,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         "RATE_LIMIT_LOGIN_PER_EMAIL_IP": "1000000",
         "RATE_LIMIT_PASSWORD_PER_USER": "1000000",
         "RATE_LIMIT_PASSWORD_PER_IP": "1000000",
+        # ... and SMS codes (SMS_BACKEND is `log` in test: the codes go to the server log).
+        "RATE_LIMIT_SMS_PER_IP": "1000000",
+        "SMS_RESEND_SECONDS": "0",
+        "SMS_DAILY_LIMIT_PER_PHONE": "1000",
     }
     log = tmp / "server.log"
     with server_process(uvicorn_command(port), env, log) as server:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from settings import BASE_DIR, DEV_SECRET_KEY, Settings
 from tests.conftest import TEST_SECRET_KEY
@@ -196,3 +197,68 @@ def test_an_empty_value_stays_empty_where_empty_is_a_choice(
 ) -> None:
     monkeypatch.setenv(name, "")
     assert getattr(Settings(), name) == ""
+
+
+@pytest.mark.parametrize(
+    ("sms", "needle"),
+    [
+        ({"SMS_BACKEND": "log"}, "SMS_BACKEND=log writes codes to the log"),
+        (
+            {"SMS_BACKEND": "aliyun", "ALIYUN_ACCESS_KEY_ID": "id", "ALIYUN_SMS_SIGN_NAME": "S"},
+            "SMS_BACKEND=aliyun needs ALIYUN_ACCESS_KEY_SECRET, ALIYUN_SMS_TEMPLATE_CODE",
+        ),
+    ],
+    ids=["log", "aliyun-without-credentials"],
+)
+def test_production_refuses_an_unsafe_sms_backend_in_one_line(
+    sms: dict[str, str], needle: str, tmp_path: Path
+) -> None:
+    env = {
+        "APP_ENV": "production",
+        "SECRET_KEY": STRONG_SECRET,
+        "DATABASE_URL": f"sqlite://{tmp_path}/x.db",
+        **sms,
+    }
+    result = _run("import asgi", env, tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("studylog: refusing to start:")
+    assert needle in lines[0]
+
+
+def test_production_sends_no_sms_unless_configured() -> None:
+    production = Settings(APP_ENV="production", SECRET_KEY=STRONG_SECRET)
+    assert production.sms_backend == "none"
+    configured = Settings(
+        APP_ENV="production",
+        SECRET_KEY=STRONG_SECRET,
+        SMS_BACKEND="aliyun",
+        ALIYUN_ACCESS_KEY_ID="id",
+        ALIYUN_ACCESS_KEY_SECRET="secret",
+        ALIYUN_SMS_SIGN_NAME="StudyLog",
+        ALIYUN_SMS_TEMPLATE_CODE="SMS_1",
+    )
+    assert configured.sms_backend == "aliyun"
+    assert Settings(APP_ENV="development").sms_backend == "log"
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "dysmsapi.aliyuncs.com",
+        "ftp://dysmsapi.aliyuncs.com",
+        "https://proxy.example/sms",
+        "https://",
+    ],
+)
+def test_the_sms_endpoint_must_be_a_full_url_without_a_path(endpoint: str) -> None:
+    with pytest.raises(ValidationError, match="ALIYUN_SMS_ENDPOINT"):
+        Settings(ALIYUN_SMS_ENDPOINT=endpoint)
+    assert Settings(ALIYUN_SMS_ENDPOINT="http://127.0.0.1:8089").ALIYUN_SMS_ENDPOINT
+
+
+def test_an_unknown_sms_region_is_refused() -> None:
+    with pytest.raises(ValidationError, match="SMS_DEFAULT_REGION"):
+        Settings(SMS_DEFAULT_REGION="XX")
+    assert Settings(SMS_DEFAULT_REGION="gb").SMS_DEFAULT_REGION == "GB"

@@ -174,5 +174,54 @@ def test_delete_needs_yes_then_removes_records(
 def test_help_lists_every_users_command(invoke: Callable[..., Result]) -> None:
     result = invoke("users", "--help")
     assert result.exit_code == 0
-    for command in ("create-superuser", "list", "activate", "deactivate", "set-password", "delete"):
+    for command in (
+        "create-superuser",
+        "list",
+        "activate",
+        "deactivate",
+        "set-password",
+        "delete",
+        "set-phone",
+        "clear-phone",
+    ):
         assert command in result.stdout
+
+
+def test_set_phone_stores_e164_and_clear_phone_removes_it(
+    invoke: Callable[..., Result], cli_settings: Settings
+) -> None:
+    create_user(cli_settings, "phone@example.com")
+    # National digits are read in SMS_DEFAULT_REGION (CN).
+    result = invoke("users", "set-phone", "phone@example.com", "138 0013 8000")
+    assert result.exit_code == 0, result.output
+    assert "+8613800138000" in result.stdout
+    user = _user(cli_settings, "phone@example.com")
+    assert user is not None
+    assert user.phone == "+8613800138000"
+    listed = json.loads(invoke("users", "list", "--json").stdout)
+    assert listed[0]["phone"] == "+8613800138000"
+
+    assert invoke("users", "clear-phone", "phone@example.com").exit_code == 0
+    cleared = _user(cli_settings, "phone@example.com")
+    assert cleared is not None
+    assert cleared.phone is None
+
+
+def test_set_phone_refuses_a_taken_or_bad_number(
+    invoke: Callable[..., Result], cli_settings: Settings
+) -> None:
+    create_user(cli_settings, "first@example.com")
+    create_user(cli_settings, "second@example.com")
+    assert invoke("users", "set-phone", "first@example.com", "+447400123456").exit_code == 0
+    taken = invoke("users", "set-phone", "second@example.com", "+44 7400 123456")
+    assert taken.exit_code == 1
+    assert taken.stderr.strip() == (
+        "error: another account already has the phone number +447400123456"
+    )
+    bad = invoke("users", "set-phone", "second@example.com", "12345")
+    assert bad.exit_code == 2
+    assert "not a valid phone number" in bad.stderr
+    second = _user(cli_settings, "second@example.com")
+    assert second is not None
+    assert second.phone is None
+    assert invoke("users", "set-phone", "ghost@example.com", "+447400123457").exit_code == 1
