@@ -15,7 +15,7 @@ from backend import db as migrations
 from backend.common import current_settings, fail, out_console, print_json, run
 from settings import Settings
 
-SECRET_FIELDS = ("SECRET_KEY", "SMTP_PASSWORD")
+SECRET_FIELDS = ("SECRET_KEY", "SMTP_PASSWORD", "ALIYUN_ACCESS_KEY_SECRET")
 _URL_PASSWORD = re.compile(r"(://[^:/@]*:)([^@/]+)(@)")
 TIMEOUT_SECONDS = 3.0
 

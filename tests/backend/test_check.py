@@ -46,8 +46,10 @@ def test_secrets_are_masked_in_urls() -> None:
             DATABASE_URL="mysql://app:pa55word@db:3306/x",
             REDIS_URL="redis://:r3dis@cache:6379/0",
             SMTP_PASSWORD="mail-secret",
+            ALIYUN_ACCESS_KEY_SECRET="sms-secret",
         )
     )
     assert shown["DATABASE_URL"] == "mysql://app:***@db:3306/x"
     assert "r3dis" not in shown["REDIS_URL"]
     assert shown["SMTP_PASSWORD"] == "***"
+    assert shown["ALIYUN_ACCESS_KEY_SECRET"] == "***"
