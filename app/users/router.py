@@ -191,6 +191,8 @@ async def logout(
     name="sms_code",
     dependencies=[Depends(require_sms)],
     responses=errors(400, 401, 429, 503, descriptions=SMS_DISABLED_503),
+    # The bearer token is optional: needed for `bind` only (`{}` is "no security").
+    openapi_extra={"security": [{}]},
 )
 async def sms_code(
     request: Request,
