@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.core import metrics
 from app.core.jobs import InProcessJobs, JobContext, job_name
 from app.core.mail import LogMailSender
+from app.core.sms import NoSmsSender
 
 
 @pytest.fixture
@@ -109,7 +110,10 @@ async def test_a_failed_job_is_counted_as_failed(client: httpx.AsyncClient, app:
         raise RuntimeError("the job broke")
 
     ctx = JobContext(
-        settings=app.state.settings, store=app.state.store, mail=LogMailSender(show_body=False)
+        settings=app.state.settings,
+        store=app.state.store,
+        mail=LogMailSender(show_body=False),
+        sms=NoSmsSender(),
     )
     await InProcessJobs(ctx).submit(broken)
     await InProcessJobs(ctx).submit(broken)
