@@ -158,6 +158,10 @@ class Settings(BaseSettings):
 
     CORS_ORIGINS: CommaList = []
     TRUSTED_PROXIES: CommaList = ["127.0.0.1"]
+    # Host names the service answers for (`*.example.com` matches subdomains, `*` anything);
+    # any other Host gets 400, so no answer (a redirect) can name a stranger's host. Unset:
+    # `*` in development and test, `localhost,127.0.0.1` in production.
+    ALLOWED_HOSTS: CommaList | None = None
     DOCS_ENABLED: bool | None = None
 
     # --- audit trail ------------------------------------------------------------------
@@ -233,6 +237,9 @@ class Settings(BaseSettings):
     METRICS_ENABLED: bool = False
     GUNICORN_BIND: str = "127.0.0.1:8000"
     WEB_CONCURRENCY: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    # Connections plus requests in progress one worker takes; past it, a new request gets a
+    # 503 at once instead of a share of a worker that is already full.
+    WEB_LIMIT_CONCURRENCY: int = Field(default=512, ge=1)
 
     @model_validator(mode="before")
     @classmethod
@@ -245,7 +252,9 @@ class Settings(BaseSettings):
             if name in EMPTY_IS_A_VALUE or not (isinstance(value, str) and not value.strip())
         }
 
-    @field_validator("CORS_ORIGINS", "TRUSTED_PROXIES", "AUDIT_EXCLUDE_PATHS", mode="before")
+    @field_validator(
+        "CORS_ORIGINS", "TRUSTED_PROXIES", "ALLOWED_HOSTS", "AUDIT_EXCLUDE_PATHS", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         return _split_commas(value)
@@ -296,6 +305,8 @@ class Settings(BaseSettings):
             missing = [name for name in ALIYUN_REQUIRED if not getattr(self, name)]
             if missing:
                 raise ValueError(f"SMS_BACKEND=aliyun needs {', '.join(missing)}")
+        if "*" in self.allowed_hosts:
+            raise ValueError("ALLOWED_HOSTS must name the service's hosts in production, not *")
         return self
 
     @property
@@ -313,6 +324,12 @@ class Settings(BaseSettings):
         if self.SMS_BACKEND is None:
             return "none" if self.is_production else "log"
         return self.SMS_BACKEND
+
+    @property
+    def allowed_hosts(self) -> list[str]:
+        if self.ALLOWED_HOSTS:  # unset or empty: the default
+            return self.ALLOWED_HOSTS
+        return ["localhost", "127.0.0.1"] if self.is_production else ["*"]
 
     @property
     def docs_enabled(self) -> bool:

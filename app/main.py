@@ -21,6 +21,7 @@ from app.core.errors import http_error_handler, validation_error_handler
 from app.core.jobs import create_celery, outcome_counts
 from app.core.logging import configure_logging
 from app.core.middleware import (
+    AllowedHostsMiddleware,
     RequestIdMiddleware,
     RequestLimitsMiddleware,
     ServerErrorMiddleware,
@@ -120,10 +121,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lambda: outcome_counts(app.state.store),
     )
 
-    # Added innermost first: a request meets RequestId, then the audit trail, then CORS,
-    # then the error guard, then the size limits, then the text guard. The audit trail sits
-    # outside everything that can answer, so it records the final status of every request
-    # (CORS preflights, 413s and JSON 500s too).
+    # Added innermost first: a request meets RequestId, then the audit trail, then the Host
+    # check, then CORS, then the error guard, then the size limits, then the text guard. The
+    # audit trail sits outside everything that can answer, so it records the final status of
+    # every request (CORS preflights, bad Hosts, 413s and JSON 500s too).
     app.add_middleware(TextGuardMiddleware)
     app.add_middleware(
         RequestLimitsMiddleware,
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
+    app.add_middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts)
     if audit_writer is not None:
         app.add_middleware(
             AuditMiddleware,

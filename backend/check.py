@@ -26,6 +26,7 @@ def masked_settings(settings: Settings) -> dict[str, Any]:
     effective = settings.model_dump()
     effective["DOCS_ENABLED"] = settings.docs_enabled
     effective["LOG_FORMAT"] = settings.log_format
+    effective["ALLOWED_HOSTS"] = settings.allowed_hosts
     shown: dict[str, Any] = {}
     for name, value in effective.items():
         if name in SECRET_FIELDS:

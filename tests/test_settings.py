@@ -262,3 +262,17 @@ def test_an_unknown_sms_region_is_refused() -> None:
     with pytest.raises(ValidationError, match="SMS_DEFAULT_REGION"):
         Settings(SMS_DEFAULT_REGION="XX")
     assert Settings(SMS_DEFAULT_REGION="gb").SMS_DEFAULT_REGION == "GB"
+
+
+def test_allowed_hosts_default_to_any_outside_production_and_to_local_names_in_it() -> None:
+    assert Settings(APP_ENV="development").allowed_hosts == ["*"]
+    assert Settings(APP_ENV="test").allowed_hosts == ["*"]
+    production = Settings(APP_ENV="production", SECRET_KEY=STRONG_SECRET)
+    assert production.allowed_hosts == ["localhost", "127.0.0.1"]
+    named = Settings(APP_ENV="production", SECRET_KEY=STRONG_SECRET, ALLOWED_HOSTS="a.example, b")
+    assert named.allowed_hosts == ["a.example", "b"]
+
+
+def test_production_refuses_any_host() -> None:
+    with pytest.raises(ValueError, match="ALLOWED_HOSTS"):
+        Settings(APP_ENV="production", SECRET_KEY=STRONG_SECRET, ALLOWED_HOSTS="api.example,*")

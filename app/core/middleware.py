@@ -60,6 +60,42 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
 
 
+class AllowedHostsMiddleware:
+    """Answers 400 `{"detail": "Invalid host header"}` to a request whose Host is not one of
+    `allowed_hosts` (`*` allows any, `*.example.com` a domain's subdomains), so nothing the
+    app answers (a redirect's Location above all) can name a host the client made up.
+    Starlette's TrustedHostMiddleware does the same in plain text."""
+
+    def __init__(self, app: ASGIApp, *, allowed_hosts: list[str]) -> None:
+        self.app = app
+        self.any_host = "*" in allowed_hosts
+        names = [host.lower() for host in allowed_hosts]
+        self.exact = frozenset(n for n in names if not n.startswith("*."))
+        self.suffixes = tuple(n[1:] for n in names if n.startswith("*."))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or self.any_host:
+            await self.app(scope, receive, send)
+            return
+        host = ""
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = _host_name(value.decode("latin-1"))
+                break
+        if host in self.exact or (self.suffixes and host.endswith(self.suffixes)):
+            await self.app(scope, receive, send)
+            return
+        await send_json(send, 400, b'{"detail":"Invalid host header"}', [])
+
+
+def _host_name(value: str) -> str:
+    """The name in a Host header, lower-case, without the port (`[::1]:8000` -> `[::1]`)."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value.partition("]")[0] + "]"
+    return value.partition(":")[0]
+
+
 class ServerErrorMiddleware:
     """Turns an unhandled exception into a logged 500 `{"detail": "Internal Server Error"}`.
 
