@@ -51,13 +51,17 @@ else:
 wsgi_app = "asgi:app"
 bind = [settings.GUNICORN_BIND]
 workers = settings.WEB_CONCURRENCY
-worker_class = "uvicorn_worker.UvicornWorker"
+# uvicorn's worker with WEB_LIMIT_CONCURRENCY and a bound on the request head it holds
+# (app/core/serving.py); timeouts for slow clients and per-address limits are nginx's.
+worker_class = "app.core.serving.Worker"
 preload_app = False
 
 # A worker that does not report for this long is killed and replaced.
 timeout = 30
 # SIGTERM: stop accepting, finish in-flight requests and flush the audit queue within this.
 graceful_timeout = 25
+# An idle keep-alive connection is closed after this (nginx's upstream keepalive_timeout
+# in deploy/nginx/studylog.conf is shorter, so nginx never sends on one being closed).
 keepalive = 5
 # Recycle workers now and then so slow leaks cannot grow; jitter keeps them from all
 # restarting at once. Rarely: a recycled worker drops its keep-alive connections, and at
