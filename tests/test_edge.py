@@ -214,10 +214,18 @@ async def test_slow_clients_are_closed_while_others_are_answered(live: Edge) -> 
     held = await asyncio.wait_for(asyncio.gather(*attack), timeout=15)
     done.set()
     durations = await honest
-    by_kind = dict(zip(openings, [held[i::SLOW_PER_KIND] for i in range(3)], strict=True))
-    assert max(held) < 6, {kind: max(times) for kind, times in by_kind.items()}
+    slowest = {
+        kind: max(held[i * SLOW_PER_KIND : (i + 1) * SLOW_PER_KIND])
+        for i, kind in enumerate(openings)
+    }
+    # Without nginx's timeouts none of them would ever be closed. Idle and half-sent heads
+    # go after the test's 1 s; half-sent bodies after 1 s, or, for those past the address's
+    # 20 connections (answered 429 at once), after nginx's 5 s lingering close.
+    assert slowest["idle"] < 3, slowest
+    assert slowest["half a header"] < 3, slowest
+    assert slowest["half a body"] < 8, slowest
     assert len(durations) >= 5
-    assert max(durations) < 1, durations
+    assert max(durations) < 2, durations
 
 
 # --- 3. Host --------------------------------------------------------------------------------
