@@ -195,6 +195,8 @@ async def test_docs_pages_and_assets_follow_docs_enabled(
         DOCS_ENABLED=docs_enabled,
         AUDIT_ENABLED=False,
         DATABASE_URL="sqlite://:memory:",
+        # Production answers only its own names: the test client's is one here.
+        ALLOWED_HOSTS=["testserver"],
     )
     transport = httpx.ASGITransport(app=create_app(settings))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
