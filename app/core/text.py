@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 NUL = ("string_nul", "Text must not contain NUL characters")
 SURROGATE = ("string_unicode", "Text must be valid Unicode (no lone surrogates)")
 NOT_FINITE = ("finite_number", "NaN and Infinity are not JSON numbers")
+NOT_UTF8 = ("json_invalid", "JSON must be encoded as UTF-8")
 
 _UNSAFE = re.compile("[\x00\ud800-\udfff]")
 REPLACEMENT = "\ufffd"
@@ -76,7 +77,13 @@ _SUSPECT_JSON = re.compile(rb"\\u|NaN|Infinity")
 
 def find_in_json(body: bytes) -> Problem | None:
     """The first string, key or number in a JSON body that cannot be stored; None for a body
-    without any, and for one that is no JSON at all (the route answers that itself)."""
+    without any, and for one that is no JSON at all (the route answers that itself).
+
+    JSON exchanged between systems is UTF-8 (RFC 8259, 8.1). Python's json module also reads
+    UTF-16 and UTF-32, where every escape is spelled with NUL bytes between its characters
+    and so slips past the search below: such a body is refused as a whole."""
+    if json.detect_encoding(body) not in {"utf-8", "utf-8-sig"}:
+        return Problem(("body",), *NOT_UTF8, None)
     if not _SUSPECT_JSON.search(body):
         return None
     try:

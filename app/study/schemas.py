@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.core.text import text_problem
 from app.core.types import IsoDate
 
 # Surrounding whitespace is stripped first, so "   " is an empty (invalid) subject or title.
@@ -118,13 +119,12 @@ class StudyStats(BaseModel):
 
 
 def _printable(value: str) -> str:
-    """NUL and lone surrogates cannot be stored or compared by every database: 422."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text") from None
+    """NUL and lone surrogates cannot be stored or compared by every database: 422. The
+    rule of app/core/text.py, whose guard refuses such input before any route; this keeps
+    the model safe wherever else it is built."""
+    problem = text_problem(value)
+    if problem is not None:
+        raise ValueError(problem[1])
     return value
 
 

@@ -95,6 +95,27 @@ async def test_unstorable_text_in_a_record_is_422(
     assert_no_tracebacks(no_tracebacks)
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-32-le"])
+@pytest.mark.parametrize("bad", ["a\x00b", "\ud800", "fine"], ids=["nul", "surrogate", "plain"])
+async def test_json_in_another_encoding_than_utf8_is_422(
+    client: httpx.AsyncClient,
+    user_headers: dict[str, str],
+    no_tracebacks: pytest.LogCaptureFixture,
+    encoding: str,
+    bad: str,
+) -> None:
+    """Python's JSON parser reads UTF-16 and UTF-32 too; there an escaped NUL or surrogate
+    has NUL bytes inside it. Only UTF-8 JSON is taken, so nothing unstorable gets through."""
+    body = json.dumps({**RECORD, "notes": bad}).encode(encoding)
+    headers = {**user_headers, "Content-Type": "application/json"}
+    for method, url in (("POST", RECORDS), ("POST", "/api/v1/auth/register")):
+        response = await client.request(method, url, content=body, headers=headers)
+        assert_refused(response, ["body"])
+        assert strict_json(response)["detail"][0]["type"] == "json_invalid"
+    assert (await client.get(RECORDS, headers=user_headers)).json()["total"] == 0
+    assert_no_tracebacks(no_tracebacks)
+
+
 async def test_nul_in_a_record_update_is_422(
     client: httpx.AsyncClient, user_headers: dict[str, str]
 ) -> None:
