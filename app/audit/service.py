@@ -21,9 +21,12 @@ logger = logging.getLogger(__name__)
 
 PURGE_BATCH_SIZE = 1000
 EXPORT_CHUNK_SIZE = 1000
-# A deleted user's mark in the shared store, for every worker's writer: longer than an
-# entry can wait in a queue (the queue is written or given up at shutdown).
-FORGOTTEN_USER_SECONDS = 7 * 86_400
+# A deleted user's mark in the shared store, for every worker's writer. It covers the
+# deletion's transaction (clearing a long trail included) and a writer's check that read the
+# user table just before the commit: once the user's row is gone, the table is what tells
+# the writers. A failed deletion removes its mark; this only bounds one whose removal failed
+# too (the store down), during which that user's new rows lose its id.
+FORGOTTEN_USER_SECONDS = 600
 STORE_ERRORS = (RedisError, OSError)
 
 ExistingUsers = Callable[[set[uuid.UUID]], Awaitable[set[uuid.UUID]]]
@@ -128,7 +131,8 @@ async def purge_expired(ctx: JobContext) -> int:
 
 async def forget_user(*, user_id: uuid.UUID, store: KeyValueStore | None) -> None:
     """Marks a user being deleted, so that no worker's writer stores its id from now on;
-    call it before `clear_user`, which clears the rows already stored."""
+    call it before the transaction that calls `clear_user`, and `remember_user` if that
+    transaction fails."""
     if store is None:
         return
     try:
@@ -137,6 +141,21 @@ async def forget_user(*, user_id: uuid.UUID, store: KeyValueStore | None) -> Non
         logger.warning(
             "audit: deleted user not marked (the store did not answer); "
             "writers fall back to the user table"
+        )
+
+
+async def remember_user(*, user_id: uuid.UUID, store: KeyValueStore | None) -> None:
+    """Removes the mark of `forget_user` after a deletion that failed: the account stays,
+    and so does its id in the rows it makes from now on."""
+    if store is None:
+        return
+    try:
+        await store.delete(forgotten_user_key(user_id))
+    except STORE_ERRORS:
+        logger.warning(
+            "audit: the mark of a failed deletion was not removed (the store did not answer); "
+            "the user's audit rows lose its id until it expires (%d s)",
+            FORGOTTEN_USER_SECONDS,
         )
 
 

@@ -223,13 +223,19 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         # Marked first: a worker's writer that stores rows of the user after the clearing
         # below sees the mark and clears them itself.
         await audit_service.forget_user(user_id=user.id, store=self.store)
-        async with in_transaction():
-            # The user's row first: a record being added for it meanwhile finishes (and is
-            # counted) before the total forgets the account's records.
-            await User.filter(id=user.id).select_for_update().first()
-            await study_service.forget_owner(owner_id=user.id)
-            await audit_service.clear_user(user_id=user.id)
-            await self.user_db.delete(user)
+        try:
+            async with in_transaction():
+                # The user's row first: a record being added for it meanwhile finishes (and
+                # is counted) before the total forgets the account's records.
+                await User.filter(id=user.id).select_for_update().first()
+                await study_service.forget_owner(owner_id=user.id)
+                await audit_service.clear_user(user_id=user.id)
+                await self.user_db.delete(user)
+        except BaseException:
+            # Rolled back (or cancelled): the account stays, and its rows keep its id. Had
+            # the commit landed after all, the user table tells the writers instead.
+            await audit_service.remember_user(user_id=user.id, store=self.store)
+            raise
         await self.on_after_delete(user, request)
 
     async def on_after_register(self, user: User, request: Request | None = None) -> None:

@@ -154,3 +154,27 @@ async def test_a_marked_user_counts_as_deleted_before_its_row_is_gone(app: FastA
     await service.forget_user(user_id=marked, store=app.state.store)
     gone = await service.forgotten_among({alive, marked}, store=app.state.store, existing=existing)
     assert gone == {marked}
+
+
+async def test_a_failed_deletion_leaves_the_user_its_audit_rows(
+    client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deletion whose transaction fails removes its mark: the account stays, and so does
+    its id in the rows it makes afterwards (not nulled for the mark's lifetime)."""
+    writer: AuditWriter = app.state.audit_writer
+    admin_id, admin = await _user(client)
+    await User.filter(id=admin_id).update(is_superuser=True)
+    user_id, headers = await _user(client)
+
+    async def deadlock(**_: Any) -> int:
+        raise RuntimeError("deadlock detected")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(service, "clear_user", deadlock)  # a step inside the transaction
+        response = await client.delete(f"/api/v1/users/{user_id}", headers=admin)
+    assert response.status_code == 500
+    assert await User.exists(id=user_id)
+    assert await app.state.store.get(service.forgotten_user_key(user_id)) is None
+    await _requests(client, headers, 3)
+    await writer.flush()
+    assert await AuditLog.filter(path="/api/v1/users/me", user_id=user_id).count() == 3
