@@ -28,7 +28,7 @@ from app.core.middleware import (
     TextGuardMiddleware,
 )
 from app.core.openapi import operation_id
-from app.core.store import create_store
+from app.core.store import StoreBreaker, create_store
 from app.health.router import router as health_router
 from app.study import exports
 from app.study.router import router as study_router
@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 audit_service.forgotten_among,
                 store=app.state.store,
                 existing=users_service.existing_user_ids,
+                breaker=StoreBreaker(),
             )
         # Only a store every worker shares can carry the cache's invalidations.
         app.state.session_cache = (

@@ -15,7 +15,7 @@ from tortoise.queryset import QuerySet
 from app.audit.models import AuditLog
 from app.audit.schemas import AuditLogFilters
 from app.core.jobs import JobContext
-from app.core.store import KeyValueStore
+from app.core.store import KeyValueStore, StoreBreaker
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,9 @@ EXPORT_CHUNK_SIZE = 1000
 # the writers. A failed deletion removes its mark; this only bounds one whose removal failed
 # too (the store down), during which that user's new rows lose its id.
 FORGOTTEN_USER_SECONDS = 600
+# After the store failed, writers check the user table only, for this long (an outage then
+# costs a writer one failed round trip per period instead of one per batch).
+RETRY_STORE_AFTER_SECONDS = 5.0
 STORE_ERRORS = (RedisError, OSError)
 
 ExistingUsers = Callable[[set[uuid.UUID]], Awaitable[set[uuid.UUID]]]
@@ -165,17 +168,39 @@ async def clear_user(*, user_id: uuid.UUID) -> int:
 
 
 async def forgotten_among(
-    user_ids: set[uuid.UUID], *, store: KeyValueStore | None, existing: ExistingUsers
+    user_ids: set[uuid.UUID],
+    *,
+    store: KeyValueStore | None,
+    existing: ExistingUsers,
+    breaker: StoreBreaker | None = None,
+    marks: bool = True,
 ) -> set[uuid.UUID]:
-    """Which of these users were deleted: marked by `forget_user`, or no longer in the
-    user table (a store without the mark: another host's in-process store, an outage)."""
+    """Which of these users were deleted: no longer in the user table, or (`marks`) marked
+    by `forget_user` (a deletion still in its transaction).
+
+    A store that does not answer trips the `breaker`: for RETRY_STORE_AFTER_SECONDS the
+    table alone decides, as it does without a shared store (another host's in-process store)
+    and with the mark missing because the store was down when the user was deleted. One
+    warning per outage.
+    """
     gone = user_ids - await existing(user_ids)
     rest = [user_id for user_id in user_ids if user_id not in gone]
-    if rest and store is not None:
-        try:
-            marks = await store.get_many([forgotten_user_key(u) for u in rest])
-        except STORE_ERRORS:
-            logger.warning("audit: deleted-user marks not read (the store did not answer)")
-        else:
-            gone.update(u for u, mark in zip(rest, marks, strict=True) if mark is not None)
+    if not (rest and marks and store is not None):
+        return gone
+    if breaker is not None and not breaker.available():
+        return gone
+    try:
+        found = await store.get_many([forgotten_user_key(u) for u in rest])
+    except STORE_ERRORS as exc:
+        if breaker is None or breaker.trip(RETRY_STORE_AFTER_SECONDS):
+            logger.warning(
+                "audit: deleted-user marks not read (the store did not answer: %r); "
+                "the user table decides, the store is tried again every %.0f s",
+                exc,
+                RETRY_STORE_AFTER_SECONDS,
+            )
+        return gone
+    if breaker is not None and breaker.recover():
+        logger.info("audit: the store answers again; deleted-user marks are read")
+    gone.update(u for u, mark in zip(rest, found, strict=True) if mark is not None)
     return gone

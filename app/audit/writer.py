@@ -16,8 +16,8 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, Protocol
 
 from tortoise import Tortoise
 from tortoise.fields import Field
@@ -33,9 +33,16 @@ LOG_EVERY_SECONDS = 10.0
 PING_TIMEOUT_SECONDS = 2.0
 
 AuditEntry = dict[str, Any]
-# Which of the given user ids belong to deleted users (wired by the app: audit's service
-# over the shared store and the user table).
-ForgottenUsers = Callable[[set[uuid.UUID]], Awaitable[set[uuid.UUID]]]
+
+
+class ForgottenUsers(Protocol):
+    """Which of the given user ids belong to deleted users: gone from the user table, or
+    (`marks`) marked in the shared store by a deletion still in its transaction (wired by
+    the app: audit's service over the shared store, with its breaker, and the user table)."""
+
+    def __call__(
+        self, user_ids: set[uuid.UUID], /, *, marks: bool = True
+    ) -> Awaitable[set[uuid.UUID]]: ...
 
 
 @functools.cache
@@ -89,6 +96,7 @@ class AuditWriter:  # pylint: disable=too-many-instance-attributes
         self._failing_since: float | None = None
         self._last_failure_log = -LOG_EVERY_SECONDS
         self._last_drop_log = -LOG_EVERY_SECONDS
+        self._last_check_log = -LOG_EVERY_SECONDS
         # These bind to the running event loop on first use, not here.
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -222,6 +230,7 @@ class AuditWriter:  # pylint: disable=too-many-instance-attributes
             batch = [self._queue.popleft() for _ in range(count)]
             self._in_flight = count
             try:
+                # Users deleted before now: the table only (the marks are read once, below).
                 await self._drop_forgotten_users(batch)
                 written = await self._write_or_isolate(batch)
             except BaseException:
@@ -230,8 +239,9 @@ class AuditWriter:  # pylint: disable=too-many-instance-attributes
                 raise
             finally:
                 self._in_flight = 0
-            # A user deleted while the batch was being written: its deletion may have
-            # cleared the table before these rows landed.
+            # A user deleted while the batch was being written (or still in its deletion's
+            # transaction, which the store's mark tells): its deletion may have cleared the
+            # table before these rows landed.
             await self._drop_forgotten_users(batch, stored=True)
         self.written += written
         if self._failing_since is not None:
@@ -244,8 +254,16 @@ class AuditWriter:  # pylint: disable=too-many-instance-attributes
         return written
 
     async def _drop_forgotten_users(self, batch: list[AuditEntry], *, stored: bool = False) -> None:
-        """Deleted users' entries lose their user id: in the batch, or (`stored`) in the
-        rows just written."""
+        """Deleted users' entries lose their user id: in the batch, before the insert, for
+        users gone from the user table; or (`stored`) in the rows just written, for users
+        gone from the table or marked in the store.
+
+        The marks are read after the insert only: a mark read before it would be read again
+        after it anyway (a deletion that commits meanwhile leaves the table to tell), so the
+        check after the insert and its UPDATE decide alone; the table check before the
+        insert keeps the ids of users deleted earlier out of the rows even when that later
+        check fails. One store round trip per batch, none while the store's breaker is open.
+        """
         if self.forgotten_users is None:
             return
         user_ids = {entry["user_id"] for entry in batch if entry.get("user_id") is not None}
@@ -254,13 +272,17 @@ class AuditWriter:  # pylint: disable=too-many-instance-attributes
         try:
             # A functools.partial of a coroutine function (app/main.py), which pylint's
             # inference calls not callable when it sees the whole tree.
-            gone = await self.forgotten_users(user_ids)  # pylint: disable=not-callable
+            gone = await self.forgotten_users(user_ids, marks=stored)  # pylint: disable=not-callable
             if gone and stored:
                 await AuditLog.filter(user_id__in=gone).update(user_id=None)
-        # The database or store refused: before the insert the insert then fails too (and
-        # the batch is retried); after it, the deletion's own clearing is what remains.
+        # The database refused: before the insert the insert then fails too (and the batch is
+        # retried); after it, the deletion's own clearing and the check before the insert are
+        # what remains.
         except Exception as exc:  # pylint: disable=broad-exception-caught
-            logger.warning("audit: deleted users not checked: %r", exc)
+            now = time.monotonic()
+            if now - self._last_check_log >= LOG_EVERY_SECONDS:
+                self._last_check_log = now
+                logger.warning("audit: deleted users not checked: %r", exc)
             return
         for entry in batch:
             if entry.get("user_id") in gone:

@@ -23,7 +23,7 @@ from typing import TypeVar
 from fastapi import HTTPException, status
 from redis.exceptions import RedisError
 
-from app.core.store import KeyValueStore, MemoryStore
+from app.core.store import KeyValueStore, MemoryStore, StoreBreaker
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class _Fallback:
 
     def __init__(self) -> None:
         self.memory = MemoryStore()
-        self.down_until = 0.0
+        self.breaker = StoreBreaker()
 
 
 _FALLBACKS: weakref.WeakKeyDictionary[KeyValueStore, _Fallback] = weakref.WeakKeyDictionary()
@@ -82,11 +82,11 @@ async def _on_store(store: KeyValueStore, operation: Callable[[KeyValueStore], A
     fallback = _FALLBACKS.get(store)
     if fallback is None:
         fallback = _FALLBACKS[store] = _Fallback()
-    if time.monotonic() >= fallback.down_until:
+    if fallback.breaker.available():
         try:
             return await operation(store)
         except STORE_ERRORS as exc:
-            fallback.down_until = time.monotonic() + RETRY_STORE_AFTER_SECONDS
+            fallback.breaker.trip(RETRY_STORE_AFTER_SECONDS)
             logger.warning("rate limits count in this process: the store did not answer (%r)", exc)
     return await operation(fallback.memory)
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 import uuid
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.audit import service
 from app.audit.models import AuditLog
@@ -178,3 +180,43 @@ async def test_a_failed_deletion_leaves_the_user_its_audit_rows(
     await _requests(client, headers, 3)
     await writer.flush()
     assert await AuditLog.filter(path="/api/v1/users/me", user_id=user_id).count() == 3
+
+
+async def test_a_stalled_store_holds_no_batch_up_and_the_table_still_decides(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Redis times out on every read: the first batch pays one timeout, the breaker skips
+    the store for the next ones, and a user deleted while the store was down (no mark)
+    still leaves no id, from the user table."""
+    stall = 1.0  # stands for the store's socket timeout (2 s)
+    writer: AuditWriter = app.state.audit_writer
+    kept_id, kept = await _user(client)
+    gone_id, gone = await _user(client)
+    await writer.flush()
+    for _ in range(6):
+        await _requests(client, kept, 1)
+        await _requests(client, gone, 1)
+    await User.filter(id=gone_id).delete()  # deleted with the store down: no mark
+    reads = 0
+
+    async def timing_out(_keys: list[str]) -> list[bytes | None]:
+        nonlocal reads
+        reads += 1
+        await asyncio.sleep(stall)
+        raise RedisTimeoutError("Timeout reading from socket")
+
+    monkeypatch.setattr(app.state.store, "get_many", timing_out)
+    monkeypatch.setattr(writer, "batch_size", 4)  # the 12 entries in 3 batches
+    started = time.monotonic()
+    assert await writer.flush() == 12
+    elapsed = time.monotonic() - started
+    assert reads == 1
+    assert elapsed < 2 * stall  # not 3 batches x (one or two) timeouts
+    assert await AuditLog.filter(path="/api/v1/users/me", user_id=kept_id).count() == 6
+    assert await AuditLog.filter(path="/api/v1/users/me", user_id=gone_id).count() == 0
+    assert await AuditLog.filter(path="/api/v1/users/me").count() == 12
+    warnings = [r for r in caplog.records if "marks not read" in r.getMessage()]
+    assert len(warnings) == 1
