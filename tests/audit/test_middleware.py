@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import UTC, datetime
 
@@ -152,6 +153,10 @@ async def test_query_secrets_are_replaced_by_stars(
         (
             "q=internationalization&studied_from=2024-01-01",
             "q=internationalization&studied_from=2024-01-01",
+        ),
+        (
+            "q=internationalization-and-localization_guide&tag=StudyLog",
+            "q=internationalization-and-localization_guide&tag=StudyLog",
         ),
     ],
 )
@@ -312,3 +317,31 @@ async def test_a_user_id_in_the_path_is_kept(
     user_id = uuid.uuid4()
     await client.get(f"/api/v1/users/{user_id}", headers={"X-Request-ID": rid})
     assert (await one_row(audit_rows, rid)).path == f"/api/v1/users/{user_id}"
+
+
+def digit_free_token() -> str:
+    """A refresh token as `secrets.token_urlsafe(32)` makes them, one of the ~0.07% of them
+    without a digit (and, like nearly all, with upper and lower case letters)."""
+    while True:
+        token = secrets.token_urlsafe(32)
+        if not any(c.isdigit() for c in token) and token.lower() != token != token.upper():
+            return token
+
+
+async def test_tokens_without_a_digit_are_replaced_by_stars(
+    client: httpx.AsyncClient, audit_rows: AuditRows
+) -> None:
+    in_path, in_agent, in_query = (digit_free_token() for _ in range(3))
+    rid = request_id()
+    response = await client.get(
+        f"/api/v1/reset/{in_path}?{in_query}&page=2",
+        headers={"X-Request-ID": rid, "User-Agent": f"curl/8.5.0 t={in_agent}"},
+    )
+    assert response.status_code == 404
+    row = await one_row(audit_rows, rid)
+    assert (row.path, row.query, row.user_agent) == (
+        "/api/v1/reset/***",
+        "***&page=2",
+        "curl/8.5.0 t=***",
+    )
+    assert redact_query(f"next={in_query}") == "next=***"
