@@ -112,6 +112,30 @@ async def send_new_code(
     await jobs.submit(send_sms_code, phone=phone, sealed_code=sealed)
 
 
+async def store_decoy_code(*, phone: str, store: KeyValueStore, settings: Settings) -> None:
+    """What `send_new_code` does for a login code, for a phone without an account: a code
+    nobody is told is stored the same way (the same store write, sealed the same way), so
+    the answer does not come back sooner; nothing is queued or sent. An inactive account's
+    waiting code, if any, is replaced: it cannot log in anyway."""
+    code = new_code()
+    ttl = settings.SMS_CODE_TTL_SECONDS
+    digest = code_digest(settings, purpose="login", phone=phone, code=code)
+    await store.set_one_time(code_key("login", phone), digest, ttl_seconds=ttl)
+    seal(
+        json.dumps(
+            {
+                "code": code,
+                "phone": phone,
+                "purpose": "login",
+                "user_id": "",
+                "expires": time.time() + ttl,
+            }
+        ),
+        secret=settings.SECRET_KEY,
+        purpose=SEAL_PURPOSE,
+    )
+
+
 async def spend_code(
     *,
     purpose: Purpose,

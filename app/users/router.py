@@ -211,15 +211,18 @@ async def sms_code(
         user = (await authenticate(request, token, settings, store)).user
     await limiter.hit_sms_code()
     phone = _phone(body.phone, settings)
+    # Counted per phone before anything that depends on who has it, so probing whether a
+    # number is taken is bounded per number like asking for codes.
+    await phone_service.count_code_request(phone=phone, store=store, settings=settings)
     if user is not None and await phone_service.taken_by_another(phone=phone, user=user):
         raise _bad_request(PHONE_ALREADY_USED)
-    await phone_service.count_code_request(phone=phone, store=store, settings=settings)
     if user is None:
-        user = await User.get_or_none(phone=phone, is_active=True)
-        if user is not None:
+        if await User.exists(phone=phone, is_active=True):
             await phone_service.send_new_code(
                 purpose="login", phone=phone, store=store, settings=settings, jobs=jobs
             )
+        else:
+            await phone_service.store_decoy_code(phone=phone, store=store, settings=settings)
     else:
         await phone_service.send_new_code(
             purpose="bind",
@@ -424,8 +427,8 @@ async def bind_phone(
     """Bind a phone number to the current user with the code texted to it."""
     await limiter.hit_sms_check()
     phone = _phone(body.phone, settings)
-    if await phone_service.taken_by_another(phone=phone, user=user):
-        raise _bad_request(PHONE_ALREADY_USED)
+    # The code first: only the holder of a code texted to the phone (each one counted per
+    # phone) learns that another account has the number.
     spent = await phone_service.spend_code(
         purpose="bind",
         phone=phone,

@@ -12,8 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from app.audit.models import AuditLog
+from app.users import phone as phone_service
 from app.users.models import User
 from tests.conftest import register_and_login, unique_email
 from tests.fixtures.aliyun import (
@@ -287,6 +289,76 @@ async def test_a_phone_of_another_account_cannot_be_bound(
     raced = await client.post(PHONE_URL, json={"phone": OTHER_PHONE, "code": code}, headers=headers)
     assert (raced.status_code, raced.json()) == (400, {"detail": "PHONE_ALREADY_USED"})
     assert await User.filter(phone=OTHER_PHONE).count() == 1
+
+
+class TestProbing:
+    """Whether a number belongs to an account is told only after the request is counted per
+    phone, like a code request, and the login path does the same store work either way."""
+
+    @pytest.fixture
+    def sms_limits(self) -> dict[str, Any]:
+        return {"SMS_RESEND_SECONDS": 60}
+
+    async def test_asking_whether_a_phone_is_taken_is_counted_per_phone(
+        self, client: httpx.AsyncClient, aliyun: AliyunStandIn
+    ) -> None:
+        owner = unique_email("owner")
+        await register_and_login(client, owner)
+        await User.filter(email=owner).update(phone=PHONE)
+        prober = await register_and_login(client, unique_email("prober"))
+        first = await request_code(client, PHONE, "bind", prober)
+        assert (first.status_code, first.json()) == (400, {"detail": "PHONE_ALREADY_USED"})
+        for again in (
+            await request_code(client, PHONE, "bind", prober),
+            await request_code(client, PHONE, "login"),
+        ):
+            assert (again.status_code, again.json()) == (429, {"detail": "TOO_MANY_REQUESTS"})
+        assert not aliyun.requests
+
+    async def test_binding_without_the_code_does_not_tell_whether_the_phone_is_taken(
+        self, client: httpx.AsyncClient, aliyun: AliyunStandIn
+    ) -> None:
+        owner = unique_email("owner")
+        await register_and_login(client, owner)
+        await User.filter(email=owner).update(phone=PHONE)
+        prober = await register_and_login(client, unique_email("prober"))
+        answers = [
+            await client.post(PHONE_URL, json={"phone": p, "code": "123456"}, headers=prober)
+            for p in (PHONE, OTHER_PHONE)
+        ]
+        assert {(a.status_code, a.text) for a in answers} == {(400, '{"detail":"PHONE_BAD_CODE"}')}
+        assert not aliyun.requests
+
+    async def test_a_login_code_for_an_unknown_phone_is_stored_like_a_sent_one(
+        self, app: FastAPI, client: httpx.AsyncClient, aliyun: AliyunStandIn
+    ) -> None:
+        owner = unique_email("owner")
+        await register_and_login(client, owner)
+        await User.filter(email=owner).update(phone=PHONE)
+        store = app.state.store
+        writes: list[list[str]] = []
+
+        def counted(name: str) -> Any:
+            method = getattr(store, name)
+
+            async def call(key: str, *args: Any, **kwargs: Any) -> Any:
+                writes[-1].append(name)
+                return await method(key, *args, **kwargs)
+
+            return call
+
+        with pytest.MonkeyPatch.context() as patch:
+            for name in ("hit", "set_one_time"):
+                patch.setattr(store, name, counted(name))
+            for phone in (PHONE, OTHER_PHONE):
+                writes.append([])
+                assert (await request_code(client, phone)).status_code == 202
+        assert writes[0] == writes[1]
+        assert "set_one_time" in writes[1]
+        stored = await store.get_one_time(phone_service.code_key("login", OTHER_PHONE))
+        assert stored is not None
+        assert len(aliyun.requests) == 1
+        assert not aliyun.codes_to(OTHER_PHONE)
 
 
 async def test_unbinding_stops_sms_login(client: httpx.AsyncClient, aliyun: AliyunStandIn) -> None:
