@@ -33,12 +33,14 @@ from app.health.router import router as health_router
 from app.study import exports
 from app.study.router import router as study_router
 from app.users import service as users_service
-from app.users.router import router as users_router
+from app.users.router import auth as auth_router
+from app.users.router import users as users_router
 from app.users.service import SessionCache
 from settings import Settings
 from settings import settings as default_settings
 
 OPENAPI_URL = "/openapi.json"
+API_PREFIX = "/api/v1"
 # No request of this API needs more; larger ones are refused unread (413, 414, 431).
 MAX_REQUEST_BODY_BYTES = 1024 * 1024
 MAX_QUERY_BYTES = 8 * 1024
@@ -156,12 +158,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.METRICS_ENABLED:
         # Outermost: it times and counts everything, the audit trail included.
         app.add_middleware(metrics.MetricsMiddleware)
-        app.include_router(metrics.router)
 
     if settings.docs_enabled:
         add_docs(app, openapi_url=OPENAPI_URL)
+    # Routes are matched in order, one pattern after another, so the busiest come first:
+    # the study records, then the account routes. No path of one router is a path of
+    # another, so the order changes nothing else.
     app.include_router(health_router)
-    app.include_router(users_router)
-    app.include_router(study_router)
+    app.include_router(study_router, prefix=API_PREFIX)
+    app.include_router(users_router, prefix=API_PREFIX)
+    app.include_router(auth_router, prefix=API_PREFIX)
     app.include_router(audit_router)
+    if settings.METRICS_ENABLED:
+        app.include_router(metrics.router)
     return app

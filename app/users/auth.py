@@ -14,7 +14,6 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 
 from app.core.security import AccessClaims, decode_access_token
-from app.core.state import SettingsDep, StoreDep
 from app.users import service
 from app.users.models import User
 
@@ -40,18 +39,17 @@ def _unauthorized() -> HTTPException:
 
 
 async def authenticate(
-    request: Request,
-    token: Annotated[str | None, Depends(bearer_scheme)],
-    settings: SettingsDep,
-    store: StoreDep,
+    request: Request, token: Annotated[str | None, Depends(bearer_scheme)]
 ) -> Authentication:
-    """An active user with a valid, unrevoked access token; 401 otherwise."""
-    claims = decode_access_token(token, secret=settings.SECRET_KEY) if token else None
+    """An active user with a valid, unrevoked access token; 401 otherwise.
+
+    It runs on nearly every request, so it reads the settings and the store off the app
+    state itself: each sub-dependency FastAPI solves costs more than the read."""
+    state = request.app.state
+    claims = decode_access_token(token, secret=state.settings.SECRET_KEY) if token else None
     if claims is None:
         raise _unauthorized()
-    user = await service.session_user(
-        claims=claims, store=store, cache=request.app.state.session_cache
-    )
+    user = await service.session_user(claims=claims, store=state.store, cache=state.session_cache)
     if user is None or not user.is_active:
         raise _unauthorized()
     request.state.user_id = user.id

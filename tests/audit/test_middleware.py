@@ -17,7 +17,7 @@ from app.audit.models import (
     USER_AGENT_MAX_LENGTH,
     AuditLog,
 )
-from app.core.state import get_store
+from app.users.auth import authenticate
 from app.users.models import User
 from tests.audit.conftest import AuditRows
 from tests.conftest import PASSWORD, register_and_login, unique_email
@@ -96,10 +96,10 @@ async def test_every_kind_of_answer_is_recorded_with_its_status_and_route(
 async def test_server_error_is_recorded_as_500(
     app: FastAPI, client: httpx.AsyncClient, audit_rows: AuditRows
 ) -> None:
-    def broken_store() -> None:
-        raise RuntimeError("the store is broken")
+    def broken_authentication() -> None:
+        raise RuntimeError("authentication is broken")
 
-    app.dependency_overrides[get_store] = broken_store
+    app.dependency_overrides[authenticate] = broken_authentication
     rid = request_id()
     response = await client.get("/api/v1/users/me", headers={"X-Request-ID": rid})
     assert response.status_code == 500

@@ -75,3 +75,37 @@ async def test_stats_for_all_owners(
     stats = await service.stats(owner_id=None, today=date(2024, 1, 3))
     assert (stats.total_minutes, stats.record_count) == (15, 2)
     assert (stats.longest_streak_days, stats.current_streak_days) == (2, 2)
+
+
+async def test_unfiltered_page_is_one_statement_agreeing_with_the_query_builder(
+    client: httpx.AsyncClient, user_headers: dict[str, str], other_user_headers: dict[str, str]
+) -> None:
+    """The list's hot path (page and kept total in one hand-written statement per dialect)
+    answers what the generic query answers: every order, a user and all owners, ties, the
+    last partial page and a page past the end."""
+    me = await user_id(client, user_headers)
+    other = await user_id(client, other_user_headers)
+    # Ties on every key: equal days, minutes and (within one bulk insert) creation times.
+    await insert_records(me, [("Go", 10 + n % 3, date(2024, 1, 1 + n % 4)) for n in range(11)])
+    await insert_records(other, [("Rust", 5, date(2024, 2, 1))] * 3)
+    for order_by in (
+        "studied_on",
+        "-studied_on",
+        "minutes",
+        "-minutes",
+        "created_at",
+        "-created_at",
+    ):
+        for owner_id, expected_total in ((me, 11), (None, 14)):
+            for offset in (0, 4, 8, 12, 40):
+                rows, total = await service.page_of(
+                    owner_id=owner_id, order_by=order_by, offset=offset, limit=4
+                )
+                generic = await (
+                    service.list(owner_id=owner_id, order_by=order_by)
+                    .offset(offset)
+                    .limit(4)
+                    .values(*service.EXPORT_FIELDS)
+                )
+                assert rows == generic, (order_by, owner_id, offset)
+                assert total == expected_total, (order_by, owner_id, offset)
