@@ -323,14 +323,25 @@ class AuditWriter:  # pylint: disable=too-many-instance-attributes
         return written
 
     async def insert_rows(self, batch: list[AuditEntry]) -> None:
-        """The one bulk insert per batch (tests replace it to play a database outage).
+        """The one bulk write per batch (tests replace it to play a database outage).
 
-        One prepared INSERT run for every row, with the fields' own conversions to database
-        values: `bulk_create` built an ORM object per entry first, a tenth of a busy
-        worker's time.
+        On PostgreSQL with asyncpg, COPY: the rows go in one binary stream, which costs the
+        database a fraction of an INSERT per row. Elsewhere one prepared INSERT run for
+        every row, with the fields' own conversions to database values (`bulk_create` built
+        an ORM object per entry first, a tenth of a busy worker's time).
         """
         connection = Tortoise.get_connection("default")
-        sql, columns = _insert_statement(connection.schema_generator.DIALECT)
+        dialect = connection.schema_generator.DIALECT
+        sql, columns = _insert_statement(dialect)
+        if dialect == "postgres":
+            async with connection.acquire_connection() as raw:
+                if hasattr(raw, "copy_records_to_table"):  # asyncpg (not psycopg)
+                    await raw.copy_records_to_table(
+                        AuditLog._meta.db_table,  # pylint: disable=protected-access  # Tortoise's public metadata
+                        records=[tuple(entry.get(name) for name, _ in columns) for entry in batch],
+                        columns=[field.source_field or name for name, field in columns],
+                    )
+                    return
         await connection.execute_many(
             sql,
             [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -246,3 +247,59 @@ async def test_enqueue_past_the_bound_never_waits() -> None:
     for _ in range(5):
         writer.enqueue({"path": "/x"})
     assert writer.stats() == {"queued": 2, "dropped": 3}
+
+
+def _entry(request_id: str, **changes: Any) -> AuditEntry:
+    entry: AuditEntry = {
+        "created_at": datetime(2026, 11, 26, 1, 2, 3, 456789, tzinfo=UTC),
+        "request_id": request_id,
+        "method": "GET",
+        "path": "/api/v1/ünïcode/路径",
+        "route": None,
+        "query": "a=1&b=2",
+        "status_code": 200,
+        "duration_ms": 1.25,
+        "client_ip": "2001:db8::1",
+        "user_agent": None,
+        "user_id": None,
+        "response_bytes": 2**40,
+    }
+    return {**entry, **changes}
+
+
+async def test_rows_are_written_as_given_and_by_copy_on_postgresql(
+    backend: str,
+    client: httpx.AsyncClient,
+    user_headers: dict[str, str],
+    writer: AuditWriter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostgreSQL takes the batch as one COPY (no INSERT is run); every backend stores each
+    value as it was queued, NULLs included; a row the database itself refuses (a NULL in
+    a NOT NULL column) is dropped alone, the rest of its batch written."""
+    me = uuid.UUID((await client.get("/api/v1/users/me", headers=user_headers)).json()["id"])
+    await writer.flush()  # the request above is not part of this test's batch
+    connection = Tortoise.get_connection("default")
+    if backend == "postgres":
+
+        async def no_insert(*args: object, **kwargs: object) -> None:
+            raise AssertionError("INSERT used where COPY was expected")
+
+        monkeypatch.setattr(connection, "execute_many", no_insert)
+    entries = [
+        _entry(f"copy-{n}", route=f"/r/{n}" if n else None, user_id=me if n else None)
+        for n in range(3)
+    ]
+    entries.append(_entry("copy-bad", method=None))  # NOT NULL on every database
+    for entry in entries:
+        writer.enqueue(dict(entry))
+    assert await writer.flush() == 3
+    assert writer.stats() == {"queued": 0, "dropped": 1}
+    stored = {
+        row["request_id"]: row
+        for row in await AuditLog.filter(request_id__startswith="copy-").values()
+    }
+    assert set(stored) == {"copy-0", "copy-1", "copy-2"}
+    for entry in entries[:3]:
+        row = stored[entry["request_id"]]
+        assert {name: row[name] for name in entry} == entry
