@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import runpy
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -57,3 +59,17 @@ def test_two_instances_have_their_own_control_socket(tmp_path: Path) -> None:
         # the second start left the first one's socket in place
         assert Path(first).exists()
         assert Path(second).exists()
+
+
+def test_a_worker_freezes_what_it_built_before_serving() -> None:
+    """gunicorn.conf.py's post_worker_init moves the imported app out of the collector's
+    reach: full collections then walk only what requests made (they stopped the loop for
+    90-140 ms each under load when they walked everything)."""
+    config = runpy.run_path(str(Path(__file__).resolve().parent.parent / "gunicorn.conf.py"))
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    try:
+        config["post_worker_init"](None)
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
