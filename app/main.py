@@ -11,23 +11,19 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.audit import service as audit_service
-from app.audit.middleware import AuditMiddleware
+from app.audit.middleware import AuditRecorder
 from app.audit.router import router as audit_router
 from app.audit.writer import AuditWriter
 from app.core import metrics
 from app.core.db import register_tortoise
 from app.core.docs import add_docs
+from app.core.edge import InnerLayer, OuterLayer
 from app.core.errors import http_error_handler, validation_error_handler
 from app.core.jobs import create_celery, outcome_counts
 from app.core.logging import configure_logging
-from app.core.middleware import (
-    AllowedHostsMiddleware,
-    RequestIdMiddleware,
-    RequestLimitsMiddleware,
-    ServerErrorMiddleware,
-    TextGuardMiddleware,
-)
+from app.core.middleware import HostCheck, RequestLimits
 from app.core.openapi import operation_id
+from app.core.routing import include_gated
 from app.core.store import StoreBreaker, create_store
 from app.health.router import router as health_router
 from app.study import exports
@@ -124,19 +120,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lambda: outcome_counts(app.state.store),
     )
 
-    # Added innermost first: a request meets RequestId, then the audit trail, then the Host
-    # check, then CORS, then the error guard, then the size limits, then the text guard. The
-    # audit trail sits outside everything that can answer, so it records the final status of
-    # every request (CORS preflights, bad Hosts, 413s and JSON 500s too).
-    app.add_middleware(TextGuardMiddleware)
+    # Added innermost first. A request meets the outer layer (metrics, request id, audit
+    # entry, Host check), then CORS when configured, then the inner one (JSON error guard,
+    # size limits, text guard), then FastAPI's exception handlers and the routes: see
+    # app/core/edge.py.
     app.add_middleware(
-        RequestLimitsMiddleware,
-        max_body_bytes=MAX_REQUEST_BODY_BYTES,
-        max_query_bytes=MAX_QUERY_BYTES,
-        max_header_bytes=MAX_HEADER_BYTES,
-        body_limits_by_prefix=ACCOUNT_BODY_LIMITS,
+        InnerLayer,
+        limits=RequestLimits(
+            max_body_bytes=MAX_REQUEST_BODY_BYTES,
+            max_query_bytes=MAX_QUERY_BYTES,
+            max_header_bytes=MAX_HEADER_BYTES,
+            body_limits_by_prefix=ACCOUNT_BODY_LIMITS,
+        ),
     )
-    app.add_middleware(ServerErrorMiddleware)
     if settings.CORS_ORIGINS:
         app.add_middleware(
             CORSMiddleware,
@@ -146,29 +142,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
-    app.add_middleware(AllowedHostsMiddleware, allowed_hosts=settings.allowed_hosts)
-    if audit_writer is not None:
-        app.add_middleware(
-            AuditMiddleware,
-            writer=audit_writer,
-            exclude_paths=settings.AUDIT_EXCLUDE_PATHS,
-            trusted_proxies=settings.TRUSTED_PROXIES,
-        )
-    app.add_middleware(RequestIdMiddleware)
-    if settings.METRICS_ENABLED:
-        # Outermost: it times and counts everything, the audit trail included.
-        app.add_middleware(metrics.MetricsMiddleware)
+    app.add_middleware(
+        OuterLayer,
+        hosts=HostCheck(settings.allowed_hosts),
+        audit=(
+            AuditRecorder(
+                writer=audit_writer,
+                exclude_paths=settings.AUDIT_EXCLUDE_PATHS,
+                trusted_proxies=settings.TRUSTED_PROXIES,
+            )
+            if audit_writer is not None
+            else None
+        ),
+        count_metrics=settings.METRICS_ENABLED,
+    )
 
     if settings.docs_enabled:
         add_docs(app, openapi_url=OPENAPI_URL)
     # Routes are matched in order, one pattern after another, so the busiest come first:
     # the study records, then the account routes. No path of one router is a path of
-    # another, so the order changes nothing else.
-    app.include_router(health_router)
-    app.include_router(study_router, prefix=API_PREFIX)
-    app.include_router(users_router, prefix=API_PREFIX)
-    app.include_router(auth_router, prefix=API_PREFIX)
-    app.include_router(audit_router)
+    # another, so the order changes nothing else; and a router's gate (its shared prefix)
+    # lets a request pass over the routers it cannot match without trying their routes.
+    include_gated(app, health_router)
+    include_gated(app, study_router, prefix=API_PREFIX)
+    include_gated(app, users_router, prefix=API_PREFIX)
+    include_gated(app, auth_router, prefix=API_PREFIX)
+    include_gated(app, audit_router)
     if settings.METRICS_ENABLED:
         app.include_router(metrics.router)
     return app

@@ -393,6 +393,7 @@ def seed_user(env: dict[str, str], records: int) -> str:
             "--prefix",
             prefix,
             "--json",
+            "--yes",  # the service runs with APP_ENV=production, where seeding asks first
         ],
         cwd=ROOT,
         env=env,

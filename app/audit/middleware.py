@@ -1,23 +1,21 @@
-"""The audit middleware: one entry per HTTP request, handed to the writer when it is answered.
+"""The audit entry of each HTTP request, handed to the writer when it is answered.
 
-It sits inside RequestIdMiddleware (so the request id is known) and outside everything
-that can answer (CORS, the JSON 500 guard, the router), so it sees every final status. It
-never reads bodies, the Authorization header or cookies, and it never awaits the database.
+The service's outer layer (app/core/edge.py) records it, outside everything that can
+answer (CORS, the JSON 500 guard, the router), so it sees every final status. It never
+reads bodies, the Authorization header or cookies, and it never awaits the database.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-import time
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from app.audit.models import (
     PATH_MAX_LENGTH,
@@ -26,7 +24,6 @@ from app.audit.models import (
     USER_AGENT_MAX_LENGTH,
 )
 from app.audit.writer import AuditEntry, AuditWriter
-from app.core.context import request_id_var
 from app.core.net import client_ip
 from app.core.routing import route_template
 
@@ -61,9 +58,6 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 _RUN = re.compile(r"[A-Za-z0-9_-]{20,}")
 _HEX = frozenset("0123456789abcdefABCDEF")
 _QUERY_SEPARATORS = re.compile(r"([&;])")
-# The status recorded when the client went away or the server stopped before an answer.
-CLIENT_CLOSED_STATUS = 499
-SERVER_ERROR_STATUS = 500
 
 
 # From this length a run with upper and lower case letters is a token even without a
@@ -134,71 +128,53 @@ def _user_id(state: dict[str, Any]) -> uuid.UUID | None:
         return None
 
 
-class AuditMiddleware:
-    """Records every HTTP request not under one of `exclude_paths` (prefixes)."""
+class AuditRecorder:
+    """Turns every answered HTTP request not under one of `exclude_paths` (prefixes) into
+    an entry for the writer; the outer layer (app/core/edge.py) calls it."""
 
     def __init__(
         self,
-        app: ASGIApp,
         *,
         writer: AuditWriter,
         exclude_paths: Iterable[str] = (),
         trusted_proxies: Iterable[str] = (),
     ) -> None:
-        self.app = app
         self.writer = writer
         self.exclude_paths = tuple(exclude_paths)
         self.trusted_proxies = tuple(trusted_proxies)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (
-            self.exclude_paths and scope["path"].startswith(self.exclude_paths)
-        ):
-            await self.app(scope, receive, send)
-            return
+    def wants(self, scope: Scope) -> bool:
+        return not (self.exclude_paths and scope["path"].startswith(self.exclude_paths))
 
-        created_at = datetime.now(UTC)
-        started = time.perf_counter()
-        status: int | None = None
-        response_bytes = 0
-
-        async def audit_send(message: Message) -> None:
-            nonlocal status, response_bytes
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body":
-                response_bytes += len(message.get("body", b""))
-            await send(message)
-
-        failure: BaseException | None = None
-        try:
-            await self.app(scope, receive, audit_send)
-        except BaseException as exc:
-            failure = exc
-            raise
-        finally:
-            duration_ms = (time.perf_counter() - started) * 1000
-            if status is None:
-                cancelled = isinstance(failure, asyncio.CancelledError)
-                status = CLIENT_CLOSED_STATUS if cancelled else SERVER_ERROR_STATUS
-            try:
-                self.writer.enqueue(
-                    self._entry(scope, created_at, status, duration_ms, response_bytes)
-                )
-            except Exception:  # pylint: disable=broad-exception-caught
-                # The audit trail must never turn an answered request into a failure.
-                logger.exception("audit: could not record %s %s", scope["method"], scope["path"])
-
-    def _entry(
+    def record(
         self,
         scope: Scope,
+        *,
+        request_id: str,
+        created_at: datetime,
+        status: int,
+        duration_ms: float,
+        response_bytes: int,
+    ) -> None:
+        """Queues the entry; never raises (the audit trail must never turn an answered
+        request into a failure) and never waits."""
+        try:
+            self.writer.enqueue(
+                self._entry(scope, request_id, created_at, status, duration_ms, response_bytes)
+            )
+        except Exception:  # pylint: disable=broad-exception-caught
+            logger.exception("audit: could not record %s %s", scope["method"], scope["path"])
+
+    def _entry(  # pylint: disable=too-many-arguments  # one request's facts
+        self,
+        scope: Scope,
+        request_id: str,
         created_at: datetime,
         status: int,
         duration_ms: float,
         response_bytes: int,
     ) -> AuditEntry:
         state = scope.get("state") or {}
-        request_id = state.get("request_id") or request_id_var.get() or ""
         user_agent = None
         for name, value in scope["headers"]:
             if name == b"user-agent":

@@ -1,4 +1,5 @@
-"""Plain ASGI middleware that every request passes through."""
+"""The rules of the service's own ASGI layers (app/core/edge.py): request ids, the Host
+check, the JSON error guard, the size limits and the text guard."""
 
 import email.message
 import logging
@@ -7,18 +8,17 @@ import uuid
 from urllib.parse import parse_qsl
 
 import orjson
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import text
-from app.core.context import request_id_var
 from app.core.errors import unavailable_detail
 
 logger = logging.getLogger("app.errors")
 
 REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_HEADER_BYTES = REQUEST_ID_HEADER.lower().encode()
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _INTERNAL_ERROR_BODY = b'{"detail":"Internal Server Error"}'
 
@@ -30,62 +30,27 @@ def sane_request_id(value: str | None) -> str:
     return uuid.uuid4().hex
 
 
-class RequestIdMiddleware:
-    """Gives each request an id: kept in a context variable and echoed in X-Request-ID."""
+class HostCheck:
+    """Whether a request's Host is one of `allowed_hosts` (`*` allows any, `*.example.com` a
+    domain's subdomains). The outer layer answers any other with 400 `{"detail": "Invalid
+    host header"}`, so nothing the app answers (a redirect's Location above all) can name a
+    host the client made up. Starlette's TrustedHostMiddleware does the same in plain text."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        client_value = None
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                client_value = value.decode("latin-1")
-                break
-        request_id = sane_request_id(client_value)
-        scope.setdefault("state", {})["request_id"] = request_id
-        token = request_id_var.set(request_id)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            request_id_var.reset(token)
-
-
-class AllowedHostsMiddleware:
-    """Answers 400 `{"detail": "Invalid host header"}` to a request whose Host is not one of
-    `allowed_hosts` (`*` allows any, `*.example.com` a domain's subdomains), so nothing the
-    app answers (a redirect's Location above all) can name a host the client made up.
-    Starlette's TrustedHostMiddleware does the same in plain text."""
-
-    def __init__(self, app: ASGIApp, *, allowed_hosts: list[str]) -> None:
-        self.app = app
+    def __init__(self, allowed_hosts: list[str]) -> None:
         self.any_host = "*" in allowed_hosts
         names = [host.lower() for host in allowed_hosts]
         self.exact = frozenset(n for n in names if not n.startswith("*."))
         self.suffixes = tuple(n[1:] for n in names if n.startswith("*."))
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or self.any_host:
-            await self.app(scope, receive, send)
-            return
+    def allows(self, scope: Scope) -> bool:
+        if self.any_host:
+            return True
         host = ""
         for name, value in scope["headers"]:
             if name == b"host":
                 host = _host_name(value.decode("latin-1"))
                 break
-        if host in self.exact or (self.suffixes and host.endswith(self.suffixes)):
-            await self.app(scope, receive, send)
-            return
-        await send_json(send, 400, b'{"detail":"Invalid host header"}', [])
+        return host in self.exact or bool(self.suffixes and host.endswith(self.suffixes))
 
 
 def _host_name(value: str) -> str:
@@ -96,54 +61,29 @@ def _host_name(value: str) -> str:
     return value.partition(":")[0]
 
 
-class ServerErrorMiddleware:
-    """Turns an unhandled exception into a logged 500 `{"detail": "Internal Server Error"}`.
-
+def server_error(scope: Scope, exc: Exception) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    """The JSON answer to an unhandled exception, logged once with the request id: 500
+    `{"detail": "Internal Server Error"}` for a bug, 503 with Retry-After for an outage.
     Starlette's own handler answers in plain text and re-raises, so the server logs a
-    second trace; this one answers JSON, logs once with the request id, and swallows it.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception as exc:  # pylint: disable=broad-exception-caught
-            detail = unavailable_detail(exc)
-            if detail is None:
-                logger.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
-                status, body, extra = 500, _INTERNAL_ERROR_BODY, []
-            else:
-                # An outage, not a bug: one line, no trace, and a hint to try again.
-                logger.warning(
-                    "%s on %s %s: %s: %s",
-                    detail,
-                    scope.get("method"),
-                    scope.get("path"),
-                    type(exc).__name__,
-                    exc,
-                )
-                status, body = 503, orjson.dumps({"detail": detail})
-                extra = [(b"retry-after", b"1")]
-            if started:
-                raise  # the answer is half sent; only the server can end the connection
-            await send_json(send, status, body, extra)
+    second trace."""
+    detail = unavailable_detail(exc)
+    if detail is None:
+        logger.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+        return 500, _INTERNAL_ERROR_BODY, []
+    # An outage, not a bug: one line, no trace, and a hint to try again.
+    logger.warning(
+        "%s on %s %s: %s: %s",
+        detail,
+        scope.get("method"),
+        scope.get("path"),
+        type(exc).__name__,
+        exc,
+    )
+    return 503, orjson.dumps({"detail": detail}), [(b"retry-after", b"1")]
 
 
-class RequestLimitsMiddleware:
-    """Refuses oversized requests with a JSON error before the app sees them.
+class RequestLimits:
+    """Which oversized requests to refuse with a JSON error before the app sees them.
 
     - body over `max_body_bytes`: 413 `{"detail": "Content Too Large"}`. A declared
       Content-Length over the limit is answered before a byte is read; a chunked body is
@@ -157,26 +97,21 @@ class RequestLimitsMiddleware:
 
     def __init__(
         self,
-        app: ASGIApp,
         *,
         max_body_bytes: int,
         max_query_bytes: int,
         max_header_bytes: int,
         body_limits_by_prefix: tuple[tuple[str, int], ...] = (),
     ) -> None:
-        self.app = app
         self.max_body_bytes = max_body_bytes
         self.body_limits_by_prefix = body_limits_by_prefix
         self.max_query_bytes = max_query_bytes
         self.max_header_bytes = max_header_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def refusal(self, scope: Scope) -> tuple[int, str] | None:
+        """(status, detail) of the answer to a request over a limit; None for the others."""
         if len(scope.get("query_string", b"")) > self.max_query_bytes:
-            await _refuse(send, 414, "URI Too Long")
-            return
+            return 414, "URI Too Long"
         header_bytes = 0
         declared = b""
         for name, value in scope["headers"]:
@@ -184,12 +119,14 @@ class RequestLimitsMiddleware:
             if name == b"content-length":
                 declared = value
         if header_bytes > self.max_header_bytes:
-            await _refuse(send, 431, "Request Header Fields Too Large")
-            return
+            return 431, "Request Header Fields Too Large"
+        if declared.isdigit() and int(declared) > self._body_limit(scope["path"]):
+            return 413, "Content Too Large"
+        return None
+
+    def counting(self, scope: Scope, receive: Receive) -> Receive:
+        """`receive`, refusing a body that grows past the limit as it arrives."""
         limit = self._body_limit(scope["path"])
-        if declared.isdigit() and int(declared) > limit:
-            await _refuse(send, 413, "Content Too Large")
-            return
         received = 0
 
         async def counting_receive() -> Message:
@@ -203,7 +140,7 @@ class RequestLimitsMiddleware:
                     raise HTTPException(413, "Content Too Large")
             return message
 
-        await self.app(scope, counting_receive, send)
+        return counting_receive
 
     def _body_limit(self, path: str) -> int:
         for prefix, limit in self.body_limits_by_prefix:
@@ -235,50 +172,43 @@ def _body_kind(scope: Scope) -> str | None:
     return None
 
 
-class TextGuardMiddleware:
-    """Refuses, with one 422 naming the parameter, what no database can store and no JSON
-    answer can echo: a NUL in a query parameter or a form field, a NUL or a lone surrogate
-    in any JSON string or key, and NaN or Infinity in a JSON body (app/core/text.py).
+async def guard_text(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Runs `app` unless the request holds what no database can store and no JSON answer can
+    echo, which gets one 422 naming the parameter: a NUL in a query parameter or a form
+    field, a NUL or a lone surrogate in any JSON string or key, and NaN or Infinity in a
+    JSON body (app/core/text.py).
 
     One guard for every route, the account routes of fastapi-users included, instead of a
     validator on each field. A JSON or form body is read whole before the route runs (the
-    route would read it whole anyway; RequestLimitsMiddleware, outside this one, bounds
-    it) and handed on unchanged; only a body that can hold such text is parsed twice.
+    route would read it whole anyway; the size limits bound it) and handed on unchanged;
+    only a body that can hold such text is parsed twice.
     """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        query = scope.get("query_string", b"")
-        if b"%00" in query or b"\x00" in query:
-            pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
-            problem = text.find_in_pairs(pairs, "query")
-            if problem:
-                await _refuse_input(send, problem)
-                return
-        kind = _body_kind(scope)
-        if kind is None:
-            await self.app(scope, receive, send)
-            return
-        try:
-            body, more = await _read_body(receive)
-        except HTTPException as exc:  # RequestLimitsMiddleware: the body is too large
-            await _refuse(send, exc.status_code, str(exc.detail))
-            return
-        if more:  # the client went away half-way
-            return
-        if kind == "json":
-            problem = text.find_in_json(body)
-        else:
-            problem = await _find_in_form(scope, body)
+    query = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+        problem = text.find_in_pairs(pairs, "query")
         if problem:
             await _refuse_input(send, problem)
             return
-        await self.app(scope, _replay(body, receive), send)
+    kind = _body_kind(scope)
+    if kind is None:
+        await app(scope, receive, send)
+        return
+    try:
+        body, more = await _read_body(receive)
+    except HTTPException as exc:  # RequestLimits.counting: the body is too large
+        await refuse(send, exc.status_code, str(exc.detail))
+        return
+    if more:  # the client went away half-way
+        return
+    if kind == "json":
+        problem = text.find_in_json(body)
+    else:
+        problem = await _find_in_form(scope, body)
+    if problem:
+        await _refuse_input(send, problem)
+        return
+    await app(scope, _replay(body, receive), send)
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, bool]:
@@ -333,7 +263,7 @@ async def _refuse_input(send: Send, problem: text.Problem) -> None:
     await send_json(send, 422, orjson.dumps({"detail": [problem.error()]}), [])
 
 
-async def _refuse(send: Send, status: int, detail: str) -> None:
+async def refuse(send: Send, status: int, detail: str) -> None:
     await send_json(send, status, orjson.dumps({"detail": detail}), [(b"connection", b"close")])
 
 

@@ -5,12 +5,13 @@ invalid input."""
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIRouter
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute, Match, get_route_path
 from starlette.types import Scope
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -39,6 +40,28 @@ def allowed_methods(routes: list[BaseRoute], scope: Scope) -> list[str]:
         if any(route.matches(probe)[0] is Match.FULL for route in routes):
             allowed.append(method)
     return allowed
+
+
+class GatedRouter(APIRouter):
+    """An APIRouter whose every route lies under `gate` (its full path prefix, set by
+    `include_gated`): a request outside it is no match at once. FastAPI matches an included
+    router by trying each of its routes in turn, and again to handle the request, so each
+    router a request passed over cost it a few microseconds per route."""
+
+    gate = ""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if self.gate and not get_route_path(scope).startswith(self.gate):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+def include_gated(app: FastAPI, router: APIRouter, *, prefix: str = "") -> None:
+    """`app.include_router(router, prefix=prefix)`, with the router's gate set to the full
+    prefix its routes share when it has one."""
+    if isinstance(router, GatedRouter):
+        router.gate = prefix + router.prefix
+    app.include_router(router, prefix=prefix)
 
 
 class FormLimitRoute(APIRoute):

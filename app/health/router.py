@@ -4,15 +4,16 @@ import asyncio
 import logging
 from typing import Literal
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from app.core.db import ping_database
+from app.core.routing import GatedRouter
 from app.core.state import SettingsDep, StoreDep
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/health", tags=["health"])
+router = GatedRouter(prefix="/api/health", tags=["health"])
 
 READY_TIMEOUT_SECONDS = 2.0
 

@@ -20,6 +20,7 @@ from fastapi_pagination import Page
 
 from app.core.openapi import errors
 from app.core.pagination import PageParams
+from app.core.routing import GatedRouter
 from app.study import service
 from app.study.dependencies import (
     NOT_FOUND_DETAIL,
@@ -44,7 +45,7 @@ def _gone_is_404() -> Iterator[None]:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND_DETAIL) from None
 
 
-class StudyRecordCRUDRouter(TortoiseCRUDRouter):
+class StudyRecordCRUDRouter(GatedRouter, TortoiseCRUDRouter):
     """The generated study record routes, scoped to the caller."""
 
     def __init__(self, **kwargs: Any) -> None:

@@ -1,0 +1,157 @@
+"""The service's own two ASGI layers, around FastAPI's (and CORS's, when configured).
+
+Seven pure-ASGI middlewares used to wrap one another, each one more coroutine and most one
+more `send` wrapper per request. Now:
+
+- `OuterLayer`, met first: the request's time for the metrics, its request id (context
+  variable and X-Request-ID), its audit entry, then the Host check. One `send` wrapper
+  sees the status and the bytes for all of them. It sits outside everything that can
+  answer, so the audit trail and the metrics see the final status of every request (CORS
+  preflights, bad Hosts, 413s and JSON 500s too).
+- `InnerLayer`, met last before the app: an unhandled exception becomes a logged JSON 500
+  (or a 503 for an outage), oversized requests are refused before the app reads them, and
+  text no database can store is refused with 422 (app/core/middleware.py holds those
+  rules and their helpers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core import metrics
+from app.core.context import request_id_var
+from app.core.middleware import (
+    REQUEST_ID_HEADER_BYTES,
+    HostCheck,
+    RequestLimits,
+    guard_text,
+    refuse,
+    sane_request_id,
+    send_json,
+    server_error,
+)
+from app.core.routing import route_template
+
+if TYPE_CHECKING:
+    from app.audit.middleware import AuditRecorder
+
+# The status recorded when the client went away or the server stopped before an answer.
+CLIENT_CLOSED_STATUS = 499
+SERVER_ERROR_STATUS = 500
+_BAD_HOST_BODY = b'{"detail":"Invalid host header"}'
+
+
+class OuterLayer:
+    """Metrics, request id, audit entry and Host check, in that order, in one layer."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        hosts: HostCheck,
+        audit: AuditRecorder | None = None,
+        count_metrics: bool = False,
+    ) -> None:
+        self.app = app
+        self.hosts = hosts
+        self.audit = audit
+        self.count_metrics = count_metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        client_value = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                client_value = value.decode("latin-1")
+                break
+        request_id = sane_request_id(client_value)
+        request_id_header = (REQUEST_ID_HEADER_BYTES, request_id.encode("latin-1"))
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        audited = self.audit is not None and self.audit.wants(scope)
+        created_at = datetime.now(UTC) if audited else None
+        status: int | None = None
+        response_bytes = 0
+
+        async def edge_send(message: Message) -> None:
+            nonlocal status, response_bytes
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [
+                    header
+                    for header in message.get("headers", ())
+                    if header[0].lower() != REQUEST_ID_HEADER_BYTES
+                ]
+                headers.append(request_id_header)
+                message["headers"] = headers
+            elif message["type"] == "http.response.body":
+                response_bytes += len(message.get("body", b""))
+            await send(message)
+
+        failure: BaseException | None = None
+        try:
+            if self.hosts.allows(scope):
+                await self.app(scope, receive, edge_send)
+            else:
+                await send_json(edge_send, 400, _BAD_HOST_BODY, [])
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            request_id_var.reset(token)
+            seconds = time.perf_counter() - started
+            if status is None:
+                cancelled = isinstance(failure, asyncio.CancelledError)
+                status = CLIENT_CLOSED_STATUS if cancelled else SERVER_ERROR_STATUS
+            if audited and self.audit is not None and created_at is not None:
+                self.audit.record(
+                    scope,
+                    request_id=request_id,
+                    created_at=created_at,
+                    status=status,
+                    duration_ms=seconds * 1000,
+                    response_bytes=response_bytes,
+                )
+            if self.count_metrics:
+                metrics.observe(scope["method"], route_template(scope), status, seconds)
+
+
+class InnerLayer:
+    """The JSON error guard, the size limits and the text guard, in that order, in one layer."""
+
+    def __init__(self, app: ASGIApp, *, limits: RequestLimits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            refusal = self.limits.refusal(scope)
+            if refusal is not None:
+                await refuse(tracking_send, *refusal)
+                return
+            receive = self.limits.counting(scope, receive)
+            await guard_text(self.app, scope, receive, tracking_send)
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # the JSON 500 guard
+            answer = server_error(scope, exc)
+            if started:
+                raise  # the answer is half sent; only the server can end the connection
+            await send_json(send, *answer)
