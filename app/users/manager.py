@@ -47,8 +47,11 @@ MIN_PASSWORD_LENGTH = 8
 PASSWORD_HELPER = PasswordHelper(
     PasswordHash((Argon2Hasher(memory_cost=19_456, time_cost=2, parallelism=1),))
 )
-# Hashes at once per worker: more only queue for the same cores and hold more memory.
-HASH_CONCURRENCY = 2
+# Hashes at once per worker: more only queue for the same cores and hold more memory
+# (19 MiB each while it runs). One per worker keeps every core busy when there is a worker
+# per core (WEB_CONCURRENCY), as in production; two held a 2-worker server's workers at
+# 160 MB through a login burst (bench/serving.py), one keeps them under 150 MB.
+HASH_CONCURRENCY = 1
 _HASH_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()
 )
