@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -32,8 +33,9 @@ import asyncpg
 import httpx
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-# A throwaway server on a scratch database: these are no one's secrets.
-SECRET_KEY = "bench-secret-key-that-is-long-enough-for-hs256-0123456789"  # noqa: S105
+# A throwaway server on a scratch database; production refuses a well-known key, so each
+# run makes its own.
+SECRET_KEY = secrets.token_urlsafe(48)
 EMAIL = "bench@example.com"
 PASSWORD = "bench password 123"  # noqa: S105
 STUDY_LIST = "/api/v1/study-records?page=1&size=20"
