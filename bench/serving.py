@@ -579,12 +579,6 @@ def environments(args: argparse.Namespace, db_url: str) -> tuple[dict[str, str],
         "WEB_CONCURRENCY": "2",
         "LOG_LEVEL": "WARNING",
         "GUNICORN_BIND": "127.0.0.1:8101",
-        # 64 connections keep 32 requests in flight per worker. With 10 pooled connections
-        # most wait for one, and asyncpg's pool lets a new request take a connection just
-        # released ahead of one already waiting, which can be passed over again and again:
-        # the list's p99 was 12 x its p50. Sized to the requests in flight it is 3-4 x
-        # (README, "Performance"); the database here takes 2 x 24.
-        "DB_POOL_MAX_SIZE": "24",
         **dict.fromkeys(
             (
                 "RATE_LIMIT_LOGIN_PER_IP",

@@ -1,0 +1,69 @@
+"""The database pool's gate: connections go to waiters in the order they asked, a newcomer
+never overtakes, and a cancelled waiter neither holds nor loses a ticket."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from tortoise import Tortoise
+
+from app.core.fairpool import FairGate, FairPool
+
+
+async def test_waiters_pass_in_arrival_order_and_newcomers_queue_behind_them() -> None:
+    gate = FairGate(1)
+    await gate.enter()  # the one ticket is taken
+    order: list[str] = []
+
+    async def waiter(name: str) -> None:
+        await gate.enter()
+        order.append(name)
+        await asyncio.sleep(0)
+        gate.leave()
+
+    first = asyncio.create_task(waiter("first"))
+    second = asyncio.create_task(waiter("second"))
+    await asyncio.sleep(0)
+    gate.leave()  # handed to `first` directly
+    # A newcomer arriving now, before `first` has run, must not take the ticket.
+    newcomer = asyncio.create_task(waiter("newcomer"))
+    await asyncio.gather(first, second, newcomer)
+    assert order == ["first", "second", "newcomer"]
+    assert gate.waiting == 0
+
+
+async def test_a_cancelled_waiter_hands_its_ticket_on() -> None:
+    gate = FairGate(1)
+    await gate.enter()
+    cancelled = asyncio.create_task(gate.enter())
+    after = asyncio.create_task(gate.enter())
+    await asyncio.sleep(0)
+    gate.leave()  # the ticket goes to `cancelled`, which is cancelled before it runs
+    cancelled.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    async with asyncio.timeout(1):
+        await after  # it got the ticket `cancelled` could not use
+    gate.leave()
+    await gate.enter()  # and exactly one ticket is left
+    assert gate.waiting == 0
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_the_app_uses_the_fair_pool_on_postgresql(client: object) -> None:
+    """The app's PostgreSQL connection is the fair engine, and it queries through it with
+    more concurrent queries than the pool has connections."""
+    del client
+    connection = Tortoise.get_connection("default")
+    pool = connection._pool  # pylint: disable=protected-access  # what Tortoise acquires from
+    assert isinstance(pool, FairPool)
+    size = pool.get_max_size()
+    results = await asyncio.gather(
+        *(
+            connection.execute_query_dict("SELECT pg_sleep(0.01), $1::int AS n", [n])
+            for n in range(size * 3)
+        )
+    )
+    assert [rows[0]["n"] for rows in results] == list(range(size * 3))
+    assert pool._gate.waiting == 0  # pylint: disable=protected-access
