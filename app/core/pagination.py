@@ -16,12 +16,11 @@ MAX_PAGE_SIZE = 100
 MAX_PAGE = 1_000_000
 
 
-async def page_params(
-    page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page number")] = 1,
-    size: Annotated[
-        int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")
-    ] = DEFAULT_PAGE_SIZE,
-) -> Params:
+PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page number")]
+PageSize = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")]
+
+
+async def page_params(page: PageNumber = 1, size: PageSize = DEFAULT_PAGE_SIZE) -> Params:
     return Params(page=page, size=size)
 
 

@@ -14,24 +14,17 @@ from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, params, status
+from fastapi import APIRouter, HTTPException, params, status
 from fastapi_crudrouter import TortoiseCRUDRouter
 from fastapi_pagination import Page
 
 from app.core.openapi import errors
-from app.core.pagination import PageParams
 from app.core.routing import GatedRouter
 from app.study import service
-from app.study.dependencies import (
-    NOT_FOUND_DETAIL,
-    OrderByQuery,
-    OwnedRecord,
-    RecordFiltersDep,
-    VisibleOwnerId,
-)
+from app.study.dependencies import NOT_FOUND_DETAIL, ListQueryDep, OwnedRecord, owner_scope
 from app.study.models import StudyRecord
 from app.study.schemas import StudyRecordCreate, StudyRecordRead, StudyRecordUpdate
-from app.users.auth import CurrentUser, current_active_user
+from app.users.auth import CurrentAuthentication, CurrentUser
 
 Route = Callable[..., Coroutine[Any, Any, Any]]
 
@@ -77,9 +70,10 @@ class StudyRecordCRUDRouter(GatedRouter, TortoiseCRUDRouter):
             prefix="study-records",
             tags=["Study records"],
             delete_all_route=False,
-            # Belt and braces: every route takes the user anyway, and one a later release
-            # of the library adds is not public by accident.
-            dependencies=[Depends(current_active_user)],
+            # No router-wide user dependency: every route takes the user itself, and FastAPI
+            # would walk that dependency's tree a second time on every request. Instead
+            # tests/study/test_generated_routes.py fails if any route of the app but the
+            # public ones could answer without authenticating.
             **kwargs,
         )
         self._add_api_route(
@@ -114,16 +108,14 @@ class StudyRecordCRUDRouter(GatedRouter, TortoiseCRUDRouter):
 
     def _get_all(self, *args: Any, **kwargs: Any) -> Route:
         async def list_study_records(
-            owner_id: VisibleOwnerId,
-            filters: RecordFiltersDep,
-            params: PageParams,
-            order_by: OrderByQuery = service.DEFAULT_ORDER_BY,
+            authentication: CurrentAuthentication, query: ListQueryDep
         ) -> Page[StudyRecordRead]:
             """Your study records, a page at a time, filtered and ordered."""
+            params = query.params
             rows, total = await service.page_of(
-                owner_id=owner_id,
-                filters=filters,
-                order_by=order_by,
+                owner_id=owner_scope(authentication),
+                filters=query.filters,
+                order_by=query.order_by,
                 offset=(params.page - 1) * params.size,
                 limit=params.size,
             )

@@ -13,19 +13,19 @@ from app.core.state import JobsDep, SettingsDep
 from app.study import exports, service
 from app.study.crud import StudyRecordCRUDRouter
 from app.study.dependencies import (
-    CursorParamsDep,
+    CursorQueryDep,
     DateRangeDep,
     OrderByQuery,
     OwnedExportJob,
     RecordFiltersDep,
     Today,
     VisibleOwnerId,
-    decode_position,
     encode_position,
     make_filters,
+    owner_scope,
 )
 from app.study.schemas import ExportJobCreate, ExportJobRead, StudyRecordCursorPage, StudyStats
-from app.users.auth import CurrentUser
+from app.users.auth import CurrentAuthentication, CurrentUser
 
 ExportFormat = Literal["csv", "jsonl"]
 _MEDIA_TYPES: dict[str, str] = {
@@ -51,15 +51,16 @@ async def get_stats(owner_id: VisibleOwnerId, dates: DateRangeDep, today: Today)
 
 @router.get("/cursor", name="cursor", responses=errors(401, 503))
 async def list_study_records_by_cursor(
-    owner_id: VisibleOwnerId,
-    filters: RecordFiltersDep,
-    params: CursorParamsDep,
-    order_by: OrderByQuery = service.DEFAULT_ORDER_BY,
+    authentication: CurrentAuthentication, query: CursorQueryDep
 ) -> StudyRecordCursorPage:
     """Your study records by cursor: every page costs the same however deep."""
-    position = decode_position(params.cursor, order_by) if params.cursor else None
+    position, params = query.position, query.params
     page = await service.cursor_page(
-        owner_id=owner_id, filters=filters, order_by=order_by, size=params.size, position=position
+        owner_id=owner_scope(authentication),
+        filters=query.filters,
+        order_by=query.order_by,
+        size=params.size,
+        position=position,
     )
 
     def cursor(at: service.Position | None) -> str | None:

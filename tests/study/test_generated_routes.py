@@ -10,11 +10,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
-from fastapi.routing import iter_route_contexts
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from app.main import create_app
 from app.study.crud import StudyRecordCRUDRouter
 from app.study.models import StudyRecord
+from app.users.auth import authenticate
 from settings import Settings
 from tests.study.conftest import URL, create_record, payload, row_snapshot
 
@@ -190,6 +192,27 @@ async def test_every_generated_route_is_known_and_behaves(
         anonymous = await client.request(method, concrete, json=payload())
         assert anonymous.status_code == 401, (path, method)
         await check(callers)
+
+
+def _calls(dependant: Dependant) -> set[object]:
+    found = set()
+    for sub in dependant.dependencies:
+        found.add(sub.call)
+        found |= _calls(sub)
+    return found
+
+
+def test_every_route_authenticates_itself(settings: Settings) -> None:
+    """There is no router-wide user dependency (FastAPI would walk that tree twice per
+    request): each route must reach `authenticate` through its own parameters, one a later
+    library release adds included."""
+    app = create_app(settings)
+    checked = 0
+    for route in iter_route_contexts(app.routes):
+        if isinstance(route.original_route, APIRoute) and (route.path or "").startswith(URL):
+            assert authenticate in _calls(route.dependant), route.path
+            checked += len(route.methods or ())
+    assert checked == len(EXPECTED)
 
 
 async def test_delete_all_route_is_not_generated(
