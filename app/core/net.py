@@ -44,6 +44,15 @@ def _is_trusted(address: IPAddress, trusted: tuple[bool, tuple[IPNetwork, ...]])
     return everyone or any(address in network for network in networks)
 
 
+@lru_cache(maxsize=4096)
+def _peer(host: str, trusted_proxies: tuple[str, ...]) -> tuple[IPAddress | None, bool]:
+    """The direct peer's address and whether it is a trusted proxy. Every request asks, from
+    the few addresses a server's peers have (its proxies, or its clients), so the parsing is
+    kept per process; the cache is bounded, so a flood of addresses only evicts."""
+    address = _parse_ip(host)
+    return address, address is not None and _is_trusted(address, _networks(trusted_proxies))
+
+
 def _forwarded_for(scope: Scope) -> list[str]:
     hops: list[str] = []
     for name, value in scope.get("headers", ()):
@@ -63,13 +72,12 @@ def client_ip(scope: Scope, trusted_proxies: Iterable[str]) -> str | None:
     client = scope.get("client")
     if not client:
         return None
-    peer = _parse_ip(str(client[0]))
-    if peer is None:
-        return None
-    trusted = _networks(tuple(trusted_proxies))
+    trusted_entries = tuple(trusted_proxies)
+    peer, peer_trusted = _peer(str(client[0]), trusted_entries)
+    if peer is None or not peer_trusted:
+        return None if peer is None else str(peer)
+    trusted = _networks(trusted_entries)
     current = peer
-    if not _is_trusted(current, trusted):
-        return str(current)
     for hop in reversed(_forwarded_for(scope)):
         address = _parse_ip(hop)
         if address is None:
