@@ -2,7 +2,7 @@
 
 Run from a clone (PostgreSQL, Redis and wrk on this machine; `apt-get install wrk`):
 
-    .venv/bin/python bench/serving.py            # about 10 minutes
+    .venv/bin/python bench/serving.py            # about 25 minutes
     .venv/bin/python bench/serving.py --duration 5 --soak 10 --growth 60,10000   # quicker
 
 It creates a scratch PostgreSQL database, migrates it, starts the service with gunicorn
@@ -12,7 +12,13 @@ asyncpg (bench/fastapi_app.py: a header dependency and a pydantic page model). T
 user has a fixed 60 records; the create rows write as another user, so nothing the reads
 touch grows during the run. wrk drives everything at 64 and 256 connections, every row gets
 its ratio to the matching FastAPI limit and to the Starlette one, and the 256-connection list
-is soaked.
+is soaked. A second instance of the service with the audit trail off (same database, same
+Redis) serves the same list right after the audited one: the audit on/off ratio.
+
+On two cores shared by wrk, the servers, PostgreSQL and Redis, one pass measures the
+machine's drift as much as the apps: every row is run `--rounds` times (3), interleaved,
+and the table gives the median round of each row and the median of its ratios within
+each round (errors and non-2xx summed over all rounds).
 
 Then the cost-growth rows: users with 60, 10,000 and 100,000 records made by
 `run.py demo seed`, each measured on page 1, a deep page (the last), the cursor's first and
@@ -30,11 +36,12 @@ import re
 import secrets
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -247,8 +254,9 @@ def print_table(results: list[Result]) -> None:
 
 
 @dataclass
-class Targets:
+class Targets:  # pylint: disable=too-many-instance-attributes  # what the rows are run against
     service_url: str
+    audit_off_url: str  # the same service on the same database, with AUDIT_ENABLED=false
     bare_url: str
     fastapi_url: str
     auth: dict[str, str]
@@ -323,8 +331,27 @@ def measure(t: Targets, connections: int, duration: int) -> list[Result]:
         health,
         count,
     ]
+    listed = limits.rate(
+        Result(
+            "study-records list (auth, 20 of 60)",
+            connections,
+            *wrk(f"{url}{LIST}", headers=t.auth, **run),
+            limit="audit off",
+        ),
+        reads_records=True,
+    )
+    # Right after it, the same list from the same service with the audit trail off.
+    unaudited = limits.rate(
+        Result(
+            "  same list, audit trail off",
+            connections,
+            *wrk(f"{t.audit_off_url}{LIST}", headers=t.auth, **run),
+        ),
+        reads_records=True,
+    )
+    listed.ratio = listed.rps / unaudited.rps
+    rows += [listed, unaudited]
     for name, path, headers in (
-        ("study-records list (auth, 20 of 60)", LIST, t.auth),
         ("study-records cursor (auth, 20 of 60)", "/api/v1/study-records/cursor?size=20", t.auth),
         ("study-records stats (60)", "/api/v1/study-records/stats", t.auth),
         ("superuser list (20 of all)", LIST, t.superuser),
@@ -347,6 +374,26 @@ def measure(t: Targets, connections: int, duration: int) -> list[Result]:
         )
     )
     return rows
+
+
+def combine(rounds: list[list[Result]]) -> list[Result]:
+    """One row per endpoint from several rounds of the same rows: the round with the median
+    req/s (its latencies with it), errors and non-2xx summed over all rounds, and each ratio
+    the median of the ratios within each round (a service row against the limit measured
+    moments before it, so a drift of the machine between rounds cancels out)."""
+    combined = []
+    for same in zip(*rounds, strict=True):
+        middle = sorted(same, key=lambda r: r.rps)[len(same) // 2]
+        row = replace(
+            middle,
+            errors=sum(r.errors for r in same),
+            non_2xx=sum(r.non_2xx for r in same),
+        )
+        for attribute in ("ratio", "fastapi", "starlette"):
+            values = [v for r in same if (v := getattr(r, attribute)) is not None]
+            setattr(row, attribute, statistics.median(values) if values else None)
+        combined.append(row)
+    return combined
 
 
 def measure_login(t: Targets, duration: int) -> list[Result]:
@@ -535,6 +582,8 @@ def verdicts(
         >= 0.5,
         "health >= 0.8 x FastAPI hello": (at_64("/api/health/check").fastapi or 0) >= 0.8,
         "users/count >= 0.6 x health": (at_64("/api/v1/users/count").ratio or 0) >= 0.6,
+        "list, audit on/off >= 0.9": (at_64("study-records list (auth, 20 of 60)").ratio or 0)
+        >= 0.9,
         "list p99 <= 4 x p50 at 64 connections": at_64("study-records list (auth, 20 of 60)").p99_ms
         <= 4 * at_64("study-records list (auth, 20 of 60)").p50_ms,
         "zero errors and non-2xx at 64 and 256 connections (service)": all(
@@ -632,6 +681,12 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one
     parser.add_argument("--soak", type=int, default=30, help="seconds of the 256-connection soak")
     parser.add_argument("--records", type=int, default=60, help="study records of the user")
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds of every row at 64 and 256 connections (the median is reported)",
+    )
+    parser.add_argument(
         "--growth",
         default="60,10000,100000",
         help="record counts of the cost-growth users (comma-separated; empty: none)",
@@ -651,6 +706,10 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one
     service = start(
         [GUNICORN, "-c", "gunicorn.conf.py", "asgi:app"], service_env, tmp / "service.log"
     )
+    unaudited_env = {**service_env, "AUDIT_ENABLED": "false", "GUNICORN_BIND": "127.0.0.1:8104"}
+    unaudited = start(
+        [GUNICORN, "-c", "gunicorn.conf.py", "asgi:app"], unaudited_env, tmp / "audit-off.log"
+    )
     limits: list[subprocess.Popen[bytes]] = []
     results: list[Result] = []
     grown: list[Growth] = []
@@ -663,10 +722,12 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one
         login(service_url, "bench-admin@example.com")
         asyncio.run(make_superuser(db_url, "bench-admin@example.com"))
         admin = login(service_url, "bench-admin@example.com")
+        wait_until_up("http://127.0.0.1:8104/api/health/ready", unaudited, tmp / "audit-off.log")
         limits.append(start_limit("bare_app", 8102, bare_env, tmp / "bare.log"))
         limits.append(start_limit("fastapi_app", 8103, bare_env, tmp / "fastapi.log"))
         targets = Targets(
             service_url=service_url,
+            audit_off_url="http://127.0.0.1:8104",
             bare_url="http://127.0.0.1:8102",
             fastapi_url="http://127.0.0.1:8103",
             auth={"Authorization": f"Bearer {token}"},
@@ -684,7 +745,8 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one
             ),
         )
         for connections in (64, 256):
-            results += measure(targets, connections, args.duration)
+            rounds = [measure(targets, connections, args.duration) for _ in range(args.rounds)]
+            results += combine(rounds)
         results.append(
             Result(
                 f"soak: list, {args.soak} s",
@@ -703,6 +765,7 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one
         memory = worker_rss_mb(service.pid)
     finally:
         stop(service)
+        stop(unaudited)
         for process in limits:
             stop(process)
 
