@@ -261,6 +261,7 @@ class Targets:  # pylint: disable=too-many-instance-attributes  # what the rows 
     fastapi_url: str
     auth: dict[str, str]
     superuser: dict[str, str]
+    writer: dict[str, str]  # the create rows' user
     create_lua: Path
     login_lua: Path
 
@@ -526,17 +527,29 @@ def measure_growth(
     run = {"connections": 64, "duration": duration}
     grown: list[Growth] = []
     walk: dict[str, float] = {}
+
+    def superuser_page(name: str) -> Result:
+        """The superuser's page 1 over all records, in rounds (the median)."""
+        done = []
+        for _ in range(rounds):
+            settle(f"{t.service_url}{LIST}", t.superuser)
+            result = wrk(f"{t.service_url}{LIST}", headers=t.superuser, **run)
+            done.append([Result(name, 64, *result)])
+        return combine(done)[0]
+
+    # The creates above wrote thousands of records as another user: its account goes (its
+    # records and kept counts with it, as a deregistration does), so all records are the
+    # measured user's 60 again, and the superuser's page over them is measured now, in
+    # the same phase of the run as the page over all records after the growth users.
+    with httpx.Client(base_url=t.service_url, headers=t.writer, timeout=60) as client:
+        client.request("DELETE", "/api/v1/users/me", json={"password": PASSWORD}).raise_for_status()
+    small = superuser_page("superuser page 1 (before the growth users)")
     for records in sizes:
         growth, user_walk = measure_user(t, env, records, walk=records == max(sizes), run=run)
         grown.append(growth)
         walk = user_walk or walk
-    # Against the superuser row of the main table (the median of its rounds), so in as many.
-    superuser_rounds = []
-    for _ in range(rounds):
-        settle(f"{t.service_url}{LIST}", t.superuser)
-        result = wrk(f"{t.service_url}{LIST}", headers=t.superuser, **run)
-        superuser_rounds.append([Result("superuser page 1 (all records)", 64, *result)])
-    grown.append(Growth(-1, {"superuser page 1 (all)": combine(superuser_rounds)[0]}, 0.0, 0))
+    large = superuser_page("superuser page 1 (all records)")
+    grown.append(Growth(-1, {"small": small, "superuser page 1 (all)": large}, 0.0, 0))
     return grown, walk
 
 
@@ -633,8 +646,7 @@ def verdicts(
     superuser = [g.rows for g in grown if g.records < 0]
     if superuser:
         checks["superuser page 1 over all >= 0.8 x over 60"] = (
-            superuser[0]["superuser page 1 (all)"].rps
-            >= 0.8 * at_64("superuser list (20 of all)").rps
+            superuser[0]["superuser page 1 (all)"].rps >= 0.8 * superuser[0]["small"].rps
         )
     if walk:
         checks["cursor walk: last 100 pages >= 0.8 x as fast as the first 100"] = (
@@ -765,6 +777,7 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one
             fastapi_url="http://127.0.0.1:8103",
             auth={"Authorization": f"Bearer {token}"},
             superuser={"Authorization": f"Bearer {admin}"},
+            writer={"Authorization": f"Bearer {writer}"},
             create_lua=lua_post(
                 tmp / "create.lua",
                 '{"subject": "Bench", "title": "wrk", "minutes": 25, "studied_on": "2026-11-01"}',
