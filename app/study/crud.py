@@ -72,8 +72,8 @@ class StudyRecordCRUDRouter(GatedRouter, TortoiseCRUDRouter):
             delete_all_route=False,
             # No router-wide user dependency: every route takes the user itself, and FastAPI
             # would walk that dependency's tree a second time on every request. Instead
-            # tests/study/test_generated_routes.py fails if any route of the app but the
-            # public ones could answer without authenticating.
+            # tests/study/test_generated_routes.py fails if any study record route's own
+            # dependencies do not reach `authenticate` (and if one answers anonymous callers).
             **kwargs,
         )
         self._add_api_route(

@@ -103,8 +103,8 @@ async def record_filters(
     subject: SubjectFilter = None,
     q: TitleFilter = None,
 ) -> service.RecordFilters:
-    """The list and export filters; an empty `subject` or `q` filters nothing. The date
-    range's own parameters, not its dependency: one dependency fewer to solve per list."""
+    """The record filters (the export's dependency; the two lists call it from their own
+    query dependency); an empty `subject` or `q` filters nothing."""
     _check_range(studied_from, studied_to)
     return make_filters(subject=subject, studied_from=studied_from, studied_to=studied_to, q=q)
 
