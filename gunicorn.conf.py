@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 
-from app.core.logging import logging_config
+from app.platform.logging import logging_config
 from settings import BASE_DIR, settings
 
 
@@ -53,8 +53,8 @@ wsgi_app = "asgi:app"
 bind = [settings.GUNICORN_BIND]
 workers = settings.WEB_CONCURRENCY
 # uvicorn's worker with WEB_LIMIT_CONCURRENCY and a bound on the request head it holds
-# (app/core/serving.py); timeouts for slow clients and per-address limits are nginx's.
-worker_class = "app.core.serving.Worker"
+# (app/http/serving.py); timeouts for slow clients and per-address limits are nginx's.
+worker_class = "app.http.serving.Worker"
 preload_app = False
 
 # A worker that does not report for this long is killed and replaced.

@@ -70,7 +70,7 @@ EMPTY_IS_A_VALUE = frozenset(
     }
 )
 
-MODEL_MODULES = ["app.users.models", "app.study.models", "app.audit.models", "aerich.models"]
+MODEL_MODULES = ["app.auth.models", "app.study.models", "app.audit.models", "aerich.models"]
 
 
 def secret_key_problem(key: str) -> str | None:

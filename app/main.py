@@ -2,36 +2,39 @@
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
+from celery import Celery
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app import flows
 from app.audit import service as audit_service
-from app.audit.middleware import AuditRecorder
+from app.audit.recorder import AuditRecorder
 from app.audit.router import router as audit_router
 from app.audit.writer import AuditWriter
-from app.core import metrics
-from app.core.db import register_tortoise
-from app.core.docs import add_docs
-from app.core.edge import InnerLayer, OuterLayer
-from app.core.errors import http_error_handler, validation_error_handler
-from app.core.jobs import create_celery, outcome_counts
-from app.core.logging import configure_logging
-from app.core.middleware import HostCheck, RequestLimits
-from app.core.openapi import operation_id
-from app.core.routing import include_gated
-from app.core.store import StoreBreaker, create_store
+from app.auth import sessions
+from app.auth.sessions import SessionCache
 from app.health.router import router as health_router
+from app.http.docs import add_docs
+from app.http.errors import domain_error_handler, http_error_handler, validation_error_handler
+from app.http.guards import HostCheck, RequestLimits
+from app.http.middleware import InputGuard, RequestObserver
+from app.http.openapi import operation_id
+from app.http.routing import include_gated
+from app.jobs.runner import broker_status, create_celery, outcome_counts
+from app.platform import metrics
+from app.platform.db import register_tortoise
+from app.platform.errors import DomainError
+from app.platform.logging import configure_logging
+from app.platform.store import StoreBreaker, create_store
 from app.study import exports
 from app.study.router import router as study_router
-from app.users import service as users_service
 from app.users.router import auth as auth_router
 from app.users.router import users as users_router
-from app.users.service import SessionCache
 from settings import Settings
 from settings import settings as default_settings
 
@@ -56,6 +59,18 @@ def _metrics_sampler(
     return metrics.sampler(lambda: (writer.queued, writer.dropped))
 
 
+def _queue_length(celery: Celery | None, queue: str) -> Callable[[float], int | None] | None:
+    """How many jobs wait in the broker's queue (for the metrics); None without a broker."""
+    if celery is None:
+        return None
+    broker = celery
+
+    def queued(timeout: float) -> int | None:
+        return broker_status(broker, queue, timeout=timeout, ping_workers=False)["queued"]
+
+    return queued
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or default_settings
     configure_logging(settings.LOG_LEVEL, settings.log_format)
@@ -66,10 +81,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.store = create_store(settings.REDIS_URL, prefix=settings.REDIS_KEY_PREFIX)
         if audit_writer is not None:
             # A deleted user's queued entries lose its id (marks shared through the store).
-            audit_writer.forgotten_users = functools.partial(
-                audit_service.forgotten_among,
+            audit_writer.deleted_users = functools.partial(
+                audit_service.deleted_among,
                 store=app.state.store,
-                existing=users_service.existing_user_ids,
+                existing=sessions.existing_user_ids,
                 breaker=StoreBreaker(),
             )
         # Only a store every worker shares can carry the cache's invalidations.
@@ -97,7 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Study Log",
         version="1.0.0",
         lifespan=lifespan,
-        # /docs and /redoc are served by app.core.docs, with their assets (no CDN).
+        # /docs and /redoc are served by app.http.docs, with their assets (no CDN).
         docs_url=None,
         redoc_url=None,
         openapi_url=OPENAPI_URL if settings.docs_enabled else None,
@@ -109,23 +124,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(DomainError, domain_error_handler)
     app.state.audit_writer = audit_writer
-    # Without a broker, jobs run in this process (app/core/jobs.py).
+    # Without a broker, jobs run in this process (app/jobs/runner.py).
     app.state.celery = create_celery(settings) if settings.CELERY_BROKER_URL else None
     app.state.metrics_probe = functools.partial(
         metrics.sample_jobs,
-        app.state.celery,
-        settings.CELERY_QUEUE,
+        _queue_length(app.state.celery, settings.CELERY_QUEUE),
         exports.counts_by_status,
         lambda: outcome_counts(app.state.store),
     )
+    # Deregistration crosses domains: the users domain is handed the flow that does it.
+    app.state.remove_account = flows.remove_account
 
-    # Added innermost first. A request meets the outer layer (metrics, request id, audit
-    # entry, Host check), then CORS when configured, then the inner one (JSON error guard,
-    # size limits, text guard), then FastAPI's exception handlers and the routes: see
-    # app/core/edge.py.
+    # Added innermost first. A request meets, in order:
+    #   RequestObserver: its time for the metrics, its request id, its audit entry, the
+    #                    Host check (it sees the final status of every request);
+    #   CORS, when configured;
+    #   InputGuard:      the JSON 500 guard, the size limits, the text guard;
+    # then FastAPI's exception handlers and the routes (app/http/middleware.py).
     app.add_middleware(
-        InnerLayer,
+        InputGuard,
         limits=RequestLimits(
             max_body_bytes=MAX_REQUEST_BODY_BYTES,
             max_query_bytes=MAX_QUERY_BYTES,
@@ -143,7 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     app.add_middleware(
-        OuterLayer,
+        RequestObserver,
         hosts=HostCheck(settings.allowed_hosts),
         audit=(
             AuditRecorder(

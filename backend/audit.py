@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from app.audit import service
 from app.audit.models import AuditLog
 from app.audit.schemas import AuditLogFilters, AuditLogRead
-from app.core import csvsafe
+from app.platform import csvsafe
 from backend.common import (
     CommandError,
     err_console,
@@ -206,7 +206,7 @@ def export_command(
         written = 0
         with export_progress() as progress:
             task = progress.add_task(
-                "audit entries", total=await service.list(filters=filters).count()
+                "audit entries", total=await service.query(filters=filters).count()
             )
             async for chunk in service.iter_chunks(filters=filters, chunk_size=batch_size):
                 write(render(chunk))

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Any
 
 import typer
 import uvicorn
 
-from app.core.db import ping_database
-from app.core.store import create_store
+from app.platform.db import ping_database
+from app.platform.store import create_store
 from backend import db as migrations
-from backend.common import current_settings, fail, out_console, print_json, run
+from backend.common import current_settings, fail, mask_url_password, out_console, print_json, run
 from settings import Settings
 
 SECRET_FIELDS = ("SECRET_KEY", "SMTP_PASSWORD", "ALIYUN_ACCESS_KEY_SECRET")
-_URL_PASSWORD = re.compile(r"(://[^:/@]*:)([^@/]+)(@)")
 TIMEOUT_SECONDS = 3.0
 
 
@@ -32,7 +30,7 @@ def masked_settings(settings: Settings) -> dict[str, Any]:
         if name in SECRET_FIELDS:
             shown[name] = "***" if value else ""
         elif isinstance(value, str):
-            shown[name] = _URL_PASSWORD.sub(r"\1***\3", value)
+            shown[name] = mask_url_password(value)
         else:
             shown[name] = value
     return shown

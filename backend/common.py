@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, NoReturn, TypeVar
@@ -25,6 +26,14 @@ T = TypeVar("T")
 
 err_console = Console(stderr=True)
 out_console = Console()
+
+
+_URL_PASSWORD = re.compile(r"(://[^:/@]*:)([^@/]+)(@)")
+
+
+def mask_url_password(text: str) -> str:
+    """`text` with the password of any URL in it replaced by ***."""
+    return _URL_PASSWORD.sub(r"\1***\3", text)
 
 
 class CommandError(Exception):

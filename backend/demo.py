@@ -10,9 +10,9 @@ import typer
 from fastapi_users.password import PasswordHelper
 from rich.progress import Progress
 
+from app.auth.models import User
 from app.study import service
 from app.study.models import StudyRecord
-from app.users.models import User
 from backend.common import current_settings, out_console, print_json, require_yes, run
 
 cli = typer.Typer(help="Demo data.", no_args_is_help=True)

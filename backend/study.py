@@ -12,10 +12,10 @@ from pathlib import Path
 
 import typer
 
+from app.auth.models import User
 from app.study import service
 from app.study.schemas import StudyStats
 from app.users.adapter import TortoiseUserDatabase, normalize_email
-from app.users.models import User
 from backend.audit import ExportFormat, Write, format_option, output_option, write_export
 from backend.common import CommandError, out_console, print_json, print_table, run
 

@@ -16,12 +16,13 @@ import typer
 from fastapi_users import exceptions
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
-from app.core.phone import InvalidPhoneNumber, normalize_phone
-from app.core.store import create_store
+from app import flows
+from app.auth.models import User
+from app.platform.phone import InvalidPhoneNumber, normalize_phone
+from app.platform.store import create_store
 from app.users import phone as phone_service
 from app.users.adapter import TortoiseUserDatabase, normalize_email
 from app.users.manager import UserManager
-from app.users.models import User
 from app.users.schemas import UserCreate, UserRead, UserUpdate
 from backend.common import (
     CommandError,
@@ -78,7 +79,9 @@ async def _manager() -> AsyncIterator[UserManager]:
     settings = current_settings()
     store = create_store(settings.REDIS_URL, prefix=settings.REDIS_KEY_PREFIX)
     try:
-        yield UserManager(TortoiseUserDatabase(), settings, store=store)
+        yield UserManager(
+            TortoiseUserDatabase(), settings, store=store, remove_account=flows.remove_account
+        )
     finally:
         await store.close()
 

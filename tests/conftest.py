@@ -19,8 +19,8 @@ from fastapi import FastAPI
 from tortoise import Tortoise
 from tortoise.context import require_context
 
+from app.auth.models import User
 from app.main import create_app
-from app.users.models import User
 from settings import Settings
 from tests.fixtures import services
 

@@ -8,9 +8,9 @@ from fastapi_pagination.ext.tortoise import apaginate
 
 from app.audit import service
 from app.audit.schemas import AuditLogFilters, AuditLogRead
-from app.core.openapi import errors
-from app.core.pagination import PageParams
-from app.users.auth import CurrentSuperuser
+from app.auth.dependencies import CurrentSuperuser
+from app.http.openapi import errors
+from app.http.pagination import PageParams
 
 # The id column is a signed 64-bit integer; anything larger can name no entry.
 MAX_ID = 2**63 - 1
@@ -32,7 +32,7 @@ async def list_audit_logs(
 ) -> Page[AuditLogRead]:
     """Recorded requests, newest first (superuser)."""
     return await apaginate(
-        service.list(filters=filters),
+        service.query(filters=filters),
         params,
         transformer=lambda items: [AuditLogRead.model_validate(e) for e in items],
     )
@@ -48,4 +48,4 @@ async def get_audit_log(
     _superuser: CurrentSuperuser, audit_log_id: Annotated[int, Path(ge=1, le=MAX_ID)]
 ) -> AuditLogRead:
     """One recorded request (superuser)."""
-    return AuditLogRead.model_validate(await service.get_or_404(audit_log_id=audit_log_id))
+    return AuditLogRead.model_validate(await service.get(audit_log_id=audit_log_id))

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.audit.models import PATH_MAX_LENGTH
-from app.core.types import IsoDatetime
+from app.http.types import IsoDatetime
 
 
 def _as_utc(value: datetime | None) -> datetime | None:

@@ -8,14 +8,12 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from fastapi import HTTPException, status
-from redis.exceptions import RedisError
 from tortoise.queryset import QuerySet
 
+from app.audit.errors import AuditLogNotFound
 from app.audit.models import AuditLog
 from app.audit.schemas import AuditLogFilters
-from app.core.jobs import JobContext
-from app.core.store import KeyValueStore, StoreBreaker
+from app.platform.store import STORE_ERRORS, KeyValueStore, StoreBreaker
 
 logger = logging.getLogger(__name__)
 
@@ -26,20 +24,19 @@ EXPORT_CHUNK_SIZE = 1000
 # user table just before the commit: once the user's row is gone, the table is what tells
 # the writers. A failed deletion removes its mark; this only bounds one whose removal failed
 # too (the store down), during which that user's new rows lose its id.
-FORGOTTEN_USER_SECONDS = 600
+DELETED_USER_MARK_SECONDS = 600
 # After the store failed, writers check the user table only, for this long (an outage then
 # costs a writer one failed round trip per period instead of one per batch).
 RETRY_STORE_AFTER_SECONDS = 5.0
-STORE_ERRORS = (RedisError, OSError)
 
 ExistingUsers = Callable[[set[uuid.UUID]], Awaitable[set[uuid.UUID]]]
 
 
-def forgotten_user_key(user_id: uuid.UUID) -> str:
+def deleted_user_key(user_id: uuid.UUID) -> str:
     return f"audit:forgotten-user:{user_id}"
 
 
-def list(*, filters: AuditLogFilters | None = None) -> QuerySet[AuditLog]:  # pylint: disable=redefined-builtin  # STYLE.md's verb
+def query(*, filters: AuditLogFilters | None = None) -> QuerySet[AuditLog]:
     """Entries matching the filters, newest first (for pagination)."""
     return _matching(filters).order_by("-created_at", "-id")
 
@@ -84,14 +81,15 @@ async def iter_chunks(
         last_id = chunk[-1].id
 
 
-async def get(*, audit_log_id: int) -> AuditLog | None:
+async def find(*, audit_log_id: int) -> AuditLog | None:
     return await AuditLog.get_or_none(id=audit_log_id)
 
 
-async def get_or_404(*, audit_log_id: int) -> AuditLog:
-    entry = await get(audit_log_id=audit_log_id)
+async def get(*, audit_log_id: int) -> AuditLog:
+    """The entry; AuditLogNotFound if there is none."""
+    entry = await find(audit_log_id=audit_log_id)
     if entry is None:
-        raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="Not Found")
+        raise AuditLogNotFound()
     return entry
 
 
@@ -119,9 +117,9 @@ async def purge(
         deleted += await AuditLog.filter(id__in=ids).delete()
 
 
-async def purge_expired(ctx: JobContext) -> int:
-    """The scheduled purge: entries older than AUDIT_RETENTION_DAYS (0 keeps everything)."""
-    days = ctx.settings.AUDIT_RETENTION_DAYS
+async def purge_expired(*, retention_days: int) -> int:
+    """The scheduled purge: entries older than `retention_days` (0 keeps everything)."""
+    days = retention_days
     if days == 0:
         return 0
     deleted = await purge(older_than_days=days)
@@ -132,14 +130,14 @@ async def purge_expired(ctx: JobContext) -> int:
 # --- a deleted user leaves no id in the trail ------------------------------------------------
 
 
-async def forget_user(*, user_id: uuid.UUID, store: KeyValueStore | None) -> None:
+async def mark_deleted_user(*, user_id: uuid.UUID, store: KeyValueStore | None) -> None:
     """Marks a user being deleted, so that no worker's writer stores its id from now on;
-    call it before the transaction that calls `clear_user`, and `remember_user` if that
+    call it before the transaction that calls `detach_user`, and `unmark_deleted_user` if that
     transaction fails."""
     if store is None:
         return
     try:
-        await store.set(forgotten_user_key(user_id), b"1", ttl_seconds=FORGOTTEN_USER_SECONDS)
+        await store.set(deleted_user_key(user_id), b"1", ttl_seconds=DELETED_USER_MARK_SECONDS)
     except STORE_ERRORS:
         logger.warning(
             "audit: deleted user not marked (the store did not answer); "
@@ -147,27 +145,27 @@ async def forget_user(*, user_id: uuid.UUID, store: KeyValueStore | None) -> Non
         )
 
 
-async def remember_user(*, user_id: uuid.UUID, store: KeyValueStore | None) -> None:
-    """Removes the mark of `forget_user` after a deletion that failed: the account stays,
+async def unmark_deleted_user(*, user_id: uuid.UUID, store: KeyValueStore | None) -> None:
+    """Removes the mark of `mark_deleted_user` after a deletion that failed: the account stays,
     and so does its id in the rows it makes from now on."""
     if store is None:
         return
     try:
-        await store.delete(forgotten_user_key(user_id))
+        await store.delete(deleted_user_key(user_id))
     except STORE_ERRORS:
         logger.warning(
             "audit: the mark of a failed deletion was not removed (the store did not answer); "
             "the user's audit rows lose its id until it expires (%d s)",
-            FORGOTTEN_USER_SECONDS,
+            DELETED_USER_MARK_SECONDS,
         )
 
 
-async def clear_user(*, user_id: uuid.UUID) -> int:
+async def detach_user(*, user_id: uuid.UUID) -> int:
     """Clears the user reference of its stored entries; how many."""
     return await AuditLog.filter(user_id=user_id).update(user_id=None)
 
 
-async def forgotten_among(
+async def deleted_among(
     user_ids: set[uuid.UUID],
     *,
     store: KeyValueStore | None,
@@ -176,7 +174,7 @@ async def forgotten_among(
     marks: bool = True,
 ) -> set[uuid.UUID]:
     """Which of these users were deleted: no longer in the user table, or (`marks`) marked
-    by `forget_user` (a deletion still in its transaction).
+    by `mark_deleted_user` (a deletion still in its transaction).
 
     A store that does not answer trips the `breaker`: for RETRY_STORE_AFTER_SECONDS the
     table alone decides, as it does without a shared store (another host's in-process store)
@@ -190,7 +188,7 @@ async def forgotten_among(
     if breaker is not None and not breaker.available():
         return gone
     try:
-        found = await store.get_many([forgotten_user_key(u) for u in rest])
+        found = await store.get_many([deleted_user_key(u) for u in rest])
     except STORE_ERRORS as exc:
         if breaker is None or breaker.trip(RETRY_STORE_AFTER_SECONDS):
             logger.warning(

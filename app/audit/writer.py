@@ -23,7 +23,7 @@ from tortoise import Tortoise
 from tortoise.fields import Field
 
 from app.audit.models import AuditLog
-from app.core.db import ping_database
+from app.platform.db import ping_database
 from settings import Settings
 
 logger = logging.getLogger("app.audit")
@@ -35,7 +35,7 @@ PING_TIMEOUT_SECONDS = 2.0
 AuditEntry = dict[str, Any]
 
 
-class ForgottenUsers(Protocol):
+class DeletedUsers(Protocol):
     """Which of the given user ids belong to deleted users: gone from the user table, or
     (`marks`) marked in the shared store by a deletion still in its transaction (wired by
     the app: audit's service over the shared store, with its breaker, and the user table)."""
@@ -102,7 +102,7 @@ class AuditWriter:  # pylint: disable=too-many-instance-attributes
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.forgotten_users: ForgottenUsers | None = None
+        self.deleted_users: DeletedUsers | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuditWriter:
@@ -264,7 +264,7 @@ class AuditWriter:  # pylint: disable=too-many-instance-attributes
         insert keeps the ids of users deleted earlier out of the rows even when that later
         check fails. One store round trip per batch, none while the store's breaker is open.
         """
-        if self.forgotten_users is None:
+        if self.deleted_users is None:
             return
         user_ids = {entry["user_id"] for entry in batch if entry.get("user_id") is not None}
         if not user_ids:
@@ -272,7 +272,7 @@ class AuditWriter:  # pylint: disable=too-many-instance-attributes
         try:
             # A functools.partial of a coroutine function (app/main.py), which pylint's
             # inference calls not callable when it sees the whole tree.
-            gone = await self.forgotten_users(user_ids, marks=stored)  # pylint: disable=not-callable
+            gone = await self.deleted_users(user_ids, marks=stored)  # pylint: disable=not-callable
             if gone and stored:
                 await AuditLog.filter(user_id__in=gone).update(user_id=None)
         # The database refused: before the insert the insert then fails too (and the batch is

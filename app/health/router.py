@@ -8,9 +8,9 @@ from fastapi import Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from app.core.db import ping_database
-from app.core.routing import GatedRouter
-from app.core.state import SettingsDep, StoreDep
+from app.http.routing import GatedRouter
+from app.http.state import SettingsDep, StoreDep
+from app.platform.db import ping_database
 
 logger = logging.getLogger(__name__)
 router = GatedRouter(prefix="/api/health", tags=["health"])

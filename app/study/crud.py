@@ -18,13 +18,13 @@ from fastapi import APIRouter, HTTPException, params, status
 from fastapi_crudrouter import TortoiseCRUDRouter
 from fastapi_pagination import Page
 
-from app.core.openapi import errors
-from app.core.routing import GatedRouter
+from app.auth.dependencies import CurrentAuthentication, CurrentUser
+from app.http.openapi import errors
+from app.http.routing import GatedRouter
 from app.study import service
 from app.study.dependencies import NOT_FOUND_DETAIL, ListQueryDep, OwnedRecord, owner_scope
 from app.study.models import StudyRecord
 from app.study.schemas import StudyRecordCreate, StudyRecordRead, StudyRecordUpdate
-from app.users.auth import CurrentAuthentication, CurrentUser
 
 Route = Callable[..., Coroutine[Any, Any, Any]]
 

@@ -14,12 +14,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi_pagination import Params
 from fastapi_pagination.cursor import CursorParams
 
-from app.core.pagination import DEFAULT_PAGE_SIZE, PageNumber, PageSize
-from app.core.types import IsoDate
+from app.auth.dependencies import Authentication, CurrentAuthentication, CurrentUser
+from app.http.pagination import DEFAULT_PAGE_SIZE, PageNumber, PageSize
+from app.http.types import IsoDate
 from app.study import exports, service
 from app.study.models import ExportJob, StudyRecord
 from app.study.schemas import utc_today
-from app.users.auth import Authentication, CurrentAuthentication, CurrentUser
 
 NOT_FOUND_DETAIL = "Item not found"
 # The id column is a 32-bit INT on every database; larger ids cannot exist.

@@ -6,10 +6,10 @@ from fastapi import HTTPException, Query, Request, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
 from fastapi_pagination import Page
 
-from app.core.jobs import JobsUnavailable
-from app.core.openapi import errors
-from app.core.pagination import PageParams
-from app.core.state import JobsDep, SettingsDep
+from app.auth.dependencies import CurrentAuthentication, CurrentUser
+from app.http.openapi import errors
+from app.http.pagination import PageParams
+from app.http.state import JobsDep, SettingsDep
 from app.study import exports, service
 from app.study.crud import StudyRecordCRUDRouter
 from app.study.dependencies import (
@@ -25,7 +25,6 @@ from app.study.dependencies import (
     owner_scope,
 )
 from app.study.schemas import ExportJobCreate, ExportJobRead, StudyRecordCursorPage, StudyStats
-from app.users.auth import CurrentAuthentication, CurrentUser
 
 ExportFormat = Literal["csv", "jsonl"]
 _MEDIA_TYPES: dict[str, str] = {
@@ -150,8 +149,6 @@ async def create_export_job(
         )
     except exports.TooManyExports:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS") from None
-    except JobsUnavailable:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "JOBS_UNAVAILABLE") from None
     response.headers["Location"] = request.url_for("get_export_job", job_id=str(job.id)).path
     return ExportJobRead.model_validate(job)
 

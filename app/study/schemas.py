@@ -20,8 +20,8 @@ from pydantic import (
     model_validator,
 )
 
-from app.core.text import text_problem
-from app.core.types import IsoDate
+from app.http.text import text_problem
+from app.http.types import IsoDate
 
 # Surrounding whitespace is stripped first, so "   " is an empty (invalid) subject or title.
 Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -120,7 +120,7 @@ class StudyStats(BaseModel):
 
 def _printable(value: str) -> str:
     """NUL and lone surrogates cannot be stored or compared by every database: 422. The
-    rule of app/core/text.py, whose guard refuses such input before any route; this keeps
+    rule of app/http/text.py, whose guard refuses such input before any route; this keeps
     the model safe wherever else it is built."""
     problem = text_problem(value)
     if problem is not None:

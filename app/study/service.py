@@ -24,7 +24,7 @@ from tortoise.query_utils import QueryModifier
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from app.core import csvsafe
+from app.platform import csvsafe
 from app.study import tally
 from app.study.models import StudyDay, StudyRecord
 from app.study.schemas import (
@@ -468,10 +468,10 @@ async def delete(*, record: StudyRecord) -> StudyRecord:
     return current
 
 
-async def forget_owner(*, owner_id: uuid.UUID) -> None:
+async def delete_owner_records(*, owner_id: uuid.UUID) -> None:
     """Call inside the transaction that deletes the account, with its row locked: its
     records leave the total (its records, count and day rows go by cascade)."""
-    await tally.forget_owner(StudyRecord._meta.db, owner_id)
+    await tally.delete_owner_records(StudyRecord._meta.db, owner_id)
 
 
 # --- statistics -----------------------------------------------------------------------

@@ -158,7 +158,7 @@ def deltas(rows: Iterable[tuple[uuid.UUID, date, str, int]]) -> list[Delta]:
     return [by_owner[key] for key in sorted(by_owner)]
 
 
-async def forget_owner(conn: BaseDBAsyncClient, owner_id: uuid.UUID) -> None:
+async def delete_owner_records(conn: BaseDBAsyncClient, owner_id: uuid.UUID) -> None:
     """Before an account is deleted (its count and day rows go with it by cascade): takes
     its records out of the total. Call it with the user's row already locked."""
     sql = _SQL[_dialect(conn)]

@@ -8,7 +8,7 @@ from fastapi_users.db import BaseUserDatabase
 from fastapi_users.exceptions import UserAlreadyExists
 from tortoise.exceptions import IntegrityError
 
-from app.users.models import User
+from app.auth.models import User
 
 
 def normalize_email(email: str) -> str:

@@ -11,13 +11,13 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi_users import exceptions
 
-from app.core import ratelimit
-from app.core.net import client_ip
-from app.core.state import SettingsDep, StoreDep
-from app.core.store import KeyValueStore
+from app.auth.models import User
+from app.http.net import client_ip
+from app.http.state import SettingsDep, StoreDep
+from app.platform import ratelimit
+from app.platform.store import KeyValueStore
 from app.users.adapter import normalize_email
 from app.users.manager import UserManagerDep
-from app.users.models import User
 from settings import Settings
 
 Action = Literal["register", "forgot_password", "verify"]

@@ -1,59 +1,26 @@
-"""Phone numbers of accounts, and the SMS codes that prove them.
-
-A code is 6 random digits. The store keeps only its HMAC under SECRET_KEY, bound to the
-phone and the purpose (`login`, or `bind` for one user), for SMS_CODE_TTL_SECONDS; a right
-guess spends it, SMS_MAX_ATTEMPTS wrong ones destroy it, atomically (app/core/store.py).
-The code itself leaves this process only sealed (AES-GCM under a key derived from
-SECRET_KEY) inside the job that sends it, so the broker and a worker's log of task
-arguments never show it; the job opens the seal, checks that the code is still waiting
-(not used, replaced or expired) and sends it.
-"""
+"""Phone numbers of accounts and the SMS codes that prove them: asking for a code (the
+resend wait and daily cap per phone), checking one (a right guess spends it,
+SMS_MAX_ATTEMPTS wrong ones destroy it, atomically: app/platform/store.py), binding a
+phone. What a code is and how it travels sealed is app/users/codes.py."""
 
 from __future__ import annotations
 
-import json
-import logging
-import secrets
-import time
 from datetime import UTC, datetime, timedelta
-from typing import Literal
 
 from tortoise.exceptions import IntegrityError
 
-from app.core import ratelimit
-from app.core.jobs import JobContext, Jobs
-from app.core.phone import masked
-from app.core.security import SealBroken, keyed_digest, seal, unseal
-from app.core.sms import SmsRefused
-from app.core.store import KeyValueStore
-from app.users import service
-from app.users.models import User
+from app.auth import sessions
+from app.auth.models import User
+from app.jobs.runner import Jobs
+from app.platform import ratelimit
+from app.platform.store import KeyValueStore
+from app.users import tasks
+from app.users.codes import Purpose, code_digest, code_key, new_code, sealed
 from settings import Settings
-
-logger = logging.getLogger(__name__)
-
-Purpose = Literal["login", "bind"]
-CODE_DIGITS = 6
-SEAL_PURPOSE = "sms-code"
 
 
 class PhoneTaken(Exception):
     """Another account has this phone number."""
-
-
-def new_code() -> str:
-    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-
-
-def code_key(purpose: Purpose, phone: str) -> str:
-    return f"sms:code:{purpose}:{ratelimit.hashed(phone)}"
-
-
-def code_digest(
-    settings: Settings, *, purpose: Purpose, phone: str, code: str, user_id: str = ""
-) -> str:
-    """What the store keeps of a code: good only for this phone, purpose (and binding user)."""
-    return keyed_digest(settings.SECRET_KEY, "sms-code", purpose, phone, user_id, code)
 
 
 def _seconds_to_utc_midnight() -> tuple[str, int]:
@@ -93,23 +60,14 @@ async def send_new_code(
 ) -> None:
     """Replaces the phone's waiting code for `purpose` with a new one and queues its SMS."""
     code = new_code()
-    ttl = settings.SMS_CODE_TTL_SECONDS
     digest = code_digest(settings, purpose=purpose, phone=phone, code=code, user_id=user_id)
-    await store.set_one_time(code_key(purpose, phone), digest, ttl_seconds=ttl)
-    sealed = seal(
-        json.dumps(
-            {
-                "code": code,
-                "phone": phone,
-                "purpose": purpose,
-                "user_id": user_id,
-                "expires": time.time() + ttl,
-            }
-        ),
-        secret=settings.SECRET_KEY,
-        purpose=SEAL_PURPOSE,
+    await store.set_one_time(
+        code_key(purpose, phone), digest, ttl_seconds=settings.SMS_CODE_TTL_SECONDS
     )
-    await jobs.submit(send_sms_code, phone=phone, sealed_code=sealed)
+    sealed_code = sealed(
+        code=code, phone=phone, purpose=purpose, user_id=user_id, settings=settings
+    )
+    await jobs.submit(tasks.send_sms_code, phone=phone, sealed_code=sealed_code)
 
 
 async def store_decoy_code(*, phone: str, store: KeyValueStore, settings: Settings) -> None:
@@ -118,22 +76,11 @@ async def store_decoy_code(*, phone: str, store: KeyValueStore, settings: Settin
     the answer does not come back sooner; nothing is queued or sent. An inactive account's
     waiting code, if any, is replaced: it cannot log in anyway."""
     code = new_code()
-    ttl = settings.SMS_CODE_TTL_SECONDS
     digest = code_digest(settings, purpose="login", phone=phone, code=code)
-    await store.set_one_time(code_key("login", phone), digest, ttl_seconds=ttl)
-    seal(
-        json.dumps(
-            {
-                "code": code,
-                "phone": phone,
-                "purpose": "login",
-                "user_id": "",
-                "expires": time.time() + ttl,
-            }
-        ),
-        secret=settings.SECRET_KEY,
-        purpose=SEAL_PURPOSE,
+    await store.set_one_time(
+        code_key("login", phone), digest, ttl_seconds=settings.SMS_CODE_TTL_SECONDS
     )
+    sealed(code=code, phone=phone, purpose="login", user_id="", settings=settings)
 
 
 async def spend_code(
@@ -170,36 +117,5 @@ async def set_phone(
     except IntegrityError as exc:
         user.phone = previous
         raise PhoneTaken(phone) from exc
-    await service.forget_cached_user(user_id=user.id, store=store, settings=settings)
+    await sessions.invalidate_cached_user(user_id=user.id, store=store, settings=settings)
     return user
-
-
-# --- the job (run by a worker, or by the web process without a broker) --------------------
-
-
-async def send_sms_code(ctx: JobContext, *, phone: str, sealed_code: str) -> None:
-    """Sends a sealed code if it is still waiting; nothing for one used, replaced or
-    expired meanwhile. Raises SmsRetryable when a later try may succeed (the worker
-    retries); a refusal is logged and given up."""
-    try:
-        sealed = json.loads(
-            unseal(sealed_code, secret=ctx.settings.SECRET_KEY, purpose=SEAL_PURPOSE)
-        )
-    except SealBroken:
-        logger.error("SMS job for %s dropped: its seal does not open", masked(phone))
-        return
-    if sealed["phone"] != phone or sealed["expires"] <= time.time():
-        logger.info("SMS code for %s expired before it was sent", masked(phone))
-        return
-    purpose: Purpose = sealed["purpose"]
-    code: str = sealed["code"]
-    digest = code_digest(
-        ctx.settings, purpose=purpose, phone=phone, code=code, user_id=sealed["user_id"]
-    )
-    if await ctx.store.get_one_time(code_key(purpose, phone)) != digest:
-        logger.info("SMS code for %s no longer waiting (used or replaced): not sent", masked(phone))
-        return
-    try:
-        await ctx.sms.send_code(phone=phone, code=code)
-    except SmsRefused as exc:
-        logger.error("SMS to %s refused, not retried: %s", masked(phone), exc)

@@ -16,20 +16,22 @@ from fastapi_pagination.ext.tortoise import apaginate
 from fastapi_users import exceptions
 from fastapi_users.router.common import ErrorCode
 
-from app.core.openapi import errors
-from app.core.pagination import PageParams
-from app.core.phone import InvalidPhoneNumber, normalize_phone
-from app.core.routing import FormLimitRoute, GatedRouter
-from app.core.state import JobsDep, SettingsDep, StoreDep
-from app.users import phone as phone_service
-from app.users import service
-from app.users.auth import (
+from app.auth import sessions
+from app.auth.dependencies import (
     CurrentAuthentication,
     CurrentSuperuser,
     CurrentUser,
     authenticate,
     bearer_scheme,
 )
+from app.auth.models import User
+from app.http.openapi import errors
+from app.http.pagination import PageParams
+from app.http.routing import FormLimitRoute, GatedRouter
+from app.http.state import JobsDep, SettingsDep, StoreDep
+from app.platform.phone import InvalidPhoneNumber, normalize_phone
+from app.users import phone as phone_service
+from app.users import service as users_service
 from app.users.dependencies import (
     LOGIN_FORM_MAX_FIELDS,
     AccountRateLimiterDep,
@@ -38,7 +40,6 @@ from app.users.dependencies import (
     single_valued_login_form,
 )
 from app.users.manager import UserManagerDep
-from app.users.models import User
 from app.users.schemas import (
     DeregisterRequest,
     EmailRequest,
@@ -140,7 +141,7 @@ async def login(
         await limiter.login_failed(attempt)
         raise _bad_request(ErrorCode.LOGIN_BAD_CREDENTIALS)
     await limiter.login_succeeded(attempt)
-    tokens = await service.start_session(user=user, settings=settings)
+    tokens = await sessions.start_session(user=user, settings=settings)
     await user_manager.on_after_login(user, request)
     return TokenPair(access_token=tokens.access_token, refresh_token=tokens.refresh_token)
 
@@ -156,10 +157,10 @@ async def login(
 async def refresh(body: RefreshRequest, settings: SettingsDep, store: StoreDep) -> TokenPair:
     """Spend a refresh token for a new access and refresh token."""
     try:
-        tokens = await service.refresh_session(
+        tokens = await sessions.refresh_session(
             refresh_token=body.refresh_token, settings=settings, store=store
         )
-    except service.RefreshRejected as exc:
+    except sessions.RefreshRejected as exc:
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED, detail="Unauthorized"
         ) from exc
@@ -177,7 +178,7 @@ async def logout(
     authentication: CurrentAuthentication, store: StoreDep, settings: SettingsDep
 ) -> None:
     """End this login: its access and refresh tokens stop working everywhere."""
-    await service.revoke_session(
+    await sessions.revoke_session(
         session_id=uuid.UUID(authentication.claims.session_id),
         user_id=authentication.user.id,
         store=store,
@@ -260,7 +261,7 @@ async def sms_login(
     )
     if not spent or user is None or not user.is_active:
         raise _bad_request(LOGIN_BAD_CODE)
-    tokens = await service.start_session(user=user, settings=settings)
+    tokens = await sessions.start_session(user=user, settings=settings)
     await user_manager.on_after_login(user, request)
     return TokenPair(access_token=tokens.access_token, refresh_token=tokens.refresh_token)
 
@@ -460,7 +461,7 @@ async def count(request: Request) -> UserCount:
     # A public, hot route: the store and the settings straight off the app state cost less
     # than two dependencies to solve.
     state = request.app.state
-    total = await service.count_users(
+    total = await users_service.count_users(
         store=state.store, cache_seconds=state.settings.USER_COUNT_CACHE_SECONDS
     )
     return UserCount(count=total)

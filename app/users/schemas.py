@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi_users import schemas
 from pydantic import BaseModel, EmailStr, Field, field_validator
 
-from app.core.phone import PHONE_MAX_INPUT_LENGTH
+from app.platform.phone import PHONE_MAX_INPUT_LENGTH
 from app.users.adapter import normalize_email
 
 PASSWORD_MAX_LENGTH = 1024

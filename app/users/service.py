@@ -1,291 +1,84 @@
-"""Login sessions and their tokens, revocation, and the user count.
-
-A login starts an `AuthSession`. Its access tokens (JWT) name it in the `sid` claim; its
-refresh tokens are rows that are spent on first use and replaced (rotation). Presenting a
-spent refresh token again means it was copied: the whole session is revoked.
-
-Revocation lives in the database (`AuthSession.revoked_at`, or the row gone with its user):
-no store outage or flush can bring a revoked token back.
-
-With Redis, each worker keeps admitted sessions for AUTH_CACHE_SECONDS (`SessionCache`), so
-most requests cost one Redis GET and no database query. A cache entry is trusted only while
-its user's key in Redis still holds the token written when the entry was filled. Every
-change to a user or its sessions (logout, password change or reset, deactivation, deletion,
-any update) replaces that key with a tombstone, and fills only write into an empty key
-(SET NX), so no worker can trust an entry filled before the change. Without Redis (one
-process, or workers that cannot share invalidations) every request reads the database.
-"""
+"""Account work outside the manager's hooks: the mails that carry verification and reset
+tokens (sent by the jobs in app/users/tasks.py), and the user count a public route shows."""
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 import uuid
 import weakref
-from collections import OrderedDict
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
-from redis.exceptions import RedisError
-from tortoise.transactions import in_transaction
-
-from app.core.security import AccessClaims, encode_access_token, hash_token, new_opaque_token
-from app.core.store import KeyValueStore
-from app.users.models import AuthSession, RefreshToken, User
+from app.auth.models import User
+from app.notify.mail import MailMessage, MailSender
+from app.platform.store import STORE_ERRORS, KeyValueStore
+from app.users import passwords
 from settings import Settings
 
 logger = logging.getLogger(__name__)
 
 USER_COUNT_KEY = "users:count"
-STORE_ERRORS = (RedisError, OSError)
+
+# The API routes that take the mailed tokens (tests check that they exist).
+VERIFY_ROUTE = "/api/v1/auth/verify"
+RESET_ROUTE = "/api/v1/auth/reset-password"
 
 
-TOMBSTONE = b"-"
+def _how_to_use(settings: Settings, path: str, route: str, token: str, action: str) -> str:
+    """The token, the API route that takes it, and a link to the web client when there is
+    one (MAIL_LINK_BASE_URL): the service itself serves no page at such a link."""
+    by_api = f'send this token to POST {route} as {{"token": "…"}}:\n\n{token}\n'
+    base = settings.MAIL_LINK_BASE_URL.strip().rstrip("/")
+    if not base:
+        return f"To {action}, {by_api}"
+    link = f"{base}/{path}?{urlencode({'token': token})}"
+    return f"To {action}, open this link in the Study Log web app:\n\n{link}\n\nor {by_api}"
 
 
-def user_key(user_id: uuid.UUID | str) -> str:
-    """Holds the token of this user's current cache fill, or the tombstone of a change."""
-    return f"auth:user:{user_id}"
+async def _active_user(user_id: str) -> User | None:
+    user = await User.get_or_none(id=uuid.UUID(user_id))
+    return user if user is not None and user.is_active else None
 
 
-class SessionCache:
-    """This worker's recently admitted sessions: session id -> (fill token, user, expiry)."""
-
-    def __init__(self, ttl_seconds: float, *, max_entries: int = 10_000) -> None:
-        self.ttl_seconds = ttl_seconds
-        self.max_entries = max_entries
-        self._entries: OrderedDict[uuid.UUID, tuple[bytes, User, float]] = OrderedDict()
-
-    def get(self, session_id: uuid.UUID, token: bytes) -> User | None:
-        """A copy of the cached user, if the entry is fresh and `token` is still its fill's."""
-        entry = self._entries.get(session_id)
-        if entry is None:
-            return None
-        filled_token, user, expires = entry
-        if filled_token != token or expires <= time.monotonic():
-            del self._entries[session_id]
-            return None
-        # A copy: a route may change its user; the cached one stays as the database had it.
-        return copy.copy(user)
-
-    def put(self, session_id: uuid.UUID, token: bytes, user: User) -> None:
-        self._entries[session_id] = (token, copy.copy(user), time.monotonic() + self.ttl_seconds)
-        self._entries.move_to_end(session_id)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-async def forget_cached_user(
-    *, user_id: uuid.UUID | str, store: KeyValueStore | None, settings: Settings | None = None
-) -> None:
-    """Makes every worker read this user's sessions from the database again (call it after
-    the database change). The tombstone outlives any fill that read the old state."""
-    if store is None:
+async def send_verify_mail(*, user_id: str, settings: Settings, mail: MailSender) -> None:
+    """Mails a fresh verification token; nothing for a verified, inactive or deleted user.
+    A refusing or silent mail server raises (the worker retries)."""
+    user = await _active_user(user_id)
+    if user is None or user.is_verified:
         return
-    ttl = max(settings.AUTH_CACHE_SECONDS if settings else 0.0, 1.0) * 2
-    try:
-        await store.set(user_key(user_id), TOMBSTONE, ttl_seconds=ttl)
-    except STORE_ERRORS:
-        logger.warning(
-            "cached sessions not invalidated (the store did not answer); "
-            "they expire within AUTH_CACHE_SECONDS",
-            extra={"user_id": str(user_id)},
+    token = passwords.verify_token(user, settings)
+    await mail.send(
+        MailMessage(
+            to=user.email,
+            subject="Confirm your email address for Study Log",
+            body=_how_to_use(settings, "verify", VERIFY_ROUTE, token, "confirm your email address"),
         )
-
-
-@dataclass(frozen=True)
-class IssuedTokens:
-    access_token: str
-    refresh_token: str
-
-
-class RefreshRejected(Exception):
-    """The refresh token is unknown, spent, expired, or its session or user is gone."""
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _access_token(*, user_id: uuid.UUID, session_id: uuid.UUID, settings: Settings) -> str:
-    return encode_access_token(
-        subject=str(user_id),
-        session_id=str(session_id),
-        secret=settings.SECRET_KEY,
-        lifetime_seconds=settings.ACCESS_TOKEN_TTL_SECONDS,
     )
 
 
-async def start_session(*, user: User, settings: Settings) -> IssuedTokens:
-    """A new login session for `user`, with its first access and refresh token."""
-    expires_at = _now() + timedelta(seconds=settings.REFRESH_TOKEN_TTL_SECONDS)
-    refresh_token = new_opaque_token()
-    async with in_transaction():
-        session = await AuthSession.create(user_id=user.id, expires_at=expires_at)
-        await RefreshToken.create(
-            session_id=session.id, token_hash=hash_token(refresh_token), expires_at=expires_at
+async def send_reset_password_mail(*, user_id: str, settings: Settings, mail: MailSender) -> None:
+    """Mails a fresh password reset token to an active user; raises like the above."""
+    user = await _active_user(user_id)
+    if user is None:
+        return
+    token = await passwords.reset_password_token(user, settings)
+    await mail.send(
+        MailMessage(
+            to=user.email,
+            subject="Reset your Study Log password",
+            body=(
+                "Someone asked to reset the password of this account.\n\n"
+                + _how_to_use(
+                    settings,
+                    "reset-password",
+                    RESET_ROUTE,
+                    token,
+                    "choose a new password (with the token, in the field `password`)",
+                )
+                + "\nIf it was not you, ignore this mail: nothing changes.\n"
+            ),
         )
-    return IssuedTokens(
-        access_token=_access_token(user_id=user.id, session_id=session.id, settings=settings),
-        refresh_token=refresh_token,
     )
-
-
-async def refresh_session(
-    *, refresh_token: str, settings: Settings, store: KeyValueStore | None = None
-) -> IssuedTokens:
-    """Spends `refresh_token` for a new pair in the same session; raises RefreshRejected."""
-    token = await RefreshToken.get_or_none(token_hash=hash_token(refresh_token)).select_related(
-        "session__user"
-    )
-    if token is None:
-        raise RefreshRejected
-    session = token.session
-    now = _now()
-    if token.used_at is not None:
-        await _revoke_for_reuse(session, store=store, settings=settings)
-        raise RefreshRejected
-    if (
-        session.revoked_at is not None
-        or _aware(token.expires_at) <= now
-        or not session.user.is_active
-    ):
-        raise RefreshRejected
-    new_refresh_token = new_opaque_token()
-    expires_at = now + timedelta(seconds=settings.REFRESH_TOKEN_TTL_SECONDS)
-    async with in_transaction():
-        # Conditional, so of two concurrent uses of one token exactly one wins.
-        claimed = await RefreshToken.filter(id=token.id, used_at=None).update(used_at=now)
-        if claimed:
-            await RefreshToken.create(
-                session_id=session.id,
-                token_hash=hash_token(new_refresh_token),
-                expires_at=expires_at,
-            )
-            await AuthSession.filter(id=session.id).update(expires_at=expires_at)
-    if not claimed:
-        await _revoke_for_reuse(session, store=store, settings=settings)
-        raise RefreshRejected
-    return IssuedTokens(
-        access_token=_access_token(
-            user_id=session.user.id, session_id=session.id, settings=settings
-        ),
-        refresh_token=new_refresh_token,
-    )
-
-
-async def _revoke_for_reuse(
-    session: AuthSession, *, store: KeyValueStore | None, settings: Settings
-) -> None:
-    await revoke_session(
-        session_id=session.id, user_id=session.user.id, store=store, settings=settings
-    )
-    logger.warning("a spent refresh token was presented again; its session is revoked")
-
-
-async def revoke_session(
-    *,
-    session_id: uuid.UUID,
-    user_id: uuid.UUID,
-    store: KeyValueStore | None = None,
-    settings: Settings | None = None,
-) -> None:
-    """Ends a login session: its access and refresh tokens stop working everywhere."""
-    await AuthSession.filter(id=session_id, revoked_at=None).update(revoked_at=_now())
-    await forget_cached_user(user_id=user_id, store=store, settings=settings)
-
-
-async def revoke_user_sessions(
-    *,
-    user_id: uuid.UUID,
-    store: KeyValueStore | None = None,
-    settings: Settings | None = None,
-    except_session: uuid.UUID | str | None = None,
-) -> int:
-    """Ends every login session of a user (but `except_session`); the number ended."""
-    sessions = AuthSession.filter(user_id=user_id, revoked_at=None)
-    if except_session is not None:
-        sessions = sessions.exclude(id=except_session)
-    ended = await sessions.update(revoked_at=_now())
-    await forget_cached_user(user_id=user_id, store=store, settings=settings)
-    return ended
-
-
-def _uuid_or_none(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
-
-
-async def session_user(
-    *, claims: AccessClaims, store: KeyValueStore, cache: SessionCache | None = None
-) -> User | None:
-    """The user of a decoded access token while its session lives; None once revoked."""
-    user_id, session_id = _uuid_or_none(claims.subject), _uuid_or_none(claims.session_id)
-    if user_id is None or session_id is None:
-        return None
-    if cache is None:
-        return await _session_user_from_database(user_id=user_id, session_id=session_id)
-    try:
-        current = await store.get(user_key(user_id))
-    except STORE_ERRORS:
-        # Entries cannot be checked, and invalidations may be missed meanwhile: drop them all.
-        cache.clear()
-        logger.warning("session cache bypassed: the store did not answer")
-        return await _session_user_from_database(user_id=user_id, session_id=session_id)
-    if current is not None and current != TOMBSTONE:
-        cached = cache.get(session_id, current)
-        if cached is not None:
-            return cached
-    user = await _session_user_from_database(user_id=user_id, session_id=session_id)
-    if user is not None and current != TOMBSTONE:
-        await _fill(cache, store, session_id=session_id, user=user, current=current)
-    return user
-
-
-async def _fill(
-    cache: SessionCache,
-    store: KeyValueStore,
-    *,
-    session_id: uuid.UUID,
-    user: User,
-    current: bytes | None,
-) -> None:
-    """Caches a session read from the database, under a token no change has replaced."""
-    token = current
-    if token is None:
-        token = new_opaque_token().encode()
-        try:
-            # Only into an empty key: a change since our read left a tombstone there.
-            if not await store.add(user_key(user.id), token, ttl_seconds=cache.ttl_seconds):
-                return
-        except STORE_ERRORS:
-            return
-    cache.put(session_id, token, user)
-
-
-async def _session_user_from_database(*, user_id: uuid.UUID, session_id: uuid.UUID) -> User | None:
-    session = await AuthSession.get_or_none(
-        id=session_id, user_id=user_id, revoked_at=None
-    ).select_related("user")
-    return session.user if session is not None else None
-
-
-async def existing_user_ids(user_ids: set[uuid.UUID]) -> set[uuid.UUID]:
-    """Those of `user_ids` that still have an account."""
-    return set(await User.filter(id__in=user_ids).values_list("id", flat=True))
 
 
 # Per store (so per app instance): the count last read, and when it stops being fresh.
@@ -334,7 +127,7 @@ def _parse_count(raw: bytes | str) -> tuple[int, float] | None:
         return None
 
 
-async def forget_user_count(store: KeyValueStore) -> None:
+async def invalidate_user_count(store: KeyValueStore) -> None:
     """Drops the cached count, so a registration or deletion shows at once (in this
     process; other workers within their `USER_COUNT_CACHE_SECONDS`)."""
     _COUNT_MEMO.pop(store, None)

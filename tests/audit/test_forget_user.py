@@ -19,7 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from app.audit import service
 from app.audit.models import AuditLog
 from app.audit.writer import AuditEntry, AuditWriter
-from app.users.models import User
+from app.auth.models import User
 from settings import BASE_DIR, Settings
 from tests.conftest import PASSWORD, TEST_SECRET_KEY, unique_email
 from tests.users.conftest import bearer, login_tokens, register
@@ -153,8 +153,8 @@ async def test_a_marked_user_counts_as_deleted_before_its_row_is_gone(app: FastA
     async def existing(ids: set[uuid.UUID]) -> set[uuid.UUID]:
         return set(ids)  # both still in the user table
 
-    await service.forget_user(user_id=marked, store=app.state.store)
-    gone = await service.forgotten_among({alive, marked}, store=app.state.store, existing=existing)
+    await service.mark_deleted_user(user_id=marked, store=app.state.store)
+    gone = await service.deleted_among({alive, marked}, store=app.state.store, existing=existing)
     assert gone == {marked}
 
 
@@ -172,11 +172,11 @@ async def test_a_failed_deletion_leaves_the_user_its_audit_rows(
         raise RuntimeError("deadlock detected")
 
     with monkeypatch.context() as patch:
-        patch.setattr(service, "clear_user", deadlock)  # a step inside the transaction
+        patch.setattr(service, "detach_user", deadlock)  # a step inside the transaction
         response = await client.delete(f"/api/v1/users/{user_id}", headers=admin)
     assert response.status_code == 500
     assert await User.exists(id=user_id)
-    assert await app.state.store.get(service.forgotten_user_key(user_id)) is None
+    assert await app.state.store.get(service.deleted_user_key(user_id)) is None
     await _requests(client, headers, 3)
     await writer.flush()
     assert await AuditLog.filter(path="/api/v1/users/me", user_id=user_id).count() == 3

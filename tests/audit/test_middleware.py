@@ -10,15 +10,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.audit.middleware import redact_query
 from app.audit.models import (
     PATH_MAX_LENGTH,
     QUERY_MAX_LENGTH,
     USER_AGENT_MAX_LENGTH,
     AuditLog,
 )
-from app.users.auth import authenticate
-from app.users.models import User
+from app.audit.recorder import redact_query
+from app.auth.dependencies import authenticate
+from app.auth.models import User
 from tests.audit.conftest import AuditRows
 from tests.conftest import PASSWORD, register_and_login, unique_email
 

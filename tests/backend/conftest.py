@@ -8,9 +8,9 @@ from tortoise import Tortoise
 from typer.testing import CliRunner, Result
 
 import settings as settings_module
+from app.auth.models import User
 from app.users.adapter import TortoiseUserDatabase
 from app.users.manager import UserManager
-from app.users.models import User
 from app.users.schemas import UserCreate
 from run import cli
 from settings import Settings

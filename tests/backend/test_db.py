@@ -15,8 +15,8 @@ from tortoise import Tortoise
 from typer.testing import CliRunner
 
 import settings as settings_module
+from app.auth.models import User
 from app.study.models import StudyRecord
-from app.users.models import User
 from backend import db
 from run import cli
 from settings import BASE_DIR, Settings

@@ -5,8 +5,8 @@ from collections.abc import Callable
 
 from typer.testing import Result
 
+from app.auth.models import User
 from app.study.models import StudyRecord
-from app.users.models import User
 from settings import Settings
 from tests.backend.conftest import in_db
 

@@ -15,9 +15,9 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from app.core.jobs import job_name, outcome_counts
-from app.core.store import create_store
-from app.users.manager import send_reset_password_mail, send_verify_mail
+from app.jobs.runner import job_name, outcome_counts
+from app.platform.store import create_store
+from app.users.tasks import send_reset_password_mail, send_verify_mail
 from settings import Settings
 
 # The broker, backend and settings fixtures of the export job tests: PostgreSQL, each broker.

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.users.models import User
+from app.auth.models import User
 from settings import Settings
 from tests.backend.test_job_mail import wait_for
 

@@ -7,9 +7,9 @@ from datetime import date
 from fastapi_users.password import PasswordHelper
 from typer.testing import Result
 
+from app.auth.models import AuthSession, User
+from app.auth.sessions import start_session
 from app.study.models import StudyRecord
-from app.users.models import AuthSession, User
-from app.users.service import start_session
 from settings import Settings
 from tests.backend.conftest import create_user, in_db
 

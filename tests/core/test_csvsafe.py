@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from app.core import csvsafe
+from app.platform import csvsafe
 
 ORDINARY = [
     ["id", "subject", "minutes", "notes", "flag", "nothing"],

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from app.core.db import reset_if_in_transaction
+from app.platform.db import reset_if_in_transaction
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from tortoise import Tortoise
 
-from app.core.fairpool import FairGate, FairPool
+from app.platform.fairpool import FairGate, FairPool
 
 
 async def test_waiters_pass_in_arrival_order_and_newcomers_queue_behind_them() -> None:

@@ -4,8 +4,8 @@ import json
 import logging
 import sys
 
-from app.core.context import request_id_var
-from app.core.logging import TEXT_FORMAT, JsonFormatter, RequestIdFilter
+from app.platform.context import request_id_var
+from app.platform.logging import TEXT_FORMAT, JsonFormatter, RequestIdFilter
 
 
 def _record(message: str, **extra: object) -> logging.LogRecord:

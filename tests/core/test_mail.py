@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from app.core.mail import (
+from app.notify.mail import (
     LogMailSender,
     MailMessage,
     SmtpMailSender,
@@ -88,7 +88,7 @@ async def test_deliver_logs_a_failure_instead_of_raising(caplog: pytest.LogCaptu
 
 
 async def test_log_sender_shows_the_body_in_development(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="app.core.mail")
+    caplog.set_level(logging.INFO, logger="app.notify.mail")
     await LogMailSender(show_body=True).send(MESSAGE)
     assert "secret-token-123" in caplog.text
 
@@ -96,7 +96,7 @@ async def test_log_sender_shows_the_body_in_development(caplog: pytest.LogCaptur
 async def test_log_sender_withholds_the_body_in_production(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="app.core.mail")
+    caplog.set_level(logging.DEBUG, logger="app.notify.mail")
     await LogMailSender(show_body=False).send(MESSAGE)
     assert "Hello" in caplog.text
     assert "secret-token-123" not in caplog.text

@@ -11,10 +11,10 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.core import metrics
-from app.core.jobs import InProcessJobs, JobContext, job_name
-from app.core.mail import LogMailSender
-from app.core.sms import NoSmsSender
+from app.jobs.runner import InProcessJobs, JobContext, job_name
+from app.notify.mail import LogMailSender
+from app.notify.sms import NoSmsSender
+from app.platform import metrics
 
 
 @pytest.fixture
@@ -101,7 +101,7 @@ async def test_export_jobs_by_status_are_exposed(
     assert jobs[(("status", "queued"),)] == 0
     assert samples(text, "studylog_job_queue_messages")[()] == 0  # no broker
     outcomes = samples(text, "studylog_job_outcomes")
-    assert outcomes[(("job", "study.exports.run"), ("outcome", "succeeded"))] == 2
+    assert outcomes[(("job", "study.tasks.run_export"), ("outcome", "succeeded"))] == 2
 
 
 async def test_a_failed_job_is_counted_as_failed(client: httpx.AsyncClient, app: FastAPI) -> None:

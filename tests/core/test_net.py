@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from app.core.net import client_ip
+from app.http.net import client_ip
 
 
 def _scope(peer: str | None, *forwarded_for: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from app.core.store import KeyValueStore, MemoryStore, RedisStore
+from app.platform.store import KeyValueStore, MemoryStore, RedisStore
 
 
 @pytest.fixture(params=["memory", "redis"])

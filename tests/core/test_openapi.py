@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.core.openapi import ERROR_MODEL_NAME, errors, operation_id
+from app.http.openapi import ERROR_MODEL_NAME, errors, operation_id
 from app.main import create_app
 from settings import Settings
 from tests.conftest import TEST_SECRET_KEY

@@ -22,7 +22,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from tortoise.exceptions import IntegrityError, OperationalError
 
 from app.audit.models import AuditLog
-from app.core.errors import DATABASE_UNAVAILABLE, is_database_unavailable, unavailable_detail
+from app.http.errors import DATABASE_UNAVAILABLE, is_database_unavailable, unavailable_detail
 from settings import Settings
 from tests.conftest import register_and_login, unique_email
 

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from app.core import ratelimit
-from app.core.store import KeyValueStore, MemoryStore, RedisStore
+from app.platform import ratelimit
+from app.platform.store import KeyValueStore, MemoryStore, RedisStore
 from tests.fixtures import services
 
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
-from app.core import ratelimit
+from app.platform import ratelimit
 from settings import Settings
 from tests.conftest import PASSWORD, unique_email
 from tests.core.test_outage import CuttableProxy

@@ -8,7 +8,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app.core.routing import GatedRouter, include_gated
+from app.http.routing import GatedRouter, include_gated
 
 
 def _app() -> FastAPI:

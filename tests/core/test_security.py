@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from app.core import security
+from app.platform import security
 
 SECRET = "a-test-secret-of-plenty-of-characters-0123456789"
 

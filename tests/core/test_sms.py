@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from app.core.sms import (
+from app.notify.sms import (
     AliyunSmsSender,
     LogSmsSender,
     NoSmsSender,
@@ -135,7 +135,7 @@ async def test_a_provider_that_refuses_connections_is_retryable(aliyun: AliyunSt
 async def test_the_log_backend_writes_the_code_and_none_sends_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="app.core.sms")
+    caplog.set_level(logging.INFO, logger="app.notify.sms")
     await LogSmsSender().send_code(phone=PHONE, code=CODE)
     assert CODE in caplog.text
     with pytest.raises(SmsDisabled):

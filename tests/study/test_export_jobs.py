@@ -12,11 +12,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.core.jobs import JobContext
-from app.core.mail import LogMailSender
-from app.core.sms import NoSmsSender
-from app.core.store import MemoryStore
-from app.study import exports
+from app.jobs.runner import JobContext
+from app.notify.mail import LogMailSender
+from app.notify.sms import NoSmsSender
+from app.platform.store import MemoryStore
+from app.study import export_files, tasks
 from app.study.models import ExportJob, ExportStatus
 from settings import Settings
 from tests.study.conftest import URL, create_record, insert_records, user_id
@@ -196,7 +196,7 @@ async def test_download_before_done_is_409_and_after_expiry_410(
     assert response.status_code == 410
     assert response.json() == {"detail": "EXPORT_EXPIRED"}
     # The scheduled removal takes the file and the row.
-    assert await exports.remove_expired(job_context(settings)) == 1
+    assert await tasks.remove_expired_exports(job_context(settings)) == 1
     assert names(settings.EXPORT_DIR) == []
     assert (await client.get(f"{EXPORTS}/{job_id}", headers=user_headers)).status_code == 404
 
@@ -235,7 +235,7 @@ async def test_running_a_job_twice_changes_nothing(
     before = await ExportJob.get(id=job_id)
     path = Path(settings.EXPORT_DIR) / before.file_name
     content = read_file(path)
-    await exports.run(job_context(settings), job_id=job_id)
+    await tasks.run_export(job_context(settings), job_id=job_id)
     after = await ExportJob.get(id=job_id)
     assert (after.status, after.attempts, after.finished_at) == (
         before.status,
@@ -253,7 +253,7 @@ async def test_a_job_left_running_by_a_dead_try_is_finished_by_the_next(
     job = await queued_job(owner, status=ExportStatus.RUNNING, attempt="dead", attempts=1)
     export_dir = Path(settings.EXPORT_DIR)
     write_file(export_dir / f".{job.id}.dead.part", b"id,owner_id,sub")
-    await exports.run(job_context(settings), job_id=str(job.id))
+    await tasks.run_export(job_context(settings), job_id=str(job.id))
     done = await ExportJob.get(id=job.id)
     assert done.status == ExportStatus.DONE
     assert (done.rows, done.attempts) == (28, 2)
@@ -261,7 +261,7 @@ async def test_a_job_left_running_by_a_dead_try_is_finished_by_the_next(
     streamed = await client.get(f"{URL}/export", headers=user_headers)
     assert read_file(export_dir / job.file_name) == streamed.content
     # The dead try, should it wake, can no longer mark the job.
-    await exports.finish(done, "dead", status=ExportStatus.FAILED, error="late")
+    await export_files.finish(done, "dead", status=ExportStatus.FAILED, error="late")
     assert (await ExportJob.get(id=job.id)).status == ExportStatus.DONE
 
 

@@ -13,10 +13,10 @@ import httpx
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from app.auth.dependencies import authenticate
 from app.main import create_app
 from app.study.crud import StudyRecordCRUDRouter
 from app.study.models import StudyRecord
-from app.users.auth import authenticate
 from settings import Settings
 from tests.study.conftest import URL, create_record, payload, row_snapshot
 

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.auth.models import User
+from app.auth.sessions import invalidate_cached_user
 from app.study.models import StudyRecord
-from app.users.models import User
-from app.users.service import forget_cached_user
 from tests.study.conftest import URL, create_record, payload, row_snapshot, user_id
 
 NOT_FOUND = {"detail": "Item not found"}
@@ -260,7 +260,7 @@ async def test_every_route_needs_an_active_user(
     me = await user_id(client, user_headers)
     # Deactivated behind the API's back, sessions left open: only is_active can refuse.
     await User.filter(id=me).update(is_active=False)
-    await forget_cached_user(user_id=me, store=app.state.store)  # as every account change does
+    await invalidate_cached_user(user_id=me, store=app.state.store)  # as every account change does
     for method, path in (
         ("GET", URL),
         ("POST", URL),

@@ -13,8 +13,8 @@ from fastapi_users.password import PasswordHelper
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 
-from app.core.mail import MailMessage
-from app.core.state import get_mail_sender
+from app.http.state import get_mail_sender
+from app.notify.mail import MailMessage
 from tests.conftest import PASSWORD
 
 # The mailed token stands on a line of its own after the route that takes it.
@@ -37,7 +37,7 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2 at a low cost: the same code paths in a fraction of the time (these tests
     register and log in hundreds of times)."""
     cheap = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
-    monkeypatch.setattr("app.users.manager.PASSWORD_HELPER", PasswordHelper(cheap))
+    monkeypatch.setattr("app.users.passwords.PASSWORD_HELPER", PasswordHelper(cheap))
 
 
 class Outbox:

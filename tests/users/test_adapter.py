@@ -8,8 +8,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi_users.exceptions import UserAlreadyExists
 
+from app.auth.models import User
 from app.users.adapter import EmailTakenError, TortoiseUserDatabase, normalize_email
-from app.users.models import User
 from tests.conftest import unique_email
 
 

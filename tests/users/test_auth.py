@@ -12,8 +12,8 @@ from fastapi_users.password import PasswordHelper
 from pwdlib.hashers.argon2 import Argon2Hasher
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from app.users.manager import PASSWORD_HELPER
-from app.users.models import AuthSession, RefreshToken, User
+from app.auth.models import AuthSession, RefreshToken, User
+from app.users.passwords import PASSWORD_HELPER
 from tests.conftest import PASSWORD, TEST_SECRET_KEY, unique_email
 from tests.users.conftest import bearer, login_tokens, me_status, refresh, register
 

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from app.users.models import AuthSession, User
+from app.auth.models import AuthSession, User
 from tests.conftest import PASSWORD, unique_email
 from tests.users.conftest import bearer, login_tokens, register
 

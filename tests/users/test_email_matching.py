@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.users.models import User
+from app.auth.models import User
 from tests.conftest import PASSWORD
 from tests.users.conftest import register
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import BackgroundTasks, FastAPI
 
-from app.users import service
+from app.auth import sessions
+from app.auth.models import AuthSession
 from app.users.adapter import TortoiseUserDatabase
 from app.users.manager import UserManager
-from app.users.models import AuthSession
 from app.users.schemas import UserCreate, UserUpdate
 from settings import Settings
 from tests.conftest import PASSWORD, unique_email
@@ -44,6 +44,6 @@ async def test_deactivation_through_the_manager_ends_sessions(
     del app
     manager = UserManager(TortoiseUserDatabase(), settings, mail=Outbox())
     user = await manager.create(UserCreate(email=unique_email(), password=PASSWORD))
-    await service.start_session(user=user, settings=settings)
+    await sessions.start_session(user=user, settings=settings)
     await manager.update(UserUpdate(is_active=False), user, safe=False)
     assert await AuthSession.filter(user_id=user.id, revoked_at=None).count() == 0

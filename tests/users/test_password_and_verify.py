@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi_users.password import PasswordHelper
 
-from app.users.models import User
+from app.auth.models import User
 from tests.conftest import PASSWORD, unique_email
 from tests.users.conftest import Outbox, bearer, login_tokens, me_status, refresh, register
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi_users.password import PasswordHelper
 
-from app.users.models import User
+from app.auth.models import User
 from tests.conftest import PASSWORD, unique_email
 from tests.users.conftest import Outbox, bearer, login_tokens, me_status, register
 
@@ -214,10 +214,10 @@ class LoopWatchingHelper:
 @pytest.fixture
 def watcher(cheap_password_hashing: None, monkeypatch: pytest.MonkeyPatch) -> LoopWatchingHelper:
     del cheap_password_hashing  # wrapped here, so it must be in place first
-    from app.users import manager  # pylint: disable=import-outside-toplevel  # patched above
+    from app.users import passwords  # pylint: disable=import-outside-toplevel  # patched above
 
-    helper = LoopWatchingHelper(manager.PASSWORD_HELPER)
-    monkeypatch.setattr(manager, "PASSWORD_HELPER", helper)
+    helper = LoopWatchingHelper(passwords.PASSWORD_HELPER)
+    monkeypatch.setattr(passwords, "PASSWORD_HELPER", helper)
     return helper
 
 

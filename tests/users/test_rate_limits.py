@@ -10,8 +10,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.core import ratelimit
-from app.users.models import User
+from app.auth.models import User
+from app.platform import ratelimit
 from tests.conftest import PASSWORD, unique_email
 from tests.users.conftest import register
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from app.auth.models import User
 from app.users.adapter import TortoiseUserDatabase
-from app.users.models import User
 from tests.conftest import PASSWORD, unique_email
 from tests.users.conftest import USER_FIELDS, Outbox, register
 

@@ -13,8 +13,8 @@ import pytest
 from fastapi import FastAPI
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from app.users import service
-from app.users.models import AuthSession, User
+from app.auth import sessions
+from app.auth.models import AuthSession, User
 from settings import Settings
 from tests.conftest import PASSWORD, unique_email
 from tests.users.conftest import bearer, login_tokens, me_status, register
@@ -39,7 +39,7 @@ async def test_a_cached_session_is_admitted_without_reading_the_database(
     # Behind the services' back: only a request that reads the database would notice.
     await AuthSession.filter(user__email=email).delete()
     assert await me_status(client, headers) == 200
-    await service.forget_cached_user(
+    await sessions.invalidate_cached_user(
         user_id=(await User.get(email=email)).id, store=app.state.store
     )
     assert await me_status(client, headers) == 401
@@ -143,10 +143,10 @@ async def test_a_fill_never_overwrites_the_tombstone_of_a_change(
     """A request that read the session before a change must not cache what it read."""
     email, headers = await _signed_in(client)
     user_id = (await User.get(email=email)).id
-    await service.forget_cached_user(user_id=user_id, store=app.state.store)
+    await sessions.invalidate_cached_user(user_id=user_id, store=app.state.store)
     assert await me_status(client, headers) == 200
     assert len(app.state.session_cache) == 0
-    assert await app.state.store.get(service.user_key(user_id)) == service.TOMBSTONE
+    assert await app.state.store.get(sessions.user_key(user_id)) == sessions.TOMBSTONE
 
 
 @REDIS_BACKENDS

@@ -15,8 +15,8 @@ import pytest
 from fastapi import FastAPI
 
 from app.audit.models import AuditLog
+from app.auth.models import User
 from app.users import phone as phone_service
-from app.users.models import User
 from tests.conftest import register_and_login, unique_email
 from tests.fixtures.aliyun import (
     AliyunStandIn,

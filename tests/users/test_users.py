@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from app.audit.models import AuditLog
+from app.auth.models import AuthSession, User
 from app.study.models import StudyRecord
-from app.users.models import AuthSession, User
 from tests.conftest import PASSWORD, unique_email
 from tests.users.conftest import USER_FIELDS, bearer, login_tokens, me_status, refresh, register
 

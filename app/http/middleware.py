@@ -1,17 +1,17 @@
-"""The service's own two ASGI layers, around FastAPI's (and CORS's, when configured).
+"""The service's own two ASGI middlewares, around FastAPI's (and CORS's, when configured).
 
 Seven pure-ASGI middlewares used to wrap one another, each one more coroutine and most one
-more `send` wrapper per request. Now:
+more `send` wrapper per request. Now two, named by what they do:
 
-- `OuterLayer`, met first: the request's time for the metrics, its request id (context
+- `RequestObserver`, met first: the request's time for the metrics, its request id (context
   variable and X-Request-ID), its audit entry, then the Host check. One `send` wrapper
   sees the status and the bytes for all of them. It sits outside everything that can
   answer, so the audit trail and the metrics see the final status of every request (CORS
   preflights, bad Hosts, 413s and JSON 500s too).
-- `InnerLayer`, met last before the app: an unhandled exception becomes a logged JSON 500
+- `InputGuard`, met last before the app: an unhandled exception becomes a logged JSON 500
   (or a 503 for an outage), oversized requests are refused before the app reads them, and
-  text no database can store is refused with 422 (app/core/middleware.py holds those
-  rules and their helpers).
+  text no database can store is refused with 422 (app/http/guards.py holds those
+  rules and their helpers, app/http/guards.py).
 """
 
 from __future__ import annotations
@@ -19,13 +19,11 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core import metrics
-from app.core.context import request_id_var
-from app.core.middleware import (
+from app.http.guards import (
     REQUEST_ID_HEADER_BYTES,
     HostCheck,
     RequestLimits,
@@ -35,10 +33,27 @@ from app.core.middleware import (
     send_json,
     server_error,
 )
-from app.core.routing import route_template
+from app.http.routing import route_template
+from app.platform import metrics
+from app.platform.context import request_id_var
 
-if TYPE_CHECKING:
-    from app.audit.middleware import AuditRecorder
+
+class RequestRecorder(Protocol):
+    """What records an answered request (the audit trail's recorder, given by create_app)."""
+
+    def wants(self, scope: Scope) -> bool: ...
+
+    def record(  # pylint: disable=too-many-arguments  # one request's facts
+        self,
+        scope: Scope,
+        *,
+        request_id: str,
+        created_at: datetime,
+        status: int,
+        duration_ms: float,
+        response_bytes: int,
+    ) -> None: ...
+
 
 # The status recorded when the client went away or the server stopped before an answer.
 CLIENT_CLOSED_STATUS = 499
@@ -46,7 +61,7 @@ SERVER_ERROR_STATUS = 500
 _BAD_HOST_BODY = b'{"detail":"Invalid host header"}'
 
 
-class OuterLayer:
+class RequestObserver:
     """Metrics, request id, audit entry and Host check, in that order, in one layer."""
 
     def __init__(
@@ -54,7 +69,7 @@ class OuterLayer:
         app: ASGIApp,
         *,
         hosts: HostCheck,
-        audit: AuditRecorder | None = None,
+        audit: RequestRecorder | None = None,
         count_metrics: bool = False,
     ) -> None:
         self.app = app
@@ -124,7 +139,7 @@ class OuterLayer:
                 metrics.observe(scope["method"], route_template(scope), status, seconds)
 
 
-class InnerLayer:
+class InputGuard:
     """The JSON error guard, the size limits and the text guard, in that order, in one layer."""
 
     def __init__(self, app: ASGIApp, *, limits: RequestLimits) -> None:

@@ -17,6 +17,11 @@ import time
 from typing import Any, Protocol
 
 import redis.asyncio as redis_asyncio
+from redis.exceptions import RedisError
+
+# What a store that is down, restarting or unreachable raises: callers that can do
+# without it (caches, marks, counts) catch these and go on.
+STORE_ERRORS = (RedisError, OSError)
 
 
 class KeyValueStore(Protocol):

@@ -26,8 +26,8 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
     default = config["connections"]["default"]
     if default["engine"].endswith("asyncpg"):
         default["credentials"].setdefault("reset", reset_if_in_transaction)
-        # Connections handed out first come, first served (app/core/fairpool.py).
-        default["engine"] = "app.core.fairpool"
+        # Connections handed out first come, first served (app/platform/fairpool.py).
+        default["engine"] = "app.platform.fairpool"
     return config
 
 

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from fastapi import HTTPException, status
-from redis.exceptions import RedisError
 
-from app.core.store import KeyValueStore, MemoryStore, StoreBreaker
+from app.platform.store import STORE_ERRORS, KeyValueStore, MemoryStore, StoreBreaker
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +30,6 @@ T = TypeVar("T")
 
 TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
 KEY_PREFIX = "ratelimit:"
-STORE_ERRORS = (RedisError, OSError)
 # After the store failed, limits count in process for this long before it is tried again
 # (so an outage costs one failed round trip per period, not one per request).
 RETRY_STORE_AFTER_SECONDS = 5.0

@@ -1,4 +1,4 @@
-"""The rules of the service's own ASGI layers (app/core/edge.py): request ids, the Host
+"""The rules of the service's own ASGI layers (app/http/middleware.py): request ids, the Host
 check, the JSON error guard, the size limits and the text guard."""
 
 import email.message
@@ -12,8 +12,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core import text
-from app.core.errors import unavailable_detail
+from app.http import text
+from app.http.errors import unavailable_detail
 
 logger = logging.getLogger("app.errors")
 
@@ -176,7 +176,7 @@ async def guard_text(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -
     """Runs `app` unless the request holds what no database can store and no JSON answer can
     echo, which gets one 422 naming the parameter: a NUL in a query parameter or a form
     field, a NUL or a lone surrogate in any JSON string or key, and NaN or Infinity in a
-    JSON body (app/core/text.py).
+    JSON body (app/http/text.py).
 
     One guard for every route, the account routes of fastapi-users included, instead of a
     validator on each field. A JSON or form body is read whole before the route runs (the

@@ -10,7 +10,7 @@ at 256 connections (README, Performance).
 `FairPool` puts a first-come, first-served gate in front: one ticket per connection of the
 pool, and a returned ticket goes straight to the longest waiter, so no one can overtake.
 The app's database config names this module as its engine for PostgreSQL
-(app/core/db.py); everything else about the client is Tortoise's own.
+(app/platform/db.py); everything else about the client is Tortoise's own.
 """
 
 from __future__ import annotations

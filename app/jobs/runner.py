@@ -1,9 +1,11 @@
 """Background jobs: one way to hand work off, whether Celery workers or this process do it.
 
-A job is an async domain function `job(ctx, **kwargs)` whose keyword arguments are plain
-JSON values (ids, never secrets or tokens: they show in logs and in the broker). With
-CELERY_BROKER_URL set, `submit` publishes it to the queue and a worker (backend/jobs.py)
-runs the very same function; without a broker it runs in this process after the answer.
+A job is an async function `job(ctx, **kwargs)` in a domain's `tasks.py`, marked with
+`@job(...)` and its retry policy; its keyword arguments are plain JSON values (ids, never
+secrets or tokens: they show in logs and in the broker). With CELERY_BROKER_URL set,
+`submit` publishes it to the queue and a worker (app/jobs/worker.py, which discovers the
+marked jobs) runs the very same function; without a broker it runs in this process after
+the answer.
 """
 
 from __future__ import annotations
@@ -12,19 +14,22 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from amqp.exceptions import NotFound
 from celery import Celery
 from fastapi import BackgroundTasks
 from kombu.exceptions import ChannelError, OperationalError
 
-from app.core.mail import MailSender
-from app.core.sms import SmsSender
-from app.core.store import KeyValueStore
+from app.notify.mail import MailSender
+from app.notify.sms import SmsSender
+from app.platform.errors import DomainError
+from app.platform.store import KeyValueStore
 from settings import Settings
 
 logger = logging.getLogger(__name__)
+
+J = TypeVar("J", bound=Callable[..., Awaitable[Any]])
 
 # Publishing waits at most this long for the broker before the request gives up.
 PUBLISH_TIMEOUT_SECONDS = 5.0
@@ -48,8 +53,36 @@ def job_name(job: Job) -> str:
     return f"{job.__module__}.{job.__qualname__}"
 
 
-class JobsUnavailable(RuntimeError):
+@dataclass(frozen=True, slots=True)
+class JobPolicy:
+    """How a worker runs a job. `once`: a redelivered message does nothing the second time
+    (mail, SMS). `retry_on`: failures worth another try later, with exponential backoff
+    (JOB_RETRY_MAX, JOB_RETRY_BACKOFF_SECONDS); anything else fails the job at once."""
+
+    once: bool = False
+    retry_on: tuple[type[BaseException], ...] = ()
+
+
+# Every job marked with @job, by task name; the worker registers one Celery task for each.
+REGISTRY: dict[str, tuple[Job, JobPolicy]] = {}
+
+
+def job(*, once: bool = False, retry_on: tuple[type[BaseException], ...] = ()) -> Callable[[J], J]:
+    """Marks an async function as a job a worker may run, with its retry policy."""
+    policy = JobPolicy(once=once, retry_on=retry_on)
+
+    def mark(function: J) -> J:
+        REGISTRY[job_name(function)] = (function, policy)
+        return function
+
+    return mark
+
+
+class JobsUnavailable(DomainError):
     """The broker did not take the job."""
+
+    status_code = 503
+    detail = "JOBS_UNAVAILABLE"
 
 
 class Jobs(Protocol):

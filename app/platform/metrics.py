@@ -16,7 +16,6 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from celery import Celery
 from fastapi import APIRouter, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -29,8 +28,6 @@ from prometheus_client import (
     multiprocess,
 )
 from tortoise import Tortoise
-
-from app.core.jobs import broker_status
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +100,7 @@ BROKER_TIMEOUT_SECONDS = 2.0
 
 def observe(method: str, route: str | None, status: int, seconds: float) -> None:
     """Counts and times one answered HTTP request under its route template (the outer
-    layer, app/core/edge.py, calls it for every request)."""
+    layer, app/http/middleware.py, calls it for every request)."""
     route = route or UNMATCHED
     REQUESTS.labels(method, route, str(status)).inc()
     LATENCY.labels(method, route).observe(seconds)
@@ -190,12 +187,12 @@ def render() -> bytes:
 
 
 async def sample_jobs(
-    celery: Celery | None,
-    queue: str,
+    queue_length: Callable[[float], int | None] | None,
     export_counts: Callable[[], Awaitable[dict[str, int]]],
     outcomes: Callable[[], Awaitable[dict[tuple[str, str], int]]],
 ) -> None:
-    """Sets the job gauges: the queue's length from the broker, export jobs per status,
+    """Sets the job gauges: the queue's length from the broker (`queue_length(timeout)`, a
+    blocking call run in a thread; None without a broker), export jobs per status,
     job outcomes from the shared store."""
     try:
         for status, count in (await export_counts()).items():
@@ -207,14 +204,12 @@ async def sample_jobs(
             JOB_OUTCOMES.labels(name.removeprefix("app."), outcome).set(count)
     except Exception:  # pylint: disable=broad-exception-caught
         logger.warning("metrics: job outcomes unavailable", exc_info=True)
-    if celery is None:
+    if queue_length is None:
         JOB_QUEUE.set(0)  # jobs run in this process: nothing ever waits in a queue
         return
-    status = await asyncio.to_thread(
-        broker_status, celery, queue, timeout=BROKER_TIMEOUT_SECONDS, ping_workers=False
-    )
-    if status["queued"] is not None:
-        JOB_QUEUE.set(status["queued"])
+    queued = await asyncio.to_thread(queue_length, BROKER_TIMEOUT_SECONDS)
+    if queued is not None:
+        JOB_QUEUE.set(queued)
 
 
 router = APIRouter(tags=["metrics"])

@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import BackgroundTasks, Depends, Request
 
-from app.core.jobs import CeleryJobs, InProcessJobs, JobContext, Jobs
-from app.core.mail import MailSender, create_mail_sender
-from app.core.sms import SmsSender, create_sms_sender
-from app.core.store import KeyValueStore
+from app.jobs.runner import CeleryJobs, InProcessJobs, JobContext, Jobs
+from app.notify.mail import MailSender, create_mail_sender
+from app.notify.sms import SmsSender, create_sms_sender
+from app.platform.store import KeyValueStore
 from settings import Settings
 
 

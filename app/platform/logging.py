@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from app.core.context import request_id_var
+from app.platform.context import request_id_var
 
 # Attributes every LogRecord has; anything else was passed through `extra=` and is kept,
 # except uvicorn's `color_message` (the message again, with terminal colour codes).

@@ -13,9 +13,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 
-from app.core.security import AccessClaims, decode_access_token
-from app.users import service
-from app.users.models import User
+from app.auth import sessions
+from app.auth.models import User
+from app.platform.security import AccessClaims, decode_access_token
 
 LOGIN_URL = "/api/v1/auth/jwt/login"
 
@@ -49,7 +49,7 @@ async def authenticate(
     claims = decode_access_token(token, secret=state.settings.SECRET_KEY) if token else None
     if claims is None:
         raise _unauthorized()
-    user = await service.session_user(claims=claims, store=state.store, cache=state.session_cache)
+    user = await sessions.session_user(claims=claims, store=state.store, cache=state.session_cache)
     if user is None or not user.is_active:
         raise _unauthorized()
     request.state.user_id = user.id

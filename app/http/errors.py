@@ -27,8 +27,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tortoise.exceptions import DBConnectionError
 from tortoise.exceptions import OperationalError as TortoiseOperationalError
 
-from app.core.routing import allowed_methods
-from app.core.text import safe_echo
+from app.http.routing import allowed_methods
+from app.http.text import safe_echo
+from app.platform.errors import DomainError
 
 DATABASE_UNAVAILABLE = "database unavailable"
 SERVICE_UNAVAILABLE = "Service Unavailable"
@@ -155,3 +156,10 @@ async def validation_error_handler(request: Request, exc: RequestValidationError
     del request
     body = json.dumps({"detail": _safe(jsonable_encoder(exc.errors()))}, allow_nan=False)
     return Response(body, status_code=422, media_type="application/json")
+
+
+async def domain_error_handler(request: Request, exc: Exception) -> Response:
+    """A domain's error (app/platform/errors.py) as the answer it carries."""
+    del request
+    assert isinstance(exc, DomainError)  # noqa: S101  # registered for DomainError only
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)

@@ -1,6 +1,6 @@
 """The audit entry of each HTTP request, handed to the writer when it is answered.
 
-The service's outer layer (app/core/edge.py) records it, outside everything that can
+The service's outer layer (app/http/middleware.py) records it, outside everything that can
 answer (CORS, the JSON 500 guard, the router), so it sees every final status. It never
 reads bodies, the Authorization header or cookies, and it never awaits the database.
 """
@@ -24,8 +24,8 @@ from app.audit.models import (
     USER_AGENT_MAX_LENGTH,
 )
 from app.audit.writer import AuditEntry, AuditWriter
-from app.core.net import client_ip
-from app.core.routing import route_template
+from app.http.net import client_ip
+from app.http.routing import route_template
 
 logger = logging.getLogger("app.audit")
 
@@ -130,7 +130,7 @@ def _user_id(state: dict[str, Any]) -> uuid.UUID | None:
 
 class AuditRecorder:
     """Turns every answered HTTP request not under one of `exclude_paths` (prefixes) into
-    an entry for the writer; the outer layer (app/core/edge.py) calls it."""
+    an entry for the writer; the outer layer (app/http/middleware.py) calls it."""
 
     def __init__(
         self,

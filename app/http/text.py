@@ -3,7 +3,7 @@
 PostgreSQL refuses a NUL character in any text, and no database (nor any UTF-8 answer)
 can hold a lone surrogate, which JSON can spell as "\\ud800". JSON's NaN and Infinity
 (Python's json module reads them, no standard does) are no numbers a column can take.
-The inner layer's text guard (`app.core.middleware.guard_text`) refuses all three in the query
+The inner layer's text guard (`app.http.guards.guard_text`) refuses all three in the query
 string and the body before any route sees them; the functions here are its rules.
 """
 

@@ -23,7 +23,7 @@ from alibabacloud_dysmsapi20170525.client import Client as DysmsClient
 from alibabacloud_tea_openapi import utils_models as openapi_models
 from darabonba.exceptions import ResponseException, RetryError, UnretryableException
 
-from app.core.phone import masked
+from app.platform.phone import masked
 from settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,283 @@
+"""Login sessions and their tokens, revocation, and the user count.
+
+A login starts an `AuthSession`. Its access tokens (JWT) name it in the `sid` claim; its
+refresh tokens are rows that are spent on first use and replaced (rotation). Presenting a
+spent refresh token again means it was copied: the whole session is revoked.
+
+Revocation lives in the database (`AuthSession.revoked_at`, or the row gone with its user):
+no store outage or flush can bring a revoked token back.
+
+With Redis, each worker keeps admitted sessions for AUTH_CACHE_SECONDS (`SessionCache`), so
+most requests cost one Redis GET and no database query. A cache entry is trusted only while
+its user's key in Redis still holds the token written when the entry was filled. Every
+change to a user or its sessions (logout, password change or reset, deactivation, deletion,
+any update) replaces that key with a tombstone, and fills only write into an empty key
+(SET NX), so no worker can trust an entry filled before the change. Without Redis (one
+process, or workers that cannot share invalidations) every request reads the database.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tortoise.transactions import in_transaction
+
+from app.auth.models import AuthSession, RefreshToken, User
+from app.platform.security import AccessClaims, encode_access_token, hash_token, new_opaque_token
+from app.platform.store import STORE_ERRORS, KeyValueStore
+from settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+TOMBSTONE = b"-"
+
+
+def user_key(user_id: uuid.UUID | str) -> str:
+    """Holds the token of this user's current cache fill, or the tombstone of a change."""
+    return f"auth:user:{user_id}"
+
+
+class SessionCache:
+    """This worker's recently admitted sessions: session id -> (fill token, user, expiry)."""
+
+    def __init__(self, ttl_seconds: float, *, max_entries: int = 10_000) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: OrderedDict[uuid.UUID, tuple[bytes, User, float]] = OrderedDict()
+
+    def get(self, session_id: uuid.UUID, token: bytes) -> User | None:
+        """A copy of the cached user, if the entry is fresh and `token` is still its fill's."""
+        entry = self._entries.get(session_id)
+        if entry is None:
+            return None
+        filled_token, user, expires = entry
+        if filled_token != token or expires <= time.monotonic():
+            del self._entries[session_id]
+            return None
+        # A copy: a route may change its user; the cached one stays as the database had it.
+        return copy.copy(user)
+
+    def put(self, session_id: uuid.UUID, token: bytes, user: User) -> None:
+        self._entries[session_id] = (token, copy.copy(user), time.monotonic() + self.ttl_seconds)
+        self._entries.move_to_end(session_id)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+async def invalidate_cached_user(
+    *, user_id: uuid.UUID | str, store: KeyValueStore | None, settings: Settings | None = None
+) -> None:
+    """Makes every worker read this user's sessions from the database again (call it after
+    the database change). The tombstone outlives any fill that read the old state."""
+    if store is None:
+        return
+    ttl = max(settings.AUTH_CACHE_SECONDS if settings else 0.0, 1.0) * 2
+    try:
+        await store.set(user_key(user_id), TOMBSTONE, ttl_seconds=ttl)
+    except STORE_ERRORS:
+        logger.warning(
+            "cached sessions not invalidated (the store did not answer); "
+            "they expire within AUTH_CACHE_SECONDS",
+            extra={"user_id": str(user_id)},
+        )
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    access_token: str
+    refresh_token: str
+
+
+class RefreshRejected(Exception):
+    """The refresh token is unknown, spent, expired, or its session or user is gone."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _access_token(*, user_id: uuid.UUID, session_id: uuid.UUID, settings: Settings) -> str:
+    return encode_access_token(
+        subject=str(user_id),
+        session_id=str(session_id),
+        secret=settings.SECRET_KEY,
+        lifetime_seconds=settings.ACCESS_TOKEN_TTL_SECONDS,
+    )
+
+
+async def start_session(*, user: User, settings: Settings) -> IssuedTokens:
+    """A new login session for `user`, with its first access and refresh token."""
+    expires_at = _now() + timedelta(seconds=settings.REFRESH_TOKEN_TTL_SECONDS)
+    refresh_token = new_opaque_token()
+    async with in_transaction():
+        session = await AuthSession.create(user_id=user.id, expires_at=expires_at)
+        await RefreshToken.create(
+            session_id=session.id, token_hash=hash_token(refresh_token), expires_at=expires_at
+        )
+    return IssuedTokens(
+        access_token=_access_token(user_id=user.id, session_id=session.id, settings=settings),
+        refresh_token=refresh_token,
+    )
+
+
+async def refresh_session(
+    *, refresh_token: str, settings: Settings, store: KeyValueStore | None = None
+) -> IssuedTokens:
+    """Spends `refresh_token` for a new pair in the same session; raises RefreshRejected."""
+    token = await RefreshToken.get_or_none(token_hash=hash_token(refresh_token)).select_related(
+        "session__user"
+    )
+    if token is None:
+        raise RefreshRejected
+    session = token.session
+    now = _now()
+    if token.used_at is not None:
+        await _revoke_for_reuse(session, store=store, settings=settings)
+        raise RefreshRejected
+    if (
+        session.revoked_at is not None
+        or _aware(token.expires_at) <= now
+        or not session.user.is_active
+    ):
+        raise RefreshRejected
+    new_refresh_token = new_opaque_token()
+    expires_at = now + timedelta(seconds=settings.REFRESH_TOKEN_TTL_SECONDS)
+    async with in_transaction():
+        # Conditional, so of two concurrent uses of one token exactly one wins.
+        claimed = await RefreshToken.filter(id=token.id, used_at=None).update(used_at=now)
+        if claimed:
+            await RefreshToken.create(
+                session_id=session.id,
+                token_hash=hash_token(new_refresh_token),
+                expires_at=expires_at,
+            )
+            await AuthSession.filter(id=session.id).update(expires_at=expires_at)
+    if not claimed:
+        await _revoke_for_reuse(session, store=store, settings=settings)
+        raise RefreshRejected
+    return IssuedTokens(
+        access_token=_access_token(
+            user_id=session.user.id, session_id=session.id, settings=settings
+        ),
+        refresh_token=new_refresh_token,
+    )
+
+
+async def _revoke_for_reuse(
+    session: AuthSession, *, store: KeyValueStore | None, settings: Settings
+) -> None:
+    await revoke_session(
+        session_id=session.id, user_id=session.user.id, store=store, settings=settings
+    )
+    logger.warning("a spent refresh token was presented again; its session is revoked")
+
+
+async def revoke_session(
+    *,
+    session_id: uuid.UUID,
+    user_id: uuid.UUID,
+    store: KeyValueStore | None = None,
+    settings: Settings | None = None,
+) -> None:
+    """Ends a login session: its access and refresh tokens stop working everywhere."""
+    await AuthSession.filter(id=session_id, revoked_at=None).update(revoked_at=_now())
+    await invalidate_cached_user(user_id=user_id, store=store, settings=settings)
+
+
+async def revoke_user_sessions(
+    *,
+    user_id: uuid.UUID,
+    store: KeyValueStore | None = None,
+    settings: Settings | None = None,
+    except_session: uuid.UUID | str | None = None,
+) -> int:
+    """Ends every login session of a user (but `except_session`); the number ended."""
+    sessions = AuthSession.filter(user_id=user_id, revoked_at=None)
+    if except_session is not None:
+        sessions = sessions.exclude(id=except_session)
+    ended = await sessions.update(revoked_at=_now())
+    await invalidate_cached_user(user_id=user_id, store=store, settings=settings)
+    return ended
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+async def session_user(
+    *, claims: AccessClaims, store: KeyValueStore, cache: SessionCache | None = None
+) -> User | None:
+    """The user of a decoded access token while its session lives; None once revoked."""
+    user_id, session_id = _uuid_or_none(claims.subject), _uuid_or_none(claims.session_id)
+    if user_id is None or session_id is None:
+        return None
+    if cache is None:
+        return await _session_user_from_database(user_id=user_id, session_id=session_id)
+    try:
+        current = await store.get(user_key(user_id))
+    except STORE_ERRORS:
+        # Entries cannot be checked, and invalidations may be missed meanwhile: drop them all.
+        cache.clear()
+        logger.warning("session cache bypassed: the store did not answer")
+        return await _session_user_from_database(user_id=user_id, session_id=session_id)
+    if current is not None and current != TOMBSTONE:
+        cached = cache.get(session_id, current)
+        if cached is not None:
+            return cached
+    user = await _session_user_from_database(user_id=user_id, session_id=session_id)
+    if user is not None and current != TOMBSTONE:
+        await _fill(cache, store, session_id=session_id, user=user, current=current)
+    return user
+
+
+async def _fill(
+    cache: SessionCache,
+    store: KeyValueStore,
+    *,
+    session_id: uuid.UUID,
+    user: User,
+    current: bytes | None,
+) -> None:
+    """Caches a session read from the database, under a token no change has replaced."""
+    token = current
+    if token is None:
+        token = new_opaque_token().encode()
+        try:
+            # Only into an empty key: a change since our read left a tombstone there.
+            if not await store.add(user_key(user.id), token, ttl_seconds=cache.ttl_seconds):
+                return
+        except STORE_ERRORS:
+            return
+    cache.put(session_id, token, user)
+
+
+async def _session_user_from_database(*, user_id: uuid.UUID, session_id: uuid.UUID) -> User | None:
+    session = await AuthSession.get_or_none(
+        id=session_id, user_id=user_id, revoked_at=None
+    ).select_related("user")
+    return session.user if session is not None else None
+
+
+async def existing_user_ids(user_ids: set[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of `user_ids` that still have an account."""
+    return set(await User.filter(id__in=user_ids).values_list("id", flat=True))
