@@ -15,11 +15,14 @@ from tests.conftest import TEST_SECRET_KEY
 
 STRONG_SECRET = "ljP4rWnNBEFZqpmCgiybsq6aF5-cPFvzYUSyNRrat8KxLidj"
 
+# Every environment name a setting reads.
+SETTING_NAMES = frozenset(Settings.model_fields)
+
 
 def _python(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """Python in a process of its own, with no setting from this one's environment: only
     `env` and the `.env` file in `cwd` speak."""
-    clean = {k: v for k, v in os.environ.items() if k not in Settings.model_fields}
+    clean = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
     clean.update(env)
     clean["PYTHONPATH"] = str(BASE_DIR)
     return subprocess.run(

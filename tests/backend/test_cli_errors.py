@@ -17,6 +17,9 @@ from settings import BASE_DIR, Settings
 
 PASSWORD = "correct horse battery"
 
+# Every environment name a setting reads.
+SETTING_NAMES = frozenset(Settings.model_fields)
+
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory: pytest.TempPathFactory) -> str:
@@ -29,7 +32,7 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> str:
 def _cli(
     *args: str, url: str, stdin: str | None = None, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in Settings.model_fields}
+    clean = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
     clean.update({"DATABASE_URL": url, "APP_ENV": "test", **env})
     return subprocess.run(
         [sys.executable, str(BASE_DIR / "run.py"), *args],
