@@ -25,7 +25,7 @@ from settings import BASE_DIR, settings
 def _return_large_blocks_to_the_os() -> None:
     """glibc raises its mmap threshold after freeing a large block, so later blocks of that
     size (a 19 MiB password hash buffer, per login) come from arenas it never gives back:
-    a login burst left each worker 60 MB larger. A fixed threshold keeps every block over
+    a login burst left each worker much larger. A fixed threshold keeps every block over
     128 KiB in mmap, unmapped on free. Set in the master, inherited by every worker."""
     name = ctypes.util.find_library("c")
     if not name:
@@ -101,8 +101,8 @@ def post_fork(_server, worker) -> None:
 def post_worker_init(_worker) -> None:
     """Once the app is imported: what the worker built to get here (modules, routes, pydantic
     schemas; most of its memory) is never garbage, so the collector stops walking it. Each
-    full collection walked all of it and stopped the event loop for 90-140 ms under load:
-    the list's p99 tail (bench/serving.py, README)."""
+    full collection walked all of it and stopped the event loop under load: the list's p99
+    tail (docs/performance.md)."""
     gc.collect()
     gc.freeze()
 

@@ -388,4 +388,11 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 settings = load_settings()
-TORTOISE_ORM = settings.tortoise_config()
+
+
+def __getattr__(name: str) -> Any:
+    # `TORTOISE_ORM` is built when aerich asks for it, not at import: building it makes the
+    # SQLite database's folder, which importing the settings must not do.
+    if name == "TORTOISE_ORM":
+        return settings.tortoise_config()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,9 +8,9 @@ from typing import Any
 import typer
 import uvicorn
 
+from app.platform import migrations
 from app.platform.db import ping_database
 from app.platform.store import create_store
-from backend import db as migrations
 from backend.common import current_settings, fail, mask_url_password, out_console, print_json, run
 from settings import Settings
 

@@ -24,6 +24,7 @@ from tortoise.fields import Field
 
 from app.audit.models import AuditLog
 from app.platform.db import ping_database
+from app.platform.dialect import placeholders, quote
 from settings import Settings
 
 logger = logging.getLogger("app.audit")
@@ -54,15 +55,9 @@ def _insert_statement(dialect: str) -> tuple[str, tuple[tuple[str, Field[Any]], 
         for name, field in meta.fields_map.items()
         if name != "id" and field.model_field_name == name and name in meta.db_fields
     )
-    quote = "`" if dialect == "mysql" else '"'
-    if dialect == "postgres":
-        marks = [f"${n}" for n in range(1, len(columns) + 1)]
-    elif dialect == "mysql":
-        marks = ["%s"] * len(columns)
-    else:
-        marks = ["?"] * len(columns)
-    names = ", ".join(f"{quote}{field.source_field or name}{quote}" for name, field in columns)
-    table = f"{quote}{meta.db_table}{quote}"
+    marks = placeholders(dialect, len(columns))
+    names = ", ".join(quote(field.source_field or name, dialect) for name, field in columns)
+    table = quote(meta.db_table, dialect)
     sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(marks)})"  # noqa: S608  (model metadata, no input)
     return sql, columns
 

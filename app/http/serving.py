@@ -4,7 +4,7 @@
   worker; past it uvicorn answers 503 at once instead of queueing without end.
 - keep-alive: an idle connection is closed after gunicorn's `keepalive` (5 s).
 - the request head: uvicorn's httptools parser keeps every header line it is sent and only
-  then hands them over (the app's 16 KiB check came after ~40 MB had been held); this
+  then hands them over (the app's 16 KiB check came after all of it had been held); this
   protocol counts them as they are parsed and cuts the connection with 431 past 32 KiB.
 
 What a worker cannot do is time out a client that sends its head or body slowly, or refuse

@@ -34,8 +34,8 @@ PASSWORD_HELPER = PasswordHelper(
 )
 # Hashes at once per worker: more only queue for the same cores and hold more memory
 # (19 MiB each while it runs). One per worker keeps every core busy when there is a worker
-# per core (WEB_CONCURRENCY), as in production; two held a 2-worker server's workers at
-# 160 MB through a login burst (bench/serving.py), one keeps them under 150 MB.
+# per core (WEB_CONCURRENCY), as in production; two per worker held more memory through a
+# login burst for no more logins a second (docs/performance.md).
 HASH_CONCURRENCY = 1
 _HASH_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
     weakref.WeakKeyDictionary()

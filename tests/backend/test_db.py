@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 import settings as settings_module
 from app.auth.models import User
+from app.platform import migrations as db
 from app.study.models import StudyRecord
-from backend import db
 from run import cli
 from settings import BASE_DIR, Settings
 from tests.fixtures import schema, services, tally
