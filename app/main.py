@@ -25,6 +25,7 @@ from app.http.guards import HostCheck, RequestLimits
 from app.http.middleware import InputGuard, RequestObserver
 from app.http.openapi import operation_id
 from app.http.routing import include_gated
+from app.http.state import AppState
 from app.jobs.runner import broker_status, create_celery, outcome_counts
 from app.platform import metrics
 from app.platform.db import register_tortoise
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # exports its own Prometheus metrics (METRICS_ENABLED) instead.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    app.state = AppState()
     app.state.settings = settings
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from contextlib import nullcontext
 from datetime import UTC, date, datetime, timedelta
 
 import typer
@@ -95,15 +96,10 @@ def seed_command(
     started = time.perf_counter()
 
     async def work() -> tuple[int, int]:
-        if as_json:
-            return await seed(
-                users=users,
-                records_per_user=records_per_user,
-                prefix=prefix,
-                seed_value=seed_value,
-                progress=None,
-            )
-        with Progress(console=out_console, transient=True) as progress:
+        # A progress bar for people; none in JSON mode, where the output is read by code.
+        with (
+            nullcontext(None) if as_json else Progress(console=out_console, transient=True)
+        ) as progress:
             return await seed(
                 users=users,
                 records_per_user=records_per_user,

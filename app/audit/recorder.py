@@ -11,7 +11,6 @@ import logging
 import re
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -24,6 +23,7 @@ from app.audit.models import (
     USER_AGENT_MAX_LENGTH,
 )
 from app.audit.writer import AuditEntry, AuditWriter
+from app.http.middleware import Answered
 from app.http.net import client_ip
 from app.http.routing import route_template
 
@@ -146,34 +146,15 @@ class AuditRecorder:
     def wants(self, scope: Scope) -> bool:
         return not (self.exclude_paths and scope["path"].startswith(self.exclude_paths))
 
-    def record(
-        self,
-        scope: Scope,
-        *,
-        request_id: str,
-        created_at: datetime,
-        status: int,
-        duration_ms: float,
-        response_bytes: int,
-    ) -> None:
+    def record(self, scope: Scope, answered: Answered) -> None:
         """Queues the entry; never raises (the audit trail must never turn an answered
         request into a failure) and never waits."""
         try:
-            self.writer.enqueue(
-                self._entry(scope, request_id, created_at, status, duration_ms, response_bytes)
-            )
+            self.writer.enqueue(self._entry(scope, answered))
         except Exception:  # pylint: disable=broad-exception-caught
             logger.exception("audit: could not record %s %s", scope["method"], scope["path"])
 
-    def _entry(  # pylint: disable=too-many-arguments  # one request's facts
-        self,
-        scope: Scope,
-        request_id: str,
-        created_at: datetime,
-        status: int,
-        duration_ms: float,
-        response_bytes: int,
-    ) -> AuditEntry:
+    def _entry(self, scope: Scope, answered: Answered) -> AuditEntry:
         state = scope.get("state") or {}
         user_agent = None
         for name, value in scope["headers"]:
@@ -183,16 +164,16 @@ class AuditRecorder:
         query = scope.get("query_string", b"").decode("latin-1")
         ip = client_ip(scope, self.trusted_proxies)
         return {
-            "created_at": created_at,
-            "request_id": _clean(request_id, REQUEST_ID_MAX_LENGTH),
+            "created_at": answered.created_at,
+            "request_id": _clean(answered.request_id, REQUEST_ID_MAX_LENGTH),
             "method": _clean(scope["method"], METHOD_MAX_LENGTH),
             "path": _clean(redact_tokens(scope["path"]), PATH_MAX_LENGTH),
             "route": _clean(route, ROUTE_MAX_LENGTH) if (route := route_template(scope)) else None,
             "query": _clean(redact_query(query), QUERY_MAX_LENGTH) if query else "",
-            "status_code": status,
-            "duration_ms": round(duration_ms, 3),
+            "status_code": answered.status,
+            "duration_ms": round(answered.duration_ms, 3),
             "client_ip": ip[:CLIENT_IP_MAX_LENGTH] if ip else None,
             "user_agent": user_agent,
             "user_id": _user_id(state),
-            "response_bytes": response_bytes,
+            "response_bytes": answered.response_bytes,
         }

@@ -15,6 +15,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from app.auth import sessions
 from app.auth.models import User
+from app.http.state import app_state
 from app.platform.security import AccessClaims, decode_access_token
 
 LOGIN_URL = "/api/v1/auth/jwt/login"
@@ -45,7 +46,7 @@ async def authenticate(
 
     It runs on nearly every request, so it reads the settings and the store off the app
     state itself: each sub-dependency FastAPI solves costs more than the read."""
-    state = request.app.state
+    state = app_state(request)
     claims = decode_access_token(token, secret=state.settings.SECRET_KEY) if token else None
     if claims is None:
         raise _unauthorized()

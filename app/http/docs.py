@@ -8,6 +8,7 @@ them; only its files are used, mounted under /docs/static.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.resources import files
 
 from fastapi import FastAPI, Request
@@ -49,20 +50,25 @@ def add_docs(app: FastAPI, *, openapi_url: str) -> None:
     """Adds /docs, /redoc and their assets to `app` (call only when the docs are on)."""
     app.mount(STATIC_URL, StaticFiles(directory=str(ASSETS_DIR)), name="docs-static")
 
+    def urls(request: Request) -> tuple[str, Callable[[str], str]]:
+        """The schema's URL and a function naming an asset's, under the app's root path."""
+        root = request.scope.get("root_path", "")
+        return f"{root}{openapi_url}", lambda name: f"{root}{STATIC_URL}/{name}"
+
     @app.get(DOCS_URL, include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
+        schema, asset = urls(request)
         root = request.scope.get("root_path", "")
-        return _page(
-            get_swagger_ui_html(
-                openapi_url=f"{root}{openapi_url}",
-                title=f"{app.title} - Swagger UI",
-                swagger_js_url=f"{root}{STATIC_URL}/swagger-ui-bundle.js",
-                swagger_css_url=f"{root}{STATIC_URL}/swagger-ui.css",
-                swagger_favicon_url=f"{root}{STATIC_URL}/favicon.png",
-                oauth2_redirect_url=f"{root}{OAUTH2_REDIRECT_URL}",
-                swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
-            )
+        page = get_swagger_ui_html(
+            openapi_url=schema,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=asset("swagger-ui-bundle.js"),
+            swagger_css_url=asset("swagger-ui.css"),
+            swagger_favicon_url=asset("favicon.png"),
+            oauth2_redirect_url=f"{root}{OAUTH2_REDIRECT_URL}",
+            swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
         )
+        return _page(page)
 
     @app.get(OAUTH2_REDIRECT_URL, include_in_schema=False)
     async def swagger_ui_redirect() -> HTMLResponse:
@@ -70,13 +76,12 @@ def add_docs(app: FastAPI, *, openapi_url: str) -> None:
 
     @app.get(REDOC_URL, include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
-        root = request.scope.get("root_path", "")
-        return _page(
-            get_redoc_html(
-                openapi_url=f"{root}{openapi_url}",
-                title=f"{app.title} - ReDoc",
-                redoc_js_url=f"{root}{STATIC_URL}/redoc.standalone.js",
-                redoc_favicon_url=f"{root}{STATIC_URL}/favicon.png",
-                with_google_fonts=False,
-            )
+        schema, asset = urls(request)
+        page = get_redoc_html(
+            openapi_url=schema,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=asset("redoc.standalone.js"),
+            redoc_favicon_url=asset("favicon.png"),
+            with_google_fonts=False,
         )
+        return _page(page)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -38,21 +39,39 @@ from app.platform import metrics
 from app.platform.context import request_id_var
 
 
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """What the observer saw of one request besides its scope."""
+
+    request_id: str
+    created_at: datetime
+    status: int
+    duration_ms: float
+    response_bytes: int
+
+
 class RequestRecorder(Protocol):
     """What records an answered request (the audit trail's recorder, given by create_app)."""
 
     def wants(self, scope: Scope) -> bool: ...
 
-    def record(  # pylint: disable=too-many-arguments  # one request's facts
-        self,
-        scope: Scope,
-        *,
-        request_id: str,
-        created_at: datetime,
-        status: int,
-        duration_ms: float,
-        response_bytes: int,
-    ) -> None: ...
+    def record(self, scope: Scope, answered: Answered) -> None: ...
+
+
+class _HttpOnly:
+    """A middleware that passes anything but HTTP (lifespan, websockets) straight through."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.handle(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
 
 
 # The status recorded when the client went away or the server stopped before an answer.
@@ -61,7 +80,7 @@ SERVER_ERROR_STATUS = 500
 _BAD_HOST_BODY = b'{"detail":"Invalid host header"}'
 
 
-class RequestObserver:
+class RequestObserver(_HttpOnly):
     """Metrics, request id, audit entry and Host check, in that order, in one layer."""
 
     def __init__(
@@ -72,15 +91,12 @@ class RequestObserver:
         audit: RequestRecorder | None = None,
         count_metrics: bool = False,
     ) -> None:
-        self.app = app
+        super().__init__(app)
         self.hosts = hosts
         self.audit = audit
         self.count_metrics = count_metrics
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         client_value = None
         for name, value in scope["headers"]:
@@ -129,27 +145,20 @@ class RequestObserver:
             if audited and self.audit is not None and created_at is not None:
                 self.audit.record(
                     scope,
-                    request_id=request_id,
-                    created_at=created_at,
-                    status=status,
-                    duration_ms=seconds * 1000,
-                    response_bytes=response_bytes,
+                    Answered(request_id, created_at, status, seconds * 1000, response_bytes),
                 )
             if self.count_metrics:
                 metrics.observe(scope["method"], route_template(scope), status, seconds)
 
 
-class InputGuard:
+class InputGuard(_HttpOnly):
     """The JSON error guard, the size limits and the text guard, in that order, in one layer."""
 
     def __init__(self, app: ASGIApp, *, limits: RequestLimits) -> None:
-        self.app = app
+        super().__init__(app)
         self.limits = limits
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def tracking_send(message: Message) -> None:

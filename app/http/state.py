@@ -1,8 +1,12 @@
-"""Typed access to what the lifespan puts on `app.state`, and what is built from it."""
+"""The application's state, typed: what create_app and its lifespan put on `app.state`,
+and the dependencies that hand it to routes."""
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
+from celery import Celery
 from fastapi import BackgroundTasks, Depends, Request
+from starlette.datastructures import State
 
 from app.jobs.runner import CeleryJobs, InProcessJobs, JobContext, Jobs
 from app.notify.mail import MailSender, create_mail_sender
@@ -11,12 +15,35 @@ from app.platform.store import KeyValueStore
 from settings import Settings
 
 
+class AppState(State):
+    """`app.state` of this service: the same attribute access as Starlette's State, with
+    every attribute named and typed here. The ones a domain provides are typed `Any`: this
+    floor does not import domains."""
+
+    settings: Settings
+    # Made by the lifespan: the shared store (Redis, or in-process without REDIS_URL).
+    store: KeyValueStore
+    celery: Celery | None
+    # app.auth.sessions.SessionCache, or None when sessions are not cached.
+    session_cache: Any
+    # app.audit.writer.AuditWriter, or None when the audit trail is off.
+    audit_writer: Any
+    # app.flows.remove_account: deregistration across the domains.
+    remove_account: Callable[..., Awaitable[None]]
+    # Sets the job gauges before a /metrics scrape.
+    metrics_probe: Callable[[], Awaitable[None]]
+
+
+def app_state(request: Request) -> AppState:
+    return request.app.state  # type: ignore[no-any-return]  # create_app sets an AppState
+
+
 async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    return app_state(request).settings
 
 
 async def get_store(request: Request) -> KeyValueStore:
-    return request.app.state.store
+    return app_state(request).store
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -46,7 +73,7 @@ async def get_jobs(
     sms: SmsSenderDep,
 ) -> Jobs:
     """The Celery queue when a broker is configured; this process, after the answer, if not."""
-    celery = request.app.state.celery
+    celery = app_state(request).celery
     if celery is not None:
         return CeleryJobs(celery, settings.CELERY_QUEUE)
     return InProcessJobs(JobContext(settings=settings, store=store, mail=mail, sms=sms), background)

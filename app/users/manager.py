@@ -16,7 +16,7 @@ from fastapi_users.jwt import decode_jwt
 
 from app.auth import sessions
 from app.auth.models import User
-from app.http.state import JobsDep, SettingsDep, StoreDep
+from app.http.state import JobsDep, SettingsDep, StoreDep, app_state
 from app.jobs.runner import InProcessJobs, JobContext, Jobs
 from app.notify.mail import MailSender, create_mail_sender
 from app.notify.sms import create_sms_sender
@@ -298,7 +298,7 @@ async def get_user_manager(
         settings,
         store=store,
         jobs=jobs,
-        remove_account=request.app.state.remove_account,
+        remove_account=app_state(request).remove_account,
     )
 
 
