@@ -11,7 +11,7 @@ more `send` wrapper per request. Now two, named by what they do:
 - `InputGuard`, met last before the app: an unhandled exception becomes a logged JSON 500
   (or a 503 for an outage), oversized requests are refused before the app reads them, and
   text no database can store is refused with 422 (app/http/guards.py holds those
-  rules and their helpers, app/http/guards.py).
+  rules and their helpers).
 """
 
 from __future__ import annotations

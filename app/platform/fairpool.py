@@ -4,8 +4,7 @@ asyncpg's pool keeps free connections in an asyncio queue. A request that finds 
 when a connection comes back the first waiter is woken, but a request arriving meanwhile
 takes the connection first, and the woken waiter, finding the queue empty again, waits at
 the back. Under load (more requests in flight than connections) a few requests were passed
-over again and again: seconds of waiting, the list's p99 at 12 x its p50 and wrk timeouts
-at 256 connections (README, Performance).
+over again and again: seconds of waiting and a long p99 tail under load (docs/performance.md).
 
 `FairPool` puts a first-come, first-served gate in front: one ticket per connection of the
 pool, and a returned ticket goes straight to the longest waiter, so no one can overtake.
