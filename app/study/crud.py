@@ -149,7 +149,8 @@ class StudyRecordCRUDRouter(GatedRouter, TortoiseCRUDRouter):
         async def update_study_record(record: OwnedRecord, record_in: body) -> StudyRecord:  # type: ignore[valid-type]
             return await records.update(record=record, record_in=record_in)
 
-        update_study_record.__doc__ = description  # the operation's description
+        # FastAPI reads the operation's description from the docstring.
+        update_study_record.__doc__ = description
         return update_study_record
 
     def _delete_one(self, *args: Any, **kwargs: Any) -> Route:
