@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 from app.audit import service as audit_service
 from app.auth.models import User
 from app.platform.store import KeyValueStore
-from app.study import service as study_service
+from app.study import records as study_records
 
 
 async def remove_account(*, user: User, store: KeyValueStore | None) -> None:
@@ -26,7 +26,7 @@ async def remove_account(*, user: User, store: KeyValueStore | None) -> None:
             # The user's row first: a record being added for it meanwhile finishes (and is
             # counted) before the kept counts drop the account's records.
             await User.filter(id=user.id).select_for_update().first()
-            await study_service.delete_owner_records(owner_id=user.id)
+            await study_records.delete_owner_records(owner_id=user.id)
             await audit_service.detach_user(user_id=user.id)
             await user.delete()
     except BaseException:

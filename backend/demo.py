@@ -12,8 +12,8 @@ from fastapi_users.password import PasswordHelper
 from rich.progress import Progress
 
 from app.auth.models import User
-from app.study import service
 from app.study.models import StudyRecord
+from app.study.records import create_many
 from backend.common import current_settings, out_console, print_json, require_yes, run
 
 cli = typer.Typer(help="Demo data.", no_args_is_help=True)
@@ -67,7 +67,7 @@ async def seed(
         pending.extend(_records(owner, records_per_user, rng, today))
         if len(pending) >= BATCH_SIZE or owner is owners[-1]:
             # Through the service: the users' counts and per-day rollup stay exact.
-            created += await service.create_many(pending, batch_size=BATCH_SIZE)
+            created += await create_many(pending, batch_size=BATCH_SIZE)
             if progress and task is not None:
                 progress.update(task, advance=len(pending))
             pending = []

@@ -13,8 +13,10 @@ from pathlib import Path
 import typer
 
 from app.auth.models import User
-from app.study import service
-from app.study.schemas import StudyStats
+from app.study.formats import EXPORTERS
+from app.study.records import NO_FILTERS, scoped
+from app.study.schemas import DEFAULT_ORDER_BY, OrderBy, StudyStats
+from app.study.stats import summarize
 from app.users.adapter import TortoiseUserDatabase, normalize_email
 from backend.audit import ExportFormat, Write, format_option, output_option, write_export
 from backend.common import CommandError, out_console, print_json, print_table, run
@@ -34,8 +36,8 @@ def export_command(
     email: str = typer.Option(..., "--user", metavar="EMAIL", help="Whose records."),
     export_format: ExportFormat = format_option(),
     output: Path = output_option(),
-    order_by: service.OrderBy = typer.Option(
-        service.DEFAULT_ORDER_BY,
+    order_by: OrderBy = typer.Option(
+        DEFAULT_ORDER_BY,
         "--order-by",
         help="The list's sort keys (a leading '-' sorts descending; write --order-by=-minutes).",
     ),
@@ -44,9 +46,9 @@ def export_command(
 
     async def produce(write: Write) -> tuple[str, int]:
         user = await _user(email)
-        count = await service.scoped(owner_id=user.id).count()
-        chunks: AsyncIterator[str] = service.EXPORTERS[export_format](
-            owner_id=user.id, filters=service.NO_FILTERS, order_by=order_by
+        count = await scoped(owner_id=user.id).count()
+        chunks: AsyncIterator[str] = EXPORTERS[export_format](
+            owner_id=user.id, filters=NO_FILTERS, order_by=order_by
         )
         async for text in chunks:
             write(text)
@@ -82,7 +84,7 @@ def stats_command(
 
     async def work() -> tuple[str, StudyStats]:
         user = await _user(email) if email is not None else None
-        stats = await service.stats(
+        stats = await summarize(
             owner_id=user.id if user else None,
             studied_from=studied_from,
             studied_to=studied_to,

@@ -10,32 +10,23 @@ the list is a fastapi-pagination Page with filters, create answers 201, PATCH is
 delete-all is never registered. tests/study/test_generated_routes.py walks every route.
 """
 
-from collections.abc import Callable, Coroutine, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, params, status
+from fastapi import APIRouter, params, status
 from fastapi_crudrouter import TortoiseCRUDRouter
 from fastapi_pagination import Page
 
 from app.auth.dependencies import CurrentAuthentication, CurrentUser
 from app.http.openapi import errors
 from app.http.routing import GatedRouter
-from app.study import service
-from app.study.dependencies import NOT_FOUND_DETAIL, ListQueryDep, OwnedRecord, owner_scope
+from app.study import records
+from app.study.dependencies import ListQueryDep, OwnedRecord, owner_scope
 from app.study.models import StudyRecord
+from app.study.pages import page_of
 from app.study.schemas import StudyRecordCreate, StudyRecordRead, StudyRecordUpdate
 
 Route = Callable[..., Coroutine[Any, Any, Any]]
-
-
-@contextmanager
-def _gone_is_404() -> Iterator[None]:
-    """A record another request deleted after this one loaded it answers 404 too."""
-    try:
-        yield
-    except service.StudyRecordNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND_DETAIL) from None
 
 
 class StudyRecordCRUDRouter(GatedRouter, TortoiseCRUDRouter):
@@ -112,7 +103,7 @@ class StudyRecordCRUDRouter(GatedRouter, TortoiseCRUDRouter):
         ) -> Page[StudyRecordRead]:
             """Your study records, a page at a time, filtered and ordered."""
             params = query.params
-            rows, total = await service.page_of(
+            rows, total = await page_of(
                 owner_id=owner_scope(authentication),
                 filters=query.filters,
                 order_by=query.order_by,
@@ -135,35 +126,37 @@ class StudyRecordCRUDRouter(GatedRouter, TortoiseCRUDRouter):
             record_in: StudyRecordCreate, user: CurrentUser
         ) -> StudyRecord:
             """Log a study session; it is yours whatever the body says."""
-            return await service.create(owner_id=user.id, record_in=record_in)
+            return await records.create(owner_id=user.id, record_in=record_in)
 
         return create_study_record
 
     def _update(self, *args: Any, **kwargs: Any) -> Route:
-        async def replace_study_record(
-            record: OwnedRecord, record_in: StudyRecordCreate
-        ) -> StudyRecord:
-            """Replace every input field of one of your records (left-out ones get defaults)."""
-            with _gone_is_404():
-                return await service.update(record=record, record_in=record_in)
-
-        return replace_study_record
+        return self._updating(
+            StudyRecordCreate,
+            "Replace every input field of one of your records (left-out ones get defaults).",
+        )
 
     def _patch(self) -> Route:
-        async def patch_study_record(
-            record: OwnedRecord, record_in: StudyRecordUpdate
-        ) -> StudyRecord:
-            """Change only the given fields of one of your records."""
-            with _gone_is_404():
-                return await service.update(record=record, record_in=record_in)
+        return self._updating(
+            StudyRecordUpdate, "Change only the given fields of one of your records."
+        )
 
-        return patch_study_record
+    @staticmethod
+    def _updating(body: type[StudyRecordCreate | StudyRecordUpdate], description: str) -> Route:
+        """PUT and PATCH differ only in the body they take (and so in what `update` changes);
+        a record another request deleted meanwhile answers 404 like a missing one."""
+
+        async def update_study_record(record: OwnedRecord, record_in: body) -> StudyRecord:  # type: ignore[valid-type]
+            return await records.update(record=record, record_in=record_in)
+
+        # FastAPI reads the operation's description from the docstring.
+        update_study_record.__doc__ = description
+        return update_study_record
 
     def _delete_one(self, *args: Any, **kwargs: Any) -> Route:
         async def delete_study_record(record: OwnedRecord) -> StudyRecord:
             """Delete one of your records; answers it as it was."""
-            with _gone_is_404():
-                return await service.delete(record=record)
+            return await records.delete(record=record)
 
         return delete_study_record
 

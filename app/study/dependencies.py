@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, get_args
 from urllib.parse import unquote
 
-from fastapi import Depends, HTTPException, Path, Query, status
+from fastapi import Depends, Path, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi_pagination import Params
 from fastapi_pagination.cursor import CursorParams
@@ -17,18 +17,19 @@ from fastapi_pagination.cursor import CursorParams
 from app.auth.dependencies import Authentication, CurrentAuthentication, CurrentUser
 from app.http.pagination import DEFAULT_PAGE_SIZE, PageNumber, PageSize
 from app.http.types import IsoDate
-from app.study import exports, service
+from app.study import exports, records
+from app.study.cursor import Position
 from app.study.models import ExportJob, StudyRecord
-from app.study.schemas import utc_today
+from app.study.records import RecordFilters
+from app.study.schemas import DEFAULT_ORDER_BY, OrderBy, utc_today
 
-NOT_FOUND_DETAIL = "Item not found"
 # The id column is a 32-bit INT on every database; larger ids cannot exist.
 MAX_RECORD_ID = 2**31 - 1
 
 # A cursor is a few dozen characters; anything much longer was not made by us.
 MAX_CURSOR_LENGTH = 512
 _INT_RANGE = (-(2**31), 2**31 - 1)  # the minutes column is a 32-bit INT everywhere
-_ORDER_KEYS = frozenset(get_args(service.OrderBy))
+_ORDER_KEYS = frozenset(get_args(OrderBy))
 
 RecordId = Annotated[int, Path(ge=1, le=MAX_RECORD_ID, description="Study record id")]
 
@@ -48,10 +49,7 @@ VisibleOwnerId = Annotated[uuid.UUID | None, Depends(visible_owner_id)]
 
 async def get_owned_record(item_id: RecordId, owner_id: VisibleOwnerId) -> StudyRecord:
     """The record when the caller may see it; someone else's answers 404 like a missing one."""
-    try:
-        return await service.get_or_404(record_id=item_id, owner_id=owner_id)
-    except service.StudyRecordNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND_DETAIL) from None
+    return await records.get(record_id=item_id, owner_id=owner_id)
 
 
 OwnedRecord = Annotated[StudyRecord, Depends(get_owned_record)]
@@ -102,7 +100,7 @@ async def record_filters(
     studied_to: StudiedTo = None,
     subject: SubjectFilter = None,
     q: TitleFilter = None,
-) -> service.RecordFilters:
+) -> RecordFilters:
     """The record filters (the export's dependency; the two lists call it from their own
     query dependency); an empty `subject` or `q` filters nothing."""
     _check_range(studied_from, studied_to)
@@ -111,11 +109,11 @@ async def record_filters(
 
 def make_filters(
     *, subject: str | None, studied_from: date | None, studied_to: date | None, q: str | None
-) -> service.RecordFilters:
+) -> RecordFilters:
     """The filters as given in a query string or an export job's body, normalised."""
     # Stored subjects carry no surrounding whitespace, so neither does the filter.
     subject = subject.strip() if subject is not None else None
-    return service.RecordFilters(
+    return RecordFilters(
         subject=subject or None,
         studied_from=studied_from,
         studied_to=studied_to,
@@ -123,7 +121,7 @@ def make_filters(
     )
 
 
-RecordFiltersDep = Annotated[service.RecordFilters, Depends(record_filters)]
+RecordFiltersDep = Annotated[RecordFilters, Depends(record_filters)]
 
 
 async def today() -> date:
@@ -135,7 +133,7 @@ Today = Annotated[date, Depends(today)]
 
 
 OrderByQuery = Annotated[
-    service.OrderBy,
+    OrderBy,
     Query(description="Sort key; a leading '-' sorts descending. Ties are broken by id."),
 ]
 
@@ -147,7 +145,7 @@ def _bad_cursor(message: str, raw: str) -> RequestValidationError:
     )
 
 
-def encode_position(position: service.Position) -> str:
+def encode_position(position: Position) -> str:
     """The cursor's content (CursorPage base64-encodes and URL-quotes it)."""
     value = position.value
     if isinstance(value, datetime):
@@ -180,7 +178,7 @@ def _sort_value(order_by: str, value: Any) -> date | int | datetime:
     return moment.astimezone(UTC)
 
 
-def decode_position(raw: str, order_by: service.OrderBy) -> service.Position:
+def decode_position(raw: str, order_by: OrderBy) -> Position:
     """The position a cursor of ours holds; anything else is a 422 (never reaches SQL)."""
     try:
         content = json.loads(base64.b64decode(unquote(raw), validate=True).decode())
@@ -194,7 +192,7 @@ def decode_position(raw: str, order_by: service.OrderBy) -> service.Position:
         raise _bad_cursor("not a cursor this API made", raw) from None
     if key != order_by:
         raise _bad_cursor(f"this cursor belongs to order_by={key}", raw)
-    return service.Position(key, direction == "b", sort_value, record_id)
+    return Position(key, direction == "b", sort_value, record_id)
 
 
 CursorValue = Annotated[
@@ -212,9 +210,9 @@ CursorValue = Annotated[
 class ListQuery:
     """The offset list's query string: filters, page and order."""
 
-    filters: service.RecordFilters
+    filters: RecordFilters
     params: Params
-    order_by: service.OrderBy
+    order_by: OrderBy
 
 
 async def list_query(
@@ -225,7 +223,7 @@ async def list_query(
     q: TitleFilter = None,
     page: PageNumber = 1,
     size: PageSize = DEFAULT_PAGE_SIZE,
-    order_by: OrderByQuery = service.DEFAULT_ORDER_BY,
+    order_by: OrderByQuery = DEFAULT_ORDER_BY,
 ) -> ListQuery:
     return ListQuery(
         filters=await record_filters(studied_from, studied_to, subject, q),
@@ -241,10 +239,10 @@ ListQueryDep = Annotated[ListQuery, Depends(list_query)]
 class CursorQuery:
     """The cursor list's query string: filters, cursor (decoded) and order."""
 
-    filters: service.RecordFilters
+    filters: RecordFilters
     params: CursorParams
-    order_by: service.OrderBy
-    position: service.Position | None
+    order_by: OrderBy
+    position: Position | None
 
 
 async def cursor_query(
@@ -255,7 +253,7 @@ async def cursor_query(
     q: TitleFilter = None,
     cursor: CursorValue = None,
     size: PageSize = DEFAULT_PAGE_SIZE,
-    order_by: OrderByQuery = service.DEFAULT_ORDER_BY,
+    order_by: OrderByQuery = DEFAULT_ORDER_BY,
 ) -> CursorQuery:
     return CursorQuery(
         filters=await record_filters(studied_from, studied_to, subject, q),
@@ -272,10 +270,7 @@ async def get_owned_export_job(
     job_id: Annotated[uuid.UUID, Path(description="Export job id")], user: CurrentUser
 ) -> ExportJob:
     """The caller's own job; anyone else's answers 404 like a missing one."""
-    try:
-        return await exports.get_or_404(job_id=job_id, owner_id=user.id)
-    except exports.ExportJobNotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND_DETAIL) from None
+    return await exports.get(job_id=job_id, owner_id=user.id)
 
 
 OwnedExportJob = Annotated[ExportJob, Depends(get_owned_export_job)]

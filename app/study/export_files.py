@@ -22,8 +22,10 @@ from typing import Any, BinaryIO
 from celery.exceptions import SoftTimeLimitExceeded
 from tortoise.expressions import F
 
-from app.study import service
+from app.study.formats import EXPORTERS
 from app.study.models import ACTIVE_EXPORT_STATUSES, ExportJob, ExportStatus
+from app.study.records import RecordFilters
+from app.study.schemas import DEFAULT_ORDER_BY, OrderBy
 from settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -39,7 +41,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def filters_to_json(filters: service.RecordFilters, order_by: service.OrderBy) -> dict[str, Any]:
+def filters_to_json(filters: RecordFilters, order_by: OrderBy) -> dict[str, Any]:
     return {
         "order_by": order_by,
         "subject": filters.subject,
@@ -49,11 +51,11 @@ def filters_to_json(filters: service.RecordFilters, order_by: service.OrderBy) -
     }
 
 
-def filters_from_json(data: dict[str, Any]) -> service.RecordFilters:
+def filters_from_json(data: dict[str, Any]) -> RecordFilters:
     def day(value: str | None) -> date | None:
         return date.fromisoformat(value) if value else None
 
-    return service.RecordFilters(
+    return RecordFilters(
         subject=data.get("subject"),
         studied_from=day(data.get("studied_from")),
         studied_to=day(data.get("studied_to")),
@@ -124,11 +126,11 @@ async def write_file(*, job_id: uuid.UUID, settings: Settings) -> None:
         nonlocal rows
         rows += n
 
-    exporter = service.EXPORTERS[job.format]
+    exporter = EXPORTERS[job.format]
     lines = exporter(
         owner_id=None if job.all_owners else job.owner_id,  # type: ignore[attr-defined]
         filters=filters_from_json(job.filters),
-        order_by=job.filters.get("order_by") or service.DEFAULT_ORDER_BY,
+        order_by=job.filters.get("order_by") or DEFAULT_ORDER_BY,
         on_chunk=count,
     )
     try:

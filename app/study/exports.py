@@ -11,39 +11,31 @@ from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
 from app.jobs.runner import Jobs, JobsUnavailable
-from app.study import service, tasks
+from app.study import tasks
+from app.study.errors import ExportExpired, ExportJobNotFound, ExportNotReady, TooManyExports
 from app.study.export_files import file_path, filters_to_json, now
 from app.study.models import ACTIVE_EXPORT_STATUSES, ExportJob, ExportStatus
+from app.study.records import RecordFilters
+from app.study.schemas import DEFAULT_ORDER_BY, OrderBy
 
 logger = logging.getLogger(__name__)
 
 
-class ExportJobNotFound(LookupError):
-    """No such job for this owner: it does not exist or belongs to someone else."""
-
-
-class TooManyExports(Exception):
-    """The owner already has EXPORT_MAX_ACTIVE_PER_USER jobs queued or running."""
-
-
-class ExportNotReady(Exception):
-    """The job has not finished (or failed): there is no file yet."""
-
-
-class ExportExpired(Exception):
-    """The job's file was kept until `expires_at`, which has passed."""
-
-
-def list(*, owner_id: uuid.UUID) -> QuerySet[ExportJob]:  # pylint: disable=redefined-builtin  # STYLE.md's verb
+def query(*, owner_id: uuid.UUID) -> QuerySet[ExportJob]:
     """The owner's jobs, newest first."""
     return ExportJob.filter(owner_id=owner_id).order_by("-created_at", "-id")
 
 
-async def get_or_404(*, job_id: uuid.UUID, owner_id: uuid.UUID) -> ExportJob:
-    """The owner's job, or ExportJobNotFound (a superuser too sees only its own jobs)."""
-    job = await ExportJob.filter(id=job_id, owner_id=owner_id).first()
+async def find(*, job_id: uuid.UUID, owner_id: uuid.UUID) -> ExportJob | None:
+    """The owner's job, or None (a superuser too sees only its own jobs)."""
+    return await ExportJob.filter(id=job_id, owner_id=owner_id).first()
+
+
+async def get(*, job_id: uuid.UUID, owner_id: uuid.UUID) -> ExportJob:
+    """The owner's job, or ExportJobNotFound."""
+    job = await find(job_id=job_id, owner_id=owner_id)
     if job is None:
-        raise ExportJobNotFound(job_id)
+        raise ExportJobNotFound()
     return job
 
 
@@ -52,8 +44,8 @@ async def create(
     owner_id: uuid.UUID,
     all_owners: bool,
     export_format: str,
-    filters: service.RecordFilters,
-    order_by: service.OrderBy = service.DEFAULT_ORDER_BY,
+    filters: RecordFilters,
+    order_by: OrderBy = DEFAULT_ORDER_BY,
     jobs: Jobs,
     max_active: int,
 ) -> ExportJob:
@@ -69,7 +61,7 @@ async def create(
     active = await ExportJob.filter(owner_id=owner_id, status__in=ACTIVE_EXPORT_STATUSES).count()
     if active > max_active:
         await job.delete()
-        raise TooManyExports(owner_id)
+        raise TooManyExports()
     try:
         await jobs.submit(tasks.run_export, job_id=str(job.id))
     except JobsUnavailable:
@@ -83,10 +75,10 @@ async def create(
 def download_path(job: ExportJob, export_dir: Path) -> Path:
     """The finished file; ExportNotReady before `done`, ExportExpired after `expires_at`."""
     if job.status != ExportStatus.DONE:
-        raise ExportNotReady(job.id)
+        raise ExportNotReady()
     path = file_path(job, export_dir)
     if (job.expires_at is not None and job.expires_at <= now()) or not path.is_file():
-        raise ExportExpired(job.id)
+        raise ExportExpired()
     return path
 
 

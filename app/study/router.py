@@ -1,8 +1,8 @@
 """Study record routes under /api/v1/study-records."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import HTTPException, Query, Request, Response, status
+from fastapi import Query, Request, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
 from fastapi_pagination import Page
 
@@ -10,8 +10,9 @@ from app.auth.dependencies import CurrentAuthentication, CurrentUser
 from app.http.openapi import errors
 from app.http.pagination import PageParams
 from app.http.state import JobsDep, SettingsDep
-from app.study import exports, service
+from app.study import exports, stats
 from app.study.crud import StudyRecordCRUDRouter
+from app.study.cursor import Position, cursor_page
 from app.study.dependencies import (
     CursorQueryDep,
     DateRangeDep,
@@ -24,12 +25,23 @@ from app.study.dependencies import (
     make_filters,
     owner_scope,
 )
-from app.study.schemas import ExportJobCreate, ExportJobRead, StudyRecordCursorPage, StudyStats
+from app.study.formats import EXPORTERS
+from app.study.schemas import (
+    DEFAULT_ORDER_BY,
+    ExportJobCreate,
+    ExportJobRead,
+    StudyRecordCursorPage,
+    StudyStats,
+)
 
 ExportFormat = Literal["csv", "jsonl"]
 _MEDIA_TYPES: dict[str, str] = {
     "csv": "text/csv; charset=utf-8",
     "jsonl": "application/x-ndjson; charset=utf-8",
+}
+# What the download routes declare for 200 (their error answers differ).
+_FILE_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}
 }
 
 # One router for every study record route, the generated ones and these: each router a
@@ -40,7 +52,7 @@ router = StudyRecordCRUDRouter()
 @router.get("/stats", name="stats", responses=errors(401, 503))
 async def get_stats(owner_id: VisibleOwnerId, dates: DateRangeDep, today: Today) -> StudyStats:
     """Totals, minutes per subject and per day, and study streaks."""
-    return await service.stats(
+    return await stats.summarize(
         owner_id=owner_id,
         studied_from=dates.studied_from,
         studied_to=dates.studied_to,
@@ -54,7 +66,7 @@ async def list_study_records_by_cursor(
 ) -> StudyRecordCursorPage:
     """Your study records by cursor: every page costs the same however deep."""
     position, params = query.position, query.params
-    page = await service.cursor_page(
+    page = await cursor_page(
         owner_id=owner_scope(authentication),
         filters=query.filters,
         order_by=query.order_by,
@@ -62,7 +74,7 @@ async def list_study_records_by_cursor(
         position=position,
     )
 
-    def cursor(at: service.Position | None) -> str | None:
+    def cursor(at: Position | None) -> str | None:
         return encode_position(at) if at is not None else None
 
     return StudyRecordCursorPage.create(
@@ -79,10 +91,7 @@ async def list_study_records_by_cursor(
     "/export",
     name="export",
     response_class=StreamingResponse,
-    responses={
-        200: {"content": {"text/csv": {}, "application/x-ndjson": {}}},
-        **errors(401, 503),
-    },
+    responses={**_FILE_ANSWER, **errors(401, 503)},
 )
 async def export_records(
     user: CurrentUser,
@@ -90,11 +99,11 @@ async def export_records(
     filters: RecordFiltersDep,
     today: Today,
     export_format: Annotated[ExportFormat, Query(alias="format")] = "csv",
-    order_by: OrderByQuery = service.DEFAULT_ORDER_BY,
+    order_by: OrderByQuery = DEFAULT_ORDER_BY,
 ) -> StreamingResponse:
     """Download your records (with the list filters, in the list's order) as CSV or JSON
     lines."""
-    lines = service.EXPORTERS[export_format](owner_id=owner_id, filters=filters, order_by=order_by)
+    lines = EXPORTERS[export_format](owner_id=owner_id, filters=filters, order_by=order_by)
     scope = "all" if owner_id is None else str(user.id)
     filename = f"study-records-{scope}-{today.isoformat()}.{export_format}"
     return StreamingResponse(
@@ -137,18 +146,15 @@ async def create_export_job(
         studied_to=job_in.studied_to,
         q=job_in.q,
     )
-    try:
-        job = await exports.create(
-            owner_id=user.id,
-            all_owners=owner_id is None,
-            export_format=job_in.format,
-            filters=filters,
-            order_by=job_in.order_by,
-            jobs=jobs,
-            max_active=settings.EXPORT_MAX_ACTIVE_PER_USER,
-        )
-    except exports.TooManyExports:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS") from None
+    job = await exports.create(
+        owner_id=user.id,
+        all_owners=owner_id is None,
+        export_format=job_in.format,
+        filters=filters,
+        order_by=job_in.order_by,
+        jobs=jobs,
+        max_active=settings.EXPORT_MAX_ACTIVE_PER_USER,
+    )
     response.headers["Location"] = request.url_for("get_export_job", job_id=str(job.id)).path
     return ExportJobRead.model_validate(job)
 
@@ -156,7 +162,7 @@ async def create_export_job(
 @router.get("/exports", name="list_export_jobs", responses=errors(401, 503))
 async def list_export_jobs(user: CurrentUser, params: PageParams) -> Page[ExportJobRead]:
     """Your export jobs, newest first."""
-    query = exports.list(owner_id=user.id)
+    query = exports.query(owner_id=user.id)
     jobs = await query.offset((params.page - 1) * params.size).limit(params.size)
     total = await query.count()
     return Page[ExportJobRead].create(
@@ -175,7 +181,7 @@ async def get_export_job(job: OwnedExportJob) -> ExportJobRead:
     name="download_export_job",
     response_class=FileResponse,
     responses={
-        200: {"content": {"text/csv": {}, "application/x-ndjson": {}}},
+        **_FILE_ANSWER,
         **errors(
             401,
             404,
@@ -191,12 +197,7 @@ async def get_export_job(job: OwnedExportJob) -> ExportJobRead:
 )
 async def download_export(job: OwnedExportJob, settings: SettingsDep) -> FileResponse:
     """The finished export file."""
-    try:
-        path = exports.download_path(job, settings.EXPORT_DIR)
-    except exports.ExportNotReady:
-        raise HTTPException(status.HTTP_409_CONFLICT, "EXPORT_NOT_READY") from None
-    except exports.ExportExpired:
-        raise HTTPException(status.HTTP_410_GONE, "EXPORT_EXPIRED") from None
+    path = exports.download_path(job, settings.EXPORT_DIR)
     return FileResponse(
         path,
         media_type=_MEDIA_TYPES[job.format],

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from typer.testing import Result
 
-from app.study import service
 from app.study.models import StudyRecord
+from app.study.records import create_many
 from settings import Settings
 from tests.backend.conftest import create_user, in_db
 
@@ -19,7 +19,7 @@ def _seed(settings: Settings) -> None:
     bob = create_user(settings, "bob@example.com")
 
     async def work() -> None:
-        await service.create_many(
+        await create_many(
             [
                 StudyRecord(owner_id=alice.id, subject="math", title="limits", minutes=30,
                             studied_on=date(2024, 1, 30)),

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.study import service
 from app.study.models import StudyRecord
+from app.study.records import create_many
 from tests.conftest import register_and_login, unique_email
 
 URL = "/api/v1/study-records"
@@ -48,7 +48,7 @@ async def user_id(client: httpx.AsyncClient, headers: dict[str, str]) -> uuid.UU
 
 async def insert_records(owner_id: uuid.UUID, rows: list[tuple[str, int, date]]) -> None:
     """(subject, minutes, studied_on) rows in one bulk insert (counts kept), for set-ups."""
-    await service.create_many(
+    await create_many(
         [
             StudyRecord(owner_id=owner_id, subject=s, title=f"{s} {i}", minutes=m, studied_on=d)
             for i, (s, m, d) in enumerate(rows)

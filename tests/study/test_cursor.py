@@ -11,8 +11,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from app.study import service
 from app.study.models import StudyRecord
+from app.study.records import create_many
 from tests.study.conftest import URL, create_record, user_id
 
 CURSOR_URL = f"{URL}/cursor"
@@ -23,7 +23,7 @@ MOMENT = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 async def _seed(client: httpx.AsyncClient, headers: dict[str, str], count: int = 40) -> None:
     """Records with many ties in every sort key: 4 days, 3 minute values, 2 created_at."""
     owner = await user_id(client, headers)
-    await service.create_many(
+    await create_many(
         StudyRecord(
             owner_id=owner,
             subject=("Go", "Rust")[i % 2],

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.study.service import EXPORT_CHUNK_SIZE, EXPORT_FIELDS
+from app.study.formats import EXPORT_CHUNK_SIZE
+from app.study.records import ROW_FIELDS
 from tests.study.conftest import TODAY, URL, create_record, insert_records, user_id
 
 EXPORT = f"{URL}/export"
@@ -40,7 +41,7 @@ async def test_export_csv_is_an_attachment_with_every_record(
     disposition = response.headers["content-disposition"]
     assert disposition.startswith("attachment; filename=")
     assert disposition.endswith(f'-{TODAY.isoformat()}.csv"')
-    assert response.text.splitlines()[0] == ",".join(EXPORT_FIELDS)
+    assert response.text.splitlines()[0] == ",".join(ROW_FIELDS)
     rows = read_csv(response.text)
     # The list's default order: newest day first; on one day, the latest record first.
     assert rows == [{k: str(v) for k, v in record.items()} for record in reversed(records)]

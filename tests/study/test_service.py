@@ -1,4 +1,4 @@
-"""The study service without HTTP, as the admin CLI uses it."""
+"""The study domain without HTTP, as the admin CLI uses it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from datetime import date
 import httpx
 import pytest
 
-from app.study import service
+from app.study import formats, pages, records, stats
+from app.study.errors import StudyRecordNotFound
 from app.study.schemas import StudyRecordCreate, StudyRecordUpdate
 from tests.study.conftest import insert_records, user_id
 
@@ -24,7 +25,7 @@ from tests.study.conftest import insert_records, user_id
     ],
 )
 def test_longest_streak(days: list[date], expected: int) -> None:
-    assert service._longest_streak(days) == expected  # pylint: disable=protected-access  # the pure helper behind stats
+    assert stats._longest_streak(days) == expected  # pylint: disable=protected-access  # the pure helper behind stats
 
 
 async def test_service_scopes_by_owner_id_or_none_for_all(
@@ -33,20 +34,20 @@ async def test_service_scopes_by_owner_id_or_none_for_all(
     me = await user_id(client, user_headers)
     other = await user_id(client, other_user_headers)
     record_in = StudyRecordCreate(subject="Go", title="Generics", minutes=30)
-    mine = await service.create(owner_id=me, record_in=record_in)
-    theirs = await service.create(owner_id=other, record_in=record_in)
+    mine = await records.create(owner_id=me, record_in=record_in)
+    theirs = await records.create(owner_id=other, record_in=record_in)
 
-    assert await service.get(record_id=theirs.id, owner_id=me) is None
-    with pytest.raises(service.StudyRecordNotFound):
-        await service.get_or_404(record_id=theirs.id, owner_id=me)
-    assert (await service.get_or_404(record_id=theirs.id, owner_id=None)).id == theirs.id
-    assert [r.id for r in await service.list(owner_id=me)] == [mine.id]
-    assert {r.id for r in await service.list(owner_id=None)} == {mine.id, theirs.id}
+    assert await records.find(record_id=theirs.id, owner_id=me) is None
+    with pytest.raises(StudyRecordNotFound):
+        await records.get(record_id=theirs.id, owner_id=me)
+    assert (await records.get(record_id=theirs.id, owner_id=None)).id == theirs.id
+    assert [r.id for r in await records.query(owner_id=me)] == [mine.id]
+    assert {r.id for r in await records.query(owner_id=None)} == {mine.id, theirs.id}
 
-    updated = await service.update(record=mine, record_in=StudyRecordUpdate(minutes=50))
+    updated = await records.update(record=mine, record_in=StudyRecordUpdate(minutes=50))
     assert (updated.minutes, updated.title) == (50, "Generics")
-    assert (await service.delete(record=mine)).id == mine.id
-    assert await service.get(record_id=mine.id, owner_id=None) is None
+    assert (await records.delete(record=mine)).id == mine.id
+    assert await records.find(record_id=mine.id, owner_id=None) is None
 
 
 async def test_export_reads_in_keyset_chunks(
@@ -56,14 +57,14 @@ async def test_export_reads_in_keyset_chunks(
     await insert_records(owner, [("Go", 10, date(2024, 1, d)) for d in range(1, 6)])
     chunks = [
         [r["id"] for r in chunk]
-        async for chunk in service.iter_chunks(owner_id=owner, order_by="created_at", chunk_size=2)
+        async for chunk in formats.iter_chunks(owner_id=owner, order_by="created_at", chunk_size=2)
     ]
     assert [len(chunk) for chunk in chunks] == [2, 2, 1]
     flat = [i for chunk in chunks for i in chunk]
     assert flat == sorted(flat)
     assert len(set(flat)) == 5
 
-    lines = [part async for part in service.export_jsonl(owner_id=owner)]
+    lines = [part async for part in formats.export_jsonl(owner_id=owner)]
     assert sum(part.count("\n") for part in lines) == 5
 
 
@@ -72,9 +73,9 @@ async def test_stats_for_all_owners(
 ) -> None:
     await insert_records(await user_id(client, user_headers), [("Go", 10, date(2024, 1, 1))])
     await insert_records(await user_id(client, other_user_headers), [("Go", 5, date(2024, 1, 2))])
-    stats = await service.stats(owner_id=None, today=date(2024, 1, 3))
-    assert (stats.total_minutes, stats.record_count) == (15, 2)
-    assert (stats.longest_streak_days, stats.current_streak_days) == (2, 2)
+    summary = await stats.summarize(owner_id=None, today=date(2024, 1, 3))
+    assert (summary.total_minutes, summary.record_count) == (15, 2)
+    assert (summary.longest_streak_days, summary.current_streak_days) == (2, 2)
 
 
 async def test_unfiltered_page_is_one_statement_agreeing_with_the_query_builder(
@@ -98,14 +99,14 @@ async def test_unfiltered_page_is_one_statement_agreeing_with_the_query_builder(
     ):
         for owner_id, expected_total in ((me, 11), (None, 14)):
             for offset in (0, 4, 8, 12, 40):
-                rows, total = await service.page_of(
+                rows, total = await pages.page_of(
                     owner_id=owner_id, order_by=order_by, offset=offset, limit=4
                 )
                 generic = await (
-                    service.list(owner_id=owner_id, order_by=order_by)
+                    records.query(owner_id=owner_id, order_by=order_by)
                     .offset(offset)
                     .limit(4)
-                    .values(*service.EXPORT_FIELDS)
+                    .values(*records.ROW_FIELDS)
                 )
                 assert rows == generic, (order_by, owner_id, offset)
                 assert total == expected_total, (order_by, owner_id, offset)
