@@ -9,6 +9,7 @@ import functools
 import uuid
 from typing import Any, get_args
 
+from app.platform.dialect import placeholders, quote
 from app.study import records
 from app.study.models import StudyRecord
 from app.study.records import NO_FILTERS, ROW_FIELDS, RecordFilters
@@ -51,27 +52,29 @@ def _unfiltered_page_sql(dialect: str, order_by: OrderBy, all_owners: bool) -> s
 
     Parameters: (owner, limit, offset) on PostgreSQL, which names the owner twice by
     number; (owner, owner, limit, offset) on the others; (limit, offset) for all owners."""
-    q = "`" if dialect == "mysql" else '"'
+
+    def q(name: str) -> str:
+        return quote(name, dialect)
 
     def mark(number: int) -> str:
-        return {"postgres": f"${number}", "mysql": "%s"}.get(dialect, "?")
+        return placeholders(dialect, 1, start=number)[0]
 
     if order_by not in _ORDER_BYS:  # only our own names ever reach the SQL text
         raise ValueError(f"unknown order: {order_by!r}")
-    columns = ", ".join(f"{q}{name}{q}" for name in ROW_FIELDS)
+    columns = ", ".join(q(name) for name in ROW_FIELDS)
     direction = "DESC" if order_by.startswith("-") else "ASC"
     key = order_by.lstrip("-")
-    owner = f"{q}owner_id{q} = {mark(1)}"
+    owner = f"{q('owner_id')} = {mark(1)}"
     if all_owners:
         # The kept total is spread over slots (see app/study/tally.py).
-        kept, where, first = f"SUM({q}records{q}) FROM {q}study_record_total{q}", "", 1
+        kept, where, first = f"SUM({q('records')}) FROM {q('study_record_total')}", "", 1
     else:
-        kept = f"{q}records{q} FROM {q}study_record_count{q} WHERE {owner}"
+        kept = f"{q('records')} FROM {q('study_record_count')} WHERE {owner}"
         where, first = f" WHERE {owner}", 2
     return (
-        f"SELECT {columns}, (SELECT {kept}) AS {q}{_TOTAL_COLUMN}{q} "  # noqa: S608  (our constants only)
-        f"FROM {q}study_record{q}{where} "
-        f"ORDER BY {q}{key}{q} {direction}, {q}id{q} {direction} "
+        f"SELECT {columns}, (SELECT {kept}) AS {q(_TOTAL_COLUMN)} "  # noqa: S608  (our constants only)
+        f"FROM {q('study_record')}{where} "
+        f"ORDER BY {q(key)} {direction}, {q('id')} {direction} "
         f"LIMIT {mark(first)} OFFSET {mark(first + 1)}"
     )
 
