@@ -22,6 +22,7 @@ from app.platform.phone import InvalidPhoneNumber, normalize_phone
 from app.platform.store import create_store
 from app.users import phone as phone_service
 from app.users.adapter import TortoiseUserDatabase, normalize_email
+from app.users.errors import PhoneTaken
 from app.users.manager import UserManager
 from app.users.schemas import UserCreate, UserRead, UserUpdate
 from backend.common import (
@@ -266,7 +267,7 @@ def set_phone_command(
             return await phone_service.set_phone(
                 user=user, phone=phone, store=manager.store, settings=manager.settings
             )
-        except phone_service.PhoneTaken as exc:
+        except PhoneTaken as exc:
             raise CommandError(f"another account already has the phone number {phone}") from exc
 
     user = _with_user(email, change)
