@@ -186,25 +186,26 @@ def _yes_no(value: bool) -> str:
     return "yes" if value else "no"
 
 
+def _set_active(email: str, *, active: bool) -> User:
+    """Through the manager, so deactivating ends the account's login sessions too."""
+
+    async def change(manager: UserManager, user: User) -> User:
+        return await manager.update(UserUpdate(is_active=active), user, safe=False)
+
+    return _with_user(email, change)
+
+
 @cli.command("activate")
 def activate_command(email: str = EMAIL_ARGUMENT) -> None:
     """Let the account log in again."""
-
-    async def change(manager: UserManager, user: User) -> User:
-        return await manager.update(UserUpdate(is_active=True), user, safe=False)
-
-    user = _with_user(email, change)
+    user = _set_active(email, active=True)
     out_console.print(f"activated {user.email}", highlight=False)
 
 
 @cli.command("deactivate")
 def deactivate_command(email: str = EMAIL_ARGUMENT) -> None:
     """Stop the account from logging in and end its login sessions now."""
-
-    async def change(manager: UserManager, user: User) -> User:
-        return await manager.update(UserUpdate(is_active=False), user, safe=False)
-
-    user = _with_user(email, change)
+    user = _set_active(email, active=False)
     out_console.print(f"deactivated {user.email}; its login sessions are ended", highlight=False)
 
 
