@@ -8,9 +8,9 @@ email. What each does is app/users/accounts.py.
 """
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request, Response, status
+from fastapi import Depends, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.auth import sessions
@@ -19,12 +19,8 @@ from app.http.openapi import errors
 from app.http.routing import FormLimitRoute, GatedRouter
 from app.http.state import SettingsDep, StoreDep
 from app.users import accounts
-from app.users.dependencies import (
-    LOGIN_FORM_MAX_FIELDS,
-    AccountRateLimiterDep,
-    single_valued_login_form,
-)
-from app.users.manager import UserManagerDep
+from app.users.accounts import AccountsDep
+from app.users.dependencies import LOGIN_FORM_MAX_FIELDS, single_valued_login_form
 from app.users.phone_router import sms
 from app.users.schemas import (
     EmailRequest,
@@ -41,6 +37,13 @@ from app.users.schemas import (
 # (FormLimitRoute).
 auth = GatedRouter(prefix="/auth", tags=["auth"], route_class=FormLimitRoute)
 
+# The routes that mail a token answer 202 whether or not one was sent: the answer tells
+# nothing about the email.
+MAILS_A_TOKEN: dict[str, Any] = {
+    "status_code": status.HTTP_202_ACCEPTED,
+    "responses": errors(429, 503),
+}
+
 
 @auth.post(
     "/register",
@@ -49,17 +52,9 @@ auth = GatedRouter(prefix="/auth", tags=["auth"], route_class=FormLimitRoute)
     name="register",
     responses=errors(400, 429, 503),
 )
-async def register(
-    request: Request,
-    user_in: UserCreate,
-    user_manager: UserManagerDep,
-    limiter: AccountRateLimiterDep,
-) -> UserRead:
+async def register(user_in: UserCreate, account_service: AccountsDep) -> UserRead:
     """Create an account."""
-    user = await accounts.register(
-        user_in, user_manager=user_manager, limiter=limiter, request=request
-    )
-    return UserRead.model_validate(user)
+    return UserRead.model_validate(await account_service.register(user_in))
 
 
 @auth.post(
@@ -71,16 +66,10 @@ async def register(
     form_limits={"max_fields": LOGIN_FORM_MAX_FIELDS},
 )
 async def login(
-    request: Request,
-    credentials: Annotated[OAuth2PasswordRequestForm, Depends()],
-    user_manager: UserManagerDep,
-    limiter: AccountRateLimiterDep,
-    settings: SettingsDep,
+    credentials: Annotated[OAuth2PasswordRequestForm, Depends()], account_service: AccountsDep
 ) -> TokenPair:
     """Log in with email (as `username`) and password: an access and a refresh token."""
-    return await accounts.log_in(
-        credentials, user_manager=user_manager, limiter=limiter, settings=settings, request=request
-    )
+    return await account_service.log_in(credentials)
 
 
 @auth.post(
@@ -120,58 +109,25 @@ async def logout(
 auth.routes.extend(sms.routes)
 
 
-@auth.post(
-    "/forgot-password",
-    status_code=status.HTTP_202_ACCEPTED,
-    name="forgot_password",
-    responses=errors(429, 503),
-)
-async def forgot_password(
-    request: Request,
-    body: EmailRequest,
-    user_manager: UserManagerDep,
-    limiter: AccountRateLimiterDep,
-) -> None:
+@auth.post("/forgot-password", name="forgot_password", **MAILS_A_TOKEN)
+async def forgot_password(body: EmailRequest, account_service: AccountsDep) -> None:
     """Mail a password reset token, if the email has an active account (the answer is the same)."""
-    await accounts.forgot_password(
-        body.email, user_manager=user_manager, limiter=limiter, request=request
-    )
+    await account_service.forgot_password(body.email)
 
 
 @auth.post("/reset-password", name="reset_password", responses=errors(400, 429, 503))
-async def reset_password(
-    request: Request,
-    body: ResetPasswordRequest,
-    user_manager: UserManagerDep,
-    limiter: AccountRateLimiterDep,
-) -> None:
+async def reset_password(body: ResetPasswordRequest, account_service: AccountsDep) -> None:
     """Set a new password with a mailed reset token; the user's other tokens stop working."""
-    await accounts.reset_password(
-        body.token, body.password, user_manager=user_manager, limiter=limiter, request=request
-    )
+    await account_service.reset_password(body.token, body.password)
 
 
-@auth.post(
-    "/request-verify-token",
-    status_code=status.HTTP_202_ACCEPTED,
-    name="request_verify_token",
-    responses=errors(429, 503),
-)
-async def request_verify_token(
-    request: Request,
-    body: EmailRequest,
-    user_manager: UserManagerDep,
-    limiter: AccountRateLimiterDep,
-) -> None:
+@auth.post("/request-verify-token", name="request_verify_token", **MAILS_A_TOKEN)
+async def request_verify_token(body: EmailRequest, account_service: AccountsDep) -> None:
     """Mail a verification token, if the email has an unverified active account."""
-    await accounts.request_verify(
-        body.email, user_manager=user_manager, limiter=limiter, request=request
-    )
+    await account_service.request_verify(body.email)
 
 
 @auth.post("/verify", response_model=UserRead, name="verify", responses=errors(400, 503))
-async def verify(request: Request, body: VerifyRequest, user_manager: UserManagerDep) -> UserRead:
+async def verify(body: VerifyRequest, account_service: AccountsDep) -> UserRead:
     """Confirm an email address with a mailed verification token."""
-    return UserRead.model_validate(
-        await accounts.verify(body.token, user_manager=user_manager, request=request)
-    )
+    return UserRead.model_validate(await account_service.verify(body.token))

@@ -10,10 +10,9 @@ from app.auth.dependencies import CurrentUser, authenticate, bearer_scheme
 from app.http.openapi import errors
 from app.http.routing import FormLimitRoute
 from app.http.state import JobsDep, SettingsDep, StoreDep
-from app.users import accounts
 from app.users import phone as phone_service
+from app.users.accounts import AccountsDep
 from app.users.dependencies import AccountRateLimiterDep, body_phone, require_sms
-from app.users.manager import UserManagerDep
 from app.users.schemas import (
     PhoneBindRequest,
     SmsCodeRequest,
@@ -70,21 +69,14 @@ async def sms_code(
     responses=errors(400, 429, 503, descriptions=SMS_DISABLED_503),
 )
 async def sms_login(
-    request: Request,
-    body: SmsLoginRequest,
-    settings: SettingsDep,
-    store: StoreDep,
-    user_manager: UserManagerDep,
-    limiter: AccountRateLimiterDep,
+    body: SmsLoginRequest, settings: SettingsDep, store: StoreDep, account_service: AccountsDep
 ) -> TokenPair:
     """Log in with a phone number and the code texted to it: an access and a refresh token."""
-    await limiter.hit_sms_check()
+    await account_service.limiter.hit_sms_check()
     user = await phone_service.log_in_user(
         phone=body_phone(body.phone, settings), code=body.code, store=store, settings=settings
     )
-    return await accounts.open_session(
-        user, user_manager=user_manager, settings=settings, request=request
-    )
+    return await account_service.open_session(user)
 
 
 @me_phone.post(

@@ -11,9 +11,9 @@ from app.auth.models import User
 from app.http.openapi import errors
 from app.http.pagination import PageParams
 from app.http.routing import GatedRouter
-from app.users import accounts
 from app.users import service as users_service
-from app.users.dependencies import AccountRateLimiterDep, UserByIdDep
+from app.users.accounts import AccountsDep
+from app.users.dependencies import UserByIdDep
 from app.users.manager import UserManagerDep
 from app.users.phone_router import me_phone
 from app.users.schemas import DeregisterRequest, UserCount, UserRead, UserUpdate, UserUpdateMe
@@ -41,17 +41,10 @@ async def read_me(user: CurrentUser) -> UserRead:
     responses=errors(400, 401, 429, 503),
 )
 async def update_me(
-    request: Request,
-    user_in: UserUpdateMe,
-    user: CurrentUser,
-    user_manager: UserManagerDep,
-    limiter: AccountRateLimiterDep,
+    user_in: UserUpdateMe, user: CurrentUser, account_service: AccountsDep
 ) -> UserRead:
     """Change the current user's email, password (both need `current_password`) or name."""
-    user = await accounts.update_own(
-        user_in, user, user_manager=user_manager, limiter=limiter, request=request
-    )
-    return UserRead.model_validate(user)
+    return UserRead.model_validate(await account_service.update_own(user_in, user))
 
 
 @users.delete(
@@ -62,16 +55,10 @@ async def update_me(
     responses=errors(400, 401, 429, 503),
 )
 async def delete_me(
-    request: Request,
-    body: DeregisterRequest,
-    user: CurrentUser,
-    user_manager: UserManagerDep,
-    limiter: AccountRateLimiterDep,
+    request: Request, body: DeregisterRequest, user: CurrentUser, account_service: AccountsDep
 ) -> None:
     """Deregister: delete the account and its study records, with the current password."""
-    await accounts.deregister(
-        user, body.password, user_manager=user_manager, limiter=limiter, request=request
-    )
+    await account_service.deregister(user, body.password)
     # The account is gone: the audit row of this very request must not name it either.
     request.state.user_id = None
 
@@ -123,17 +110,13 @@ async def read_user(_superuser: CurrentSuperuser, user: UserByIdDep) -> UserRead
     responses=errors(400, 401, 403, 404, 503, descriptions=NO_SUCH_USER),
 )
 async def update_user(
-    request: Request,
     user_in: UserUpdate,
     _superuser: CurrentSuperuser,
     user: UserByIdDep,
-    user_manager: UserManagerDep,
+    account_service: AccountsDep,
 ) -> UserRead:
     """Change any field of an account, flags included (superuser)."""
-    user = await accounts.update(
-        user_in, user, user_manager=user_manager, safe=False, request=request
-    )
-    return UserRead.model_validate(user)
+    return UserRead.model_validate(await account_service.update(user_in, user, safe=False))
 
 
 @users.delete(
