@@ -26,33 +26,28 @@ from settings import Settings
 
 Operation = Literal["register", "update", "reset_password", "verify"]
 
-_REFUSALS: dict[Operation, tuple[tuple[tuple[type[Exception], ...], ErrorCode], ...]] = {
-    "register": (
-        ((exceptions.UserAlreadyExists,), ErrorCode.REGISTER_USER_ALREADY_EXISTS),
-        ((exceptions.InvalidPasswordException,), ErrorCode.REGISTER_INVALID_PASSWORD),
-    ),
-    "update": (
-        ((exceptions.UserAlreadyExists,), ErrorCode.UPDATE_USER_EMAIL_ALREADY_EXISTS),
-        ((exceptions.InvalidPasswordException,), ErrorCode.UPDATE_USER_INVALID_PASSWORD),
-    ),
-    "reset_password": (
-        (
-            (
-                exceptions.InvalidResetPasswordToken,
-                exceptions.UserNotExists,
-                exceptions.UserInactive,
-            ),
-            ErrorCode.RESET_PASSWORD_BAD_TOKEN,
-        ),
-        ((exceptions.InvalidPasswordException,), ErrorCode.RESET_PASSWORD_INVALID_PASSWORD),
-    ),
-    "verify": (
-        (
-            (exceptions.InvalidVerifyToken, exceptions.UserNotExists),
-            ErrorCode.VERIFY_USER_BAD_TOKEN,
-        ),
-        ((exceptions.UserAlreadyVerified,), ErrorCode.VERIFY_USER_ALREADY_VERIFIED),
-    ),
+_BAD_RESET_TOKEN = ErrorCode.RESET_PASSWORD_BAD_TOKEN
+_BAD_VERIFY_TOKEN = ErrorCode.VERIFY_USER_BAD_TOKEN
+_REFUSALS: dict[Operation, dict[type[exceptions.FastAPIUsersException], ErrorCode]] = {
+    "register": {
+        exceptions.UserAlreadyExists: ErrorCode.REGISTER_USER_ALREADY_EXISTS,
+        exceptions.InvalidPasswordException: ErrorCode.REGISTER_INVALID_PASSWORD,
+    },
+    "update": {
+        exceptions.UserAlreadyExists: ErrorCode.UPDATE_USER_EMAIL_ALREADY_EXISTS,
+        exceptions.InvalidPasswordException: ErrorCode.UPDATE_USER_INVALID_PASSWORD,
+    },
+    "reset_password": {
+        exceptions.InvalidResetPasswordToken: _BAD_RESET_TOKEN,
+        exceptions.UserNotExists: _BAD_RESET_TOKEN,
+        exceptions.UserInactive: _BAD_RESET_TOKEN,
+        exceptions.InvalidPasswordException: ErrorCode.RESET_PASSWORD_INVALID_PASSWORD,
+    },
+    "verify": {
+        exceptions.InvalidVerifyToken: _BAD_VERIFY_TOKEN,
+        exceptions.UserNotExists: _BAD_VERIFY_TOKEN,
+        exceptions.UserAlreadyVerified: ErrorCode.VERIFY_USER_ALREADY_VERIFIED,
+    },
 }
 
 
@@ -63,8 +58,8 @@ def refusals(operation: Operation) -> Iterator[None]:
     try:
         yield
     except exceptions.FastAPIUsersException as exc:
-        for kinds, code in _REFUSALS[operation]:
-            if not isinstance(exc, kinds):
+        for kind, code in _REFUSALS[operation].items():
+            if not isinstance(exc, kind):
                 continue
             if isinstance(exc, exceptions.InvalidPasswordException):
                 raise errors.InvalidPassword(code, exc.reason) from exc
