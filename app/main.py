@@ -34,7 +34,7 @@ from app.platform.logging import configure_logging
 from app.platform.store import StoreBreaker, create_store
 from app.study import exports
 from app.study.router import router as study_router
-from app.users.router import auth as auth_router
+from app.users.auth_router import auth as auth_router
 from app.users.router import users as users_router
 from settings import Settings
 from settings import settings as default_settings

@@ -22,6 +22,7 @@ from app.platform.phone import InvalidPhoneNumber, normalize_phone
 from app.platform.store import create_store
 from app.users import phone as phone_service
 from app.users.adapter import TortoiseUserDatabase, normalize_email
+from app.users.errors import PhoneTaken
 from app.users.manager import UserManager
 from app.users.schemas import UserCreate, UserRead, UserUpdate
 from backend.common import (
@@ -185,25 +186,26 @@ def _yes_no(value: bool) -> str:
     return "yes" if value else "no"
 
 
+def _set_active(email: str, *, active: bool) -> User:
+    """Through the manager, so deactivating ends the account's login sessions too."""
+
+    async def change(manager: UserManager, user: User) -> User:
+        return await manager.update(UserUpdate(is_active=active), user, safe=False)
+
+    return _with_user(email, change)
+
+
 @cli.command("activate")
 def activate_command(email: str = EMAIL_ARGUMENT) -> None:
     """Let the account log in again."""
-
-    async def change(manager: UserManager, user: User) -> User:
-        return await manager.update(UserUpdate(is_active=True), user, safe=False)
-
-    user = _with_user(email, change)
+    user = _set_active(email, active=True)
     out_console.print(f"activated {user.email}", highlight=False)
 
 
 @cli.command("deactivate")
 def deactivate_command(email: str = EMAIL_ARGUMENT) -> None:
     """Stop the account from logging in and end its login sessions now."""
-
-    async def change(manager: UserManager, user: User) -> User:
-        return await manager.update(UserUpdate(is_active=False), user, safe=False)
-
-    user = _with_user(email, change)
+    user = _set_active(email, active=False)
     out_console.print(f"deactivated {user.email}; its login sessions are ended", highlight=False)
 
 
@@ -266,7 +268,7 @@ def set_phone_command(
             return await phone_service.set_phone(
                 user=user, phone=phone, store=manager.store, settings=manager.settings
             )
-        except phone_service.PhoneTaken as exc:
+        except PhoneTaken as exc:
             raise CommandError(f"another account already has the phone number {phone}") from exc
 
     user = _with_user(email, change)

@@ -4,14 +4,18 @@ it. Services raise these, never FastAPI's HTTPException; routes need no `except`
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
-    """A failure with one answer: `{"detail": detail}` with `status_code`."""
+    """A failure with one answer: `{"detail": detail}` with `status_code`. The detail is
+    any JSON value: a code, or an object when the client needs more than one (a refused
+    password says which rule it broke)."""
 
     status_code: int = 400
-    detail: str = "BAD_REQUEST"
+    detail: Any = "BAD_REQUEST"
 
-    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None):
+    def __init__(self, detail: Any = None, *, headers: dict[str, str] | None = None):
         super().__init__(detail or self.detail)
         if detail is not None:
             self.detail = detail

@@ -1,5 +1,5 @@
 """Dependencies of the account routes: rate limits per client IP, email and phone, the SMS
-backend being on, and the user a superuser route names."""
+backend being on, a phone number in a body, and the user a superuser route names."""
 
 from __future__ import annotations
 
@@ -7,16 +7,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi_users import exceptions
 
 from app.auth.models import User
 from app.http.net import client_ip
 from app.http.state import SettingsDep, StoreDep
 from app.platform import ratelimit
+from app.platform.phone import InvalidPhoneNumber, normalize_phone
 from app.platform.store import KeyValueStore
 from app.users.adapter import normalize_email
+from app.users.errors import SmsDisabled, UserNotFound
 from app.users.manager import UserManagerDep
 from settings import Settings
 
@@ -121,23 +122,16 @@ class AccountRateLimiter:
             limit=self._limit(s.RATE_LIMIT_PASSWORD_PER_USER),
         )
 
+    async def _hit_ip(self, bucket: str, attempts: int) -> None:
+        await ratelimit.hit(self.store, bucket=bucket, key=self.ip, limit=self._limit(attempts))
+
     async def hit_sms_code(self) -> None:
         """A code request from this client IP (RATE_LIMIT_SMS_PER_IP per window)."""
-        await ratelimit.hit(
-            self.store,
-            bucket="sms_code:ip",
-            key=self.ip,
-            limit=self._limit(self.settings.RATE_LIMIT_SMS_PER_IP),
-        )
+        await self._hit_ip("sms_code:ip", self.settings.RATE_LIMIT_SMS_PER_IP)
 
     async def hit_sms_check(self) -> None:
         """A code guessed from this client IP: counted like password logins."""
-        await ratelimit.hit(
-            self.store,
-            bucket="sms_check:ip",
-            key=self.ip,
-            limit=self._limit(self.settings.RATE_LIMIT_LOGIN_PER_IP),
-        )
+        await self._hit_ip("sms_check:ip", self.settings.RATE_LIMIT_LOGIN_PER_IP)
 
 
 async def get_account_rate_limiter(
@@ -150,13 +144,22 @@ async def get_account_rate_limiter(
 
 AccountRateLimiterDep = Annotated[AccountRateLimiter, Depends(get_account_rate_limiter)]
 
-SMS_DISABLED = "SMS_DISABLED"
-
 
 async def require_sms(settings: SettingsDep) -> None:
     """503 SMS_DISABLED when SMS_BACKEND is none: no code can be sent, so none checked."""
     if settings.sms_backend == "none":
-        raise HTTPException(status_code=status.HTTP_503_SERVICE_UNAVAILABLE, detail=SMS_DISABLED)
+        raise SmsDisabled
+
+
+def body_phone(value: str, settings: Settings) -> str:
+    """A phone number from a request body in E.164; a 422 at `["body", "phone"]` like any
+    malformed field."""
+    try:
+        return normalize_phone(value, default_region=settings.SMS_DEFAULT_REGION)
+    except InvalidPhoneNumber as exc:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("body", "phone"), "msg": str(exc), "input": value}]
+        ) from exc
 
 
 # OAuth2's password form: grant_type, username, password, scope, client_id, client_secret.
@@ -182,10 +185,10 @@ async def single_valued_login_form(request: Request) -> None:
 
 async def get_user_or_404(user_id: uuid.UUID, user_manager: UserManagerDep) -> User:
     """The user named in the path; 404 when there is none."""
-    try:
-        return await user_manager.get(user_id)
-    except exceptions.UserNotExists as exc:
-        raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="Not Found") from exc
+    user = await user_manager.user_db.get(user_id)
+    if user is None:
+        raise UserNotFound
+    return user
 
 
 UserByIdDep = Annotated[User, Depends(get_user_or_404)]

@@ -1,7 +1,8 @@
 """Phone numbers of accounts and the SMS codes that prove them: asking for a code (the
 resend wait and daily cap per phone), checking one (a right guess spends it,
 SMS_MAX_ATTEMPTS wrong ones destroy it, atomically: app/platform/store.py), binding a
-phone. What a code is and how it travels sealed is app/users/codes.py."""
+phone, and which of these an SMS route does (`request_code`, `log_in_user`,
+`bind_with_code`). What a code is and how it travels sealed is app/users/codes.py."""
 
 from __future__ import annotations
 
@@ -14,13 +15,9 @@ from app.auth.models import User
 from app.jobs.runner import Jobs
 from app.platform import ratelimit
 from app.platform.store import KeyValueStore
-from app.users import tasks
+from app.users import errors, tasks
 from app.users.codes import Purpose, code_digest, code_key, new_code, sealed
 from settings import Settings
-
-
-class PhoneTaken(Exception):
-    """Another account has this phone number."""
 
 
 def _seconds_to_utc_midnight() -> tuple[str, int]:
@@ -110,12 +107,65 @@ async def set_phone(
     """Binds `phone` (E.164) to the account, or clears it with None; PhoneTaken when
     another account has it (checked, and held by the unique index against a race)."""
     if phone is not None and await taken_by_another(phone=phone, user=user):
-        raise PhoneTaken(phone)
+        raise errors.PhoneTaken
     previous, user.phone = user.phone, phone
     try:
         await user.save(update_fields=["phone"])
     except IntegrityError as exc:
         user.phone = previous
-        raise PhoneTaken(phone) from exc
+        raise errors.PhoneTaken from exc
     await sessions.invalidate_cached_user(user_id=user.id, store=store, settings=settings)
     return user
+
+
+async def request_code(
+    *, phone: str, user: User | None, store: KeyValueStore, settings: Settings, jobs: Jobs
+) -> None:
+    """Texts a code to `phone`: to bind it to `user`, or without one to log in. A login
+    code is sent only to a phone an active account has; for any other a decoy is stored,
+    so the answer tells nothing. PhoneTaken when binding a phone another account has."""
+    # Counted per phone before anything that depends on who has it, so probing whether a
+    # number is taken is bounded per number like asking for codes.
+    await count_code_request(phone=phone, store=store, settings=settings)
+    if user is not None:
+        if await taken_by_another(phone=phone, user=user):
+            raise errors.PhoneTaken
+        await send_new_code(
+            purpose="bind",
+            phone=phone,
+            user_id=str(user.id),
+            store=store,
+            settings=settings,
+            jobs=jobs,
+        )
+    elif await User.exists(phone=phone, is_active=True):
+        await send_new_code(purpose="login", phone=phone, store=store, settings=settings, jobs=jobs)
+    else:
+        await store_decoy_code(phone=phone, store=store, settings=settings)
+
+
+async def log_in_user(*, phone: str, code: str, store: KeyValueStore, settings: Settings) -> User:
+    """The active account that has `phone`, its login `code` spent; LoginBadCode for a
+    wrong code or no such account (the code is checked either way)."""
+    user = await User.get_or_none(phone=phone)
+    spent = await spend_code(
+        purpose="login", phone=phone, code=code, store=store, settings=settings
+    )
+    if not spent or user is None or not user.is_active:
+        raise errors.LoginBadCode
+    return user
+
+
+async def bind_with_code(
+    *, user: User, phone: str, code: str, store: KeyValueStore, settings: Settings
+) -> User:
+    """Binds `phone` to `user` with the bind `code` texted to it; PhoneBadCode for a wrong
+    code, PhoneTaken when another account has the phone."""
+    # The code first: only the holder of a code texted to the phone (each one counted per
+    # phone) learns that another account has the number.
+    spent = await spend_code(
+        purpose="bind", phone=phone, code=code, user_id=str(user.id), store=store, settings=settings
+    )
+    if not spent:
+        raise errors.PhoneBadCode
+    return await set_phone(user=user, phone=phone, store=store, settings=settings)
