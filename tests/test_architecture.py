@@ -1,5 +1,6 @@
 """The shape of the code: app/'s floors point down and its domains do not import each other
-(the import-linter contracts in pyproject.toml), the worker registers every scheduled job."""
+(the import-linter contracts in pyproject.toml), the worker registers every scheduled job,
+and no module in app/ holds more than one file's worth of concerns."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from settings import BASE_DIR
 
 APP = BASE_DIR / "app"
 DOMAINS = ("app.users", "app.study", "app.audit", "app.health")
+# A module past this many lines holds more than one concern: split it along its seams.
+MAX_MODULE_LINES = 400
 
 
 def test_import_contracts_are_kept() -> None:
@@ -45,6 +48,15 @@ def test_the_lower_floors_import_no_domain(graph: grimp.ImportGraph) -> None:
             assert not graph.chain_exists(importer=floor, imported=domain, as_packages=True), (
                 f"{floor} reaches {domain}"
             )
+
+
+def test_no_module_in_app_is_over_the_limit() -> None:
+    long = {
+        str(path.relative_to(BASE_DIR)): n
+        for path in APP.rglob("*.py")
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert not long, f"split these along their seams: {long}"
 
 
 def test_every_scheduled_job_is_a_registered_task() -> None:

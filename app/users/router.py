@@ -11,6 +11,7 @@ from app.auth.models import User
 from app.http.openapi import errors
 from app.http.pagination import PageParams
 from app.http.routing import GatedRouter
+from app.http.state import app_state
 from app.users import service as users_service
 from app.users.accounts import AccountsDep
 from app.users.dependencies import UserByIdDep
@@ -75,7 +76,7 @@ async def count(request: Request) -> UserCount:
     """How many accounts there are (may be a few seconds old)."""
     # A public, hot route: the store and the settings straight off the app state cost less
     # than two dependencies to solve.
-    state = request.app.state
+    state = app_state(request)
     total = await users_service.count_users(
         store=state.store, cache_seconds=state.settings.USER_COUNT_CACHE_SECONDS
     )
