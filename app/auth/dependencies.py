@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from app.auth import sessions
+from app.auth.errors import Forbidden, Unauthorized
 from app.auth.models import User
 from app.http.state import app_state
 from app.platform.security import AccessClaims, decode_access_token
@@ -31,14 +32,6 @@ class Authentication:
     claims: AccessClaims
 
 
-def _unauthorized() -> HTTPException:
-    return HTTPException(
-        status_code=status.HTTP_401_UNAUTHORIZED,
-        detail="Unauthorized",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
-
-
 async def authenticate(
     request: Request, token: Annotated[str | None, Depends(bearer_scheme)]
 ) -> Authentication:
@@ -49,10 +42,10 @@ async def authenticate(
     state = app_state(request)
     claims = decode_access_token(token, secret=state.settings.SECRET_KEY) if token else None
     if claims is None:
-        raise _unauthorized()
+        raise Unauthorized()
     user = await sessions.session_user(claims=claims, store=state.store, cache=state.session_cache)
     if user is None or not user.is_active:
-        raise _unauthorized()
+        raise Unauthorized()
     request.state.user_id = user.id
     request.state.session_id = claims.session_id
     return Authentication(user=user, claims=claims)
@@ -66,7 +59,7 @@ async def current_active_user(
 
 async def current_superuser(user: Annotated[User, Depends(current_active_user)]) -> User:
     if not user.is_superuser:
-        raise HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail="Forbidden")
+        raise Forbidden()
     return user
 
 

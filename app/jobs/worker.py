@@ -31,6 +31,7 @@ from app.jobs.runner import REGISTRY, Job, JobContext, JobPolicy, create_celery,
 from app.jobs.schedule import beat_schedule
 from app.notify.mail import create_mail_sender
 from app.notify.sms import create_sms_sender
+from app.platform.db import process_config
 from app.platform.logging import configure_logging
 from app.platform.store import create_store
 from settings import settings
@@ -72,7 +73,7 @@ def open_runtime() -> _Runtime:
         asyncio.set_event_loop(loop)
         # Each run_until_complete is a task of its own: the context returned here is entered
         # around every one of them (Tortoise keeps its connections in a context variable).
-        tortoise = loop.run_until_complete(Tortoise.init(config=settings.tortoise_config()))
+        tortoise = loop.run_until_complete(Tortoise.init(config=process_config(settings)))
         ctx = JobContext(
             settings=settings,
             store=create_store(settings.REDIS_URL, prefix=settings.REDIS_KEY_PREFIX),

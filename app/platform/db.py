@@ -20,7 +20,7 @@ async def reset_if_in_transaction(connection: asyncpg.Connection) -> None:
         await connection.reset()
 
 
-def tortoise_config(settings: Settings) -> dict[str, Any]:
+def process_config(settings: Settings) -> dict[str, Any]:
     """The settings' Tortoise config with the pool tuning of a long-running process."""
     config = settings.tortoise_config()
     default = config["connections"]["default"]
@@ -33,7 +33,7 @@ def tortoise_config(settings: Settings) -> dict[str, Any]:
 
 def register_tortoise(app: FastAPI, settings: Settings) -> RegisterTortoise:
     """Tortoise for the app's lifespan; the schema comes from migrations, never from here."""
-    return RegisterTortoise(app, config=tortoise_config(settings), generate_schemas=False)
+    return RegisterTortoise(app, config=process_config(settings), generate_schemas=False)
 
 
 async def ping_database(timeout_seconds: float) -> None:

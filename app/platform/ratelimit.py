@@ -20,8 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from fastapi import HTTPException, status
-
+from app.platform.errors import DomainError
 from app.platform.store import STORE_ERRORS, KeyValueStore, MemoryStore, StoreBreaker
 
 logger = logging.getLogger(__name__)
@@ -37,13 +36,14 @@ RETRY_STORE_AFTER_SECONDS = 5.0
 STRIKES_MEMORY_SECONDS = 86_400
 
 
-class RateLimitExceeded(HTTPException):
+class RateLimitExceeded(DomainError):
+    """Past a limit: 429 with the seconds until the next attempt may pass."""
+
+    status_code = 429
+    detail = TOO_MANY_REQUESTS
+
     def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=TOO_MANY_REQUESTS,
-            headers={"Retry-After": str(retry_after)},
-        )
+        super().__init__(headers={"Retry-After": str(retry_after)})
         self.retry_after = retry_after
 
 
