@@ -10,7 +10,7 @@ CLIENTGEN := $(VENV)/clientgen/.installed-$(OPENAPI_PYTHON_CLIENT)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format migrate check bench clean
+.PHONY: install run test test-fast lint format migrate check bench clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -36,6 +36,9 @@ run: migrate  ## install, migrate, serve on 127.0.0.1:8000 with reload
 
 test: install  ## the whole suite (REQUIRE_SERVICES=1 makes missing services fail)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install  ## the inner loop: everything but the tests that start processes
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: install  ## ruff and pylint
 	$(BIN)/ruff check .

@@ -1,8 +1,10 @@
 """Shared fixtures: a database per backend, the real app with its lifespan, and clients.
 
-Every test that asks for `client` (or `db_url`) runs once per backend: SQLite with the
-in-process store, PostgreSQL and MySQL with real Redis. Each starts from empty tables;
-the schema comes from the real migrations, applied once per backend and session.
+A test that asks for `client` (or `db_url`) runs on SQLite with the in-process store, and
+also on PostgreSQL and MySQL, with real Redis, when it is marked `dialects`: see
+tests/README.md for which tests are. Each starts from empty tables; the schema comes from
+the real migrations, applied once per backend and session. Passwords are hashed cheaply
+(the same code paths) except in tests marked `real_hashing`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from fastapi_users.password import PasswordHelper
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 from tortoise import Tortoise
 from tortoise.context import require_context
 
@@ -30,6 +35,62 @@ pytest_plugins = ["tests.fixtures.workers", "tests.fixtures.aliyun"]
 
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256-0123456789"
 PASSWORD = "correct horse battery staple"
+
+
+def _backend_is_chosen(item: pytest.Item) -> bool:
+    """Whether the test names its backends itself (`parametrize("backend", …)`)."""
+    for mark in item.iter_markers("parametrize"):
+        names = mark.args[0]
+        if "backend" in (names.split(",") if isinstance(names, str) else names):
+            return True
+    return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Runs a test on PostgreSQL and MySQL too only where the code under it differs by
+    dialect (marked `dialects`) or where it names its backends; SQLite otherwise."""
+    kept, left_out = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("backend") if callspec is not None else None
+        if (
+            backend in (None, "sqlite")
+            or item.get_closest_marker("dialects") is not None
+            or _backend_is_chosen(item)
+        ):
+            kept.append(item)
+        else:
+            left_out.append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One line at the end naming how many tests were skipped and for lack of what (only
+    a missing service skips a test, and under REQUIRE_SERVICES=1 that fails instead)."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else "skipped"
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if reasons:
+        listed = "; ".join(f"{n} for {reason}" for reason, n in sorted(reasons.items()))
+        terminalreporter.write_line(
+            f"{sum(reasons.values())} tests skipped: {listed} (REQUIRE_SERVICES=1 fails them)",
+            yellow=True,
+            bold=True,
+        )
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Argon2 at a low cost: the same code paths in a fraction of the time. A test that
+    measures hashing itself is marked `real_hashing`."""
+    if request.node.get_closest_marker("real_hashing") is not None:
+        return
+    cheap = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
+    monkeypatch.setattr("app.users.passwords.PASSWORD_HELPER", PasswordHelper(cheap))
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,9 @@ from settings import BASE_DIR, Settings
 from tests.conftest import PASSWORD, TEST_SECRET_KEY, unique_email
 from tests.fixtures import services
 
+# Runs openapi-python-client in a process of its own.
+pytestmark = pytest.mark.slow
+
 GENERATOR = BASE_DIR / ".venv" / "clientgen" / "bin" / "openapi-python-client"
 PACKAGE = "studylog_client"
 

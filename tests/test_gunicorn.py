@@ -61,6 +61,7 @@ def test_two_instances_have_their_own_control_socket(tmp_path: Path) -> None:
         assert Path(second).exists()
 
 
+@pytest.mark.slow
 def test_a_worker_freezes_what_it_built_before_serving() -> None:
     """gunicorn.conf.py's post_worker_init moves the imported app out of the collector's
     reach: full collections then walk only what requests made (they stopped the loop for

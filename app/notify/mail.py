@@ -1,8 +1,8 @@
 """Outgoing mail behind one small interface.
 
 `LogMailSender` writes mail to the log (the default, for development: it shows the links);
-`SmtpMailSender` sends through SMTP_HOST. smtplib blocks, so it runs in a worker thread;
-callers in a request hand `deliver` to a background task so the answer does not wait.
+`SmtpMailSender` sends through SMTP_HOST. smtplib blocks, so it runs in a worker thread.
+Mail goes from a job (app/users/tasks.py), never while a request waits.
 """
 
 from __future__ import annotations
@@ -96,13 +96,3 @@ def create_mail_sender(settings: Settings) -> MailSender:
             timeout_seconds=settings.SMTP_TIMEOUT_SECONDS,
         )
     return LogMailSender(show_body=not settings.is_production)
-
-
-async def deliver(sender: MailSender, message: MailMessage) -> bool:
-    """Sends, logging a failure instead of raising (it runs after the answer has gone)."""
-    try:
-        await sender.send(message)
-    except (OSError, smtplib.SMTPException) as exc:
-        logger.error("mail to %s failed: %s: %s", message.to, type(exc).__name__, exc)
-        return False
-    return True

@@ -10,7 +10,6 @@ in Redis, a lock in-process), so of two concurrent right guesses exactly one win
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import math
 import time
@@ -119,14 +118,17 @@ return 0
 
 
 class MemoryStore:
-    """A dict with expiry; the in-process stand-in for Redis."""
+    """A dict with expiry; the in-process stand-in for Redis.
+
+    No operation awaits between what it reads and what it writes, so each is atomic on the
+    event loop, as a Redis script is atomic on the server; the concurrency tests of
+    tests/core/test_one_time.py fail if one ever does."""
 
     name = "memory"
 
     def __init__(self) -> None:
         self._data: dict[str, tuple[bytes, float | None]] = {}
         self._tallies: dict[str, dict[str, int]] = {}
-        self._lock = asyncio.Lock()
         # key -> [value, misses, expires at]
         self._one_time: dict[str, list[Any]] = {}
 
@@ -156,7 +158,10 @@ class MemoryStore:
     async def add(self, key: str, value: bytes | str, *, ttl_seconds: float) -> bool:
         if self._live(key) is not None:
             return False
-        await self.set(key, value, ttl_seconds=ttl_seconds)
+        self._data[key] = (
+            value.encode() if isinstance(value, str) else value,
+            time.monotonic() + ttl_seconds,
+        )
         return True
 
     async def delete(self, *keys: str) -> int:
@@ -166,17 +171,16 @@ class MemoryStore:
         return self._live(key) is not None
 
     async def hit(self, key: str, *, window_seconds: int) -> tuple[int, int]:
-        async with self._lock:
-            item = self._live(key)
-            now = time.monotonic()
-            if item is None:
-                expires = now + window_seconds
-                count = 1
-            else:
-                count = int(item[0]) + 1
-                expires = item[1] if item[1] is not None else now + window_seconds
-            self._data[key] = (str(count).encode(), expires)
-            return count, max(1, math.ceil(expires - now))
+        item = self._live(key)
+        now = time.monotonic()
+        if item is None:
+            expires = now + window_seconds
+            count = 1
+        else:
+            count = int(item[0]) + 1
+            expires = item[1] if item[1] is not None else now + window_seconds
+        self._data[key] = (str(count).encode(), expires)
+        return count, max(1, math.ceil(expires - now))
 
     async def tally(self, key: str, field: str) -> None:
         counters = self._tallies.setdefault(key, {})
@@ -193,28 +197,26 @@ class MemoryStore:
         return item
 
     async def set_one_time(self, key: str, value: str, *, ttl_seconds: float) -> None:
-        async with self._lock:
-            self._one_time[key] = [value, 0, time.monotonic() + ttl_seconds]
-            if len(self._one_time) % 1024 == 0:
-                for stale in [k for k in self._one_time if self._live_one_time(k) is None]:
-                    self._one_time.pop(stale, None)
+        self._one_time[key] = [value, 0, time.monotonic() + ttl_seconds]
+        if len(self._one_time) % 1024 == 0:
+            for stale in [k for k in self._one_time if self._live_one_time(k) is None]:
+                self._one_time.pop(stale, None)
 
     async def get_one_time(self, key: str) -> str | None:
         item = self._live_one_time(key)
         return item[0] if item else None
 
     async def spend_one_time(self, key: str, candidate: str, *, max_misses: int) -> bool:
-        async with self._lock:
-            item = self._live_one_time(key)
-            if item is None:
-                return False
-            if hmac.compare_digest(item[0].encode(), candidate.encode()):
-                del self._one_time[key]
-                return True
-            item[1] += 1
-            if item[1] >= max_misses:
-                del self._one_time[key]
+        item = self._live_one_time(key)
+        if item is None:
             return False
+        if hmac.compare_digest(item[0].encode(), candidate.encode()):
+            del self._one_time[key]
+            return True
+        item[1] += 1
+        if item[1] >= max_misses:
+            del self._one_time[key]
+        return False
 
     async def ping(self) -> bool:
         return True

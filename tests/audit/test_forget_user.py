@@ -25,6 +25,9 @@ from tests.conftest import PASSWORD, TEST_SECRET_KEY, unique_email
 from tests.users.conftest import bearer, login_tokens, register
 from tests.users.test_two_instances import second_instance
 
+# The code under these tests differs by dialect (tests/README.md).
+pytestmark = pytest.mark.dialects
+
 # The background flush stays out of the way; the tests write with writer.flush().
 QUIET = {"AUDIT_FLUSH_INTERVAL_MS": 60_000}
 

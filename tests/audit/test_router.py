@@ -11,6 +11,9 @@ import pytest
 
 from app.audit.models import AuditLog
 
+# The code under these tests differs by dialect (tests/README.md).
+pytestmark = pytest.mark.dialects
+
 USER_1 = uuid.UUID("11111111-1111-4111-8111-111111111111")
 USER_2 = uuid.UUID("22222222-2222-4222-8222-222222222222")
 ENTRY_FIELDS = {

@@ -9,6 +9,9 @@ import pytest
 from app.audit import service
 from app.audit.models import AuditLog
 
+# The code under these tests differs by dialect (tests/README.md).
+pytestmark = pytest.mark.dialects
+
 
 async def seed(ages_in_days: list[float]) -> None:
     now = datetime.now(UTC)

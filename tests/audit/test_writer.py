@@ -21,6 +21,9 @@ from settings import Settings
 from tests.conftest import clean_tables
 from tests.fixtures import services
 
+# The code under these tests differs by dialect (tests/README.md).
+pytestmark = pytest.mark.dialects
+
 # The background flush stays out of the way; tests write with writer.flush().
 QUIET = {"AUDIT_FLUSH_INTERVAL_MS": 60_000}
 

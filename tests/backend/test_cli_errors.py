@@ -20,6 +20,9 @@ PASSWORD = "correct horse battery"
 # Every environment name a setting reads.
 SETTING_NAMES = frozenset(Settings.model_fields)
 
+# Each test runs `python run.py …` in a process of its own.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def database(tmp_path_factory: pytest.TempPathFactory) -> str:

@@ -22,6 +22,9 @@ from run import cli
 from settings import BASE_DIR, Settings
 from tests.fixtures import schema, services, tally
 
+# The code under these tests differs by dialect (tests/README.md).
+pytestmark = pytest.mark.dialects
+
 
 @pytest.fixture
 def scratch_url(backend: str, test_tmp_dir: Path) -> str:
@@ -220,6 +223,7 @@ def _add_mood_field(project: Path) -> None:
     )
 
 
+@pytest.mark.slow  # runs the CLI in a copy of the project
 def test_check_rejects_a_migration_written_by_plain_aerich_migrate(
     project_copy: Path, test_tmp_dir: Path
 ) -> None:

@@ -12,6 +12,9 @@ from app.main import create_app
 from settings import Settings
 from tests.fixtures import services
 
+# The code under these tests differs by dialect (tests/README.md).
+pytestmark = pytest.mark.dialects
+
 
 @pytest.fixture
 def backend() -> str:

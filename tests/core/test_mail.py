@@ -17,7 +17,6 @@ from app.notify.mail import (
     MailMessage,
     SmtpMailSender,
     create_mail_sender,
-    deliver,
 )
 from settings import Settings
 
@@ -72,19 +71,6 @@ async def test_smtp_sender_delivers_to_the_server(smtp_sink: tuple[Sink, int]) -
     assert received["Subject"] == "Hello"
     assert received["To"] == "ada@example.com"
     assert "token=secret-token-123" in received.get_content()
-
-
-async def test_deliver_logs_a_failure_instead_of_raising(caplog: pytest.LogCaptureFixture) -> None:
-    sender = SmtpMailSender(
-        host="127.0.0.1",
-        port=free_port(),
-        sender="s@example.com",
-        starttls=False,
-        timeout_seconds=2,
-    )
-    assert await deliver(sender, MESSAGE) is False
-    assert "mail to ada@example.com failed" in caplog.text
-    assert "secret-token-123" not in caplog.text
 
 
 async def test_log_sender_shows_the_body_in_development(caplog: pytest.LogCaptureFixture) -> None:

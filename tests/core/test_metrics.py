@@ -16,6 +16,9 @@ from app.notify.mail import LogMailSender
 from app.notify.sms import NoSmsSender
 from app.platform import metrics
 
+# The code under these tests differs by dialect (tests/README.md).
+pytestmark = pytest.mark.dialects
+
 
 @pytest.fixture
 def backend() -> str:

@@ -26,6 +26,9 @@ from app.http.errors import DATABASE_UNAVAILABLE, is_database_unavailable, unava
 from settings import Settings
 from tests.conftest import register_and_login, unique_email
 
+# The code under these tests differs by dialect (tests/README.md).
+pytestmark = pytest.mark.dialects
+
 
 class CuttableProxy:
     """Forwards 127.0.0.1:<port> to a target; `cut()` and `restore()` the link."""

@@ -14,6 +14,9 @@ from settings import Settings
 from tests.conftest import PASSWORD, unique_email
 from tests.core.test_outage import CuttableProxy
 
+# The code under these tests differs by dialect (tests/README.md).
+pytestmark = pytest.mark.dialects
+
 PROXIES: dict[str, CuttableProxy] = {}
 
 

@@ -12,11 +12,9 @@ import httpx
 import pytest
 
 from tests.conftest import PASSWORD, register_and_login, unique_email
-from tests.users.conftest import cheap_password_hashing as _cheap_password_hashing
 
-# Argon2 at a low cost (autouse), as in tests/users: every test here registers someone.
-cheap_password_hashing = _cheap_password_hashing
-
+# The code under these tests differs by dialect (tests/README.md).
+pytestmark = pytest.mark.dialects
 RECORDS = "/api/v1/study-records"
 RECORD = {"subject": "Maths", "title": "Limits", "minutes": 30, "studied_on": "2024-03-01"}
 

@@ -4,7 +4,7 @@ import httpx
 import pytest
 from tortoise import Tortoise
 
-pytestmark = pytest.mark.asyncio
+pytestmark = [pytest.mark.dialects, pytest.mark.asyncio]
 
 
 async def test_check_is_ok_without_touching_the_database(client: httpx.AsyncClient) -> None:

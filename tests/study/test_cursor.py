@@ -15,6 +15,9 @@ from app.study.models import StudyRecord
 from app.study.records import create_many
 from tests.study.conftest import URL, create_record, user_id
 
+# The code under these tests differs by dialect (tests/README.md).
+pytestmark = pytest.mark.dialects
+
 CURSOR_URL = f"{URL}/cursor"
 ORDERS = ("studied_on", "-studied_on", "minutes", "-minutes", "created_at", "-created_at")
 MOMENT = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)

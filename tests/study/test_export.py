@@ -16,6 +16,9 @@ from app.study.formats import EXPORT_CHUNK_SIZE
 from app.study.records import ROW_FIELDS
 from tests.study.conftest import TODAY, URL, create_record, insert_records, user_id
 
+# The code under these tests differs by dialect (tests/README.md).
+pytestmark = pytest.mark.dialects
+
 EXPORT = f"{URL}/export"
 
 

@@ -21,6 +21,9 @@ from app.study.models import ExportJob, ExportStatus
 from settings import Settings
 from tests.study.conftest import URL, create_record, insert_records, user_id
 
+# The code under these tests differs by dialect (tests/README.md).
+pytestmark = pytest.mark.dialects
+
 EXPORTS = f"{URL}/exports"
 FILTERS: dict[str, Any] = {"subject": "Physics", "studied_from": "2024-02-01", "q": "wave"}
 

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
+import pytest
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
@@ -19,6 +20,9 @@ from app.study.crud import StudyRecordCRUDRouter
 from app.study.models import StudyRecord
 from settings import Settings
 from tests.study.conftest import URL, create_record, payload, row_snapshot
+
+# The code under these tests differs by dialect (tests/README.md).
+pytestmark = pytest.mark.dialects
 
 ITEM = f"{URL}/{{item_id}}"
 

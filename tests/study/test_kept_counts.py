@@ -10,11 +10,15 @@ import asyncio
 from datetime import date
 
 import httpx
+import pytest
 
 from app.study.models import StudyRecord
 from tests.conftest import PASSWORD
 from tests.fixtures import tally
 from tests.study.conftest import URL, create_record, user_id
+
+# The code under these tests differs by dialect (tests/README.md).
+pytestmark = pytest.mark.dialects
 
 
 async def _total(client: httpx.AsyncClient, headers: dict[str, str], **params: str) -> int:

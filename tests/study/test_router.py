@@ -14,6 +14,9 @@ from app.auth.sessions import invalidate_cached_user
 from app.study.models import StudyRecord
 from tests.study.conftest import URL, create_record, payload, row_snapshot, user_id
 
+# The code under these tests differs by dialect (tests/README.md).
+pytestmark = pytest.mark.dialects
+
 NOT_FOUND = {"detail": "Item not found"}
 RECORD_KEYS = {
     "id",

@@ -12,6 +12,9 @@ from app.study.errors import StudyRecordNotFound
 from app.study.schemas import StudyRecordCreate, StudyRecordUpdate
 from tests.study.conftest import insert_records, user_id
 
+# The code under these tests differs by dialect (tests/README.md).
+pytestmark = pytest.mark.dialects
+
 
 @pytest.mark.parametrize(
     ("days", "expected"),

@@ -12,6 +12,9 @@ import pytest
 
 from tests.study.conftest import URL, insert_records, user_id
 
+# The code under these tests differs by dialect (tests/README.md).
+pytestmark = pytest.mark.dialects
+
 STATS = f"{URL}/stats"
 Row = tuple[str, int, date]
 

@@ -9,9 +9,6 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi_users.password import PasswordHelper
-from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
 
 from app.http.state import get_mail_sender
 from app.notify.mail import MailMessage
@@ -30,14 +27,6 @@ USER_FIELDS = {
     "is_verified",
     "created_at",
 }
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Argon2 at a low cost: the same code paths in a fraction of the time (these tests
-    register and log in hundreds of times)."""
-    cheap = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
-    monkeypatch.setattr("app.users.passwords.PASSWORD_HELPER", PasswordHelper(cheap))
 
 
 class Outbox:

@@ -12,6 +12,9 @@ from app.auth.models import User
 from app.users.adapter import EmailTakenError, TortoiseUserDatabase, normalize_email
 from tests.conftest import unique_email
 
+# The code under these tests differs by dialect (tests/README.md).
+pytestmark = pytest.mark.dialects
+
 
 def _new(email: str) -> dict[str, object]:
     return {"email": email, "hashed_password": "hash", "display_name": "Ada"}

@@ -17,6 +17,9 @@ from app.users.passwords import PASSWORD_HELPER
 from tests.conftest import PASSWORD, TEST_SECRET_KEY, unique_email
 from tests.users.conftest import bearer, login_tokens, me_status, refresh, register
 
+# The code under these tests differs by dialect (tests/README.md).
+pytestmark = pytest.mark.dialects
+
 
 async def test_login_returns_access_and_refresh_token(client: httpx.AsyncClient) -> None:
     email = unique_email()

@@ -14,6 +14,9 @@ from app.auth.models import User
 from tests.conftest import PASSWORD
 from tests.users.conftest import register
 
+# The code under these tests differs by dialect (tests/README.md).
+pytestmark = pytest.mark.dialects
+
 VICTIM = "victim@example.com"
 VARIANTS = ("víctim@example.com", "vîctim@example.com", "vi\u0301ctim@example.com")
 

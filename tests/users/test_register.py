@@ -10,6 +10,9 @@ from app.users.adapter import TortoiseUserDatabase
 from tests.conftest import PASSWORD, unique_email
 from tests.users.conftest import USER_FIELDS, Outbox, register
 
+# The code under these tests differs by dialect (tests/README.md).
+pytestmark = pytest.mark.dialects
+
 
 async def test_register_returns_the_user_without_password(client: httpx.AsyncClient) -> None:
     email = unique_email()

@@ -275,6 +275,7 @@ async def test_a_code_is_good_only_for_its_purpose_and_account(
     assert (await sms_login(client, PHONE, bind_code)).status_code == 400
 
 
+@pytest.mark.dialects  # a unique index and a race: on every database
 async def test_a_phone_of_another_account_cannot_be_bound(
     client: httpx.AsyncClient, aliyun: AliyunStandIn
 ) -> None:
@@ -379,6 +380,7 @@ async def test_unbinding_stops_sms_login(client: httpx.AsyncClient, aliyun: Aliy
     ).status_code == 200
 
 
+@pytest.mark.dialects  # concurrent spends on each store and database
 async def test_of_concurrent_right_guesses_exactly_one_logs_in(
     client: httpx.AsyncClient, aliyun: AliyunStandIn
 ) -> None:
