@@ -7,6 +7,9 @@ STAMP := $(VENV)/.installed
 # typer<0.28 (the admin CLI needs 0.29): it gets a venv of its own, pinned here.
 OPENAPI_PYTHON_CLIENT := openapi-python-client==0.29.1
 CLIENTGEN := $(VENV)/clientgen/.installed-$(OPENAPI_PYTHON_CLIENT)
+# pytest-xdist workers: each has databases and a Redis database of its own
+# (tests/fixtures/services.py); two halve the suite's time on a 2-core machine.
+TEST_WORKERS ?= 2
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -35,10 +38,10 @@ run: migrate  ## install, migrate, serve on 127.0.0.1:8000 with reload
 	$(BIN)/python -m uvicorn asgi:app --host $(HOST) --port $(PORT) --reload
 
 test: install  ## the whole suite (REQUIRE_SERVICES=1 makes missing services fail)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-fast: install  ## the inner loop: everything but the tests that start processes
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
 
 lint: install  ## ruff and pylint
 	$(BIN)/ruff check .

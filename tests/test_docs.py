@@ -149,3 +149,9 @@ def test_the_readme_links_the_architecture_and_the_history() -> None:
     for target in ("docs/ARCHITECTURE.md", "docs/performance.md", "docs/guarantees.md"):
         assert f"({target})" in readme
         assert (BASE_DIR / target).is_file()
+
+
+def test_the_readme_keeps_to_setup_operation_and_the_current_figures() -> None:
+    """History goes to docs/performance.md, the map to docs/ARCHITECTURE.md."""
+    lines = (BASE_DIR / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) < 450
