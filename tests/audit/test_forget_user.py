@@ -121,6 +121,7 @@ async def test_another_workers_queued_entries_keep_no_user_id(
     assert await _rows_naming(user_id) == 0
 
 
+@pytest.mark.slow  # runs the CLI in a process of its own
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 async def test_deletion_by_the_command_line_reaches_the_queued_entries(
     client: httpx.AsyncClient, app: FastAPI, settings: Settings

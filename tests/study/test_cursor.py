@@ -10,7 +10,9 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from fastapi.exceptions import RequestValidationError
 
+from app.study.dependencies import decode_position
 from app.study.models import StudyRecord
 from app.study.records import create_many
 from tests.study.conftest import URL, create_record, user_id
@@ -158,13 +160,25 @@ TAMPERED = {
 
 
 @pytest.mark.parametrize("cursor", TAMPERED.values(), ids=TAMPERED.keys())
+def test_tampered_cursor_is_refused_by_the_decoder(cursor: str) -> None:
+    with pytest.raises(RequestValidationError) as refused:
+        decode_position(cursor, "-studied_on")
+    assert refused.value.errors()[0]["loc"] == ("query", "cursor")
+
+
+# One of each way a cursor is refused on its way in: by the decoder, by the text guard
+# before the app, by its length.
+TAMPERED_OVER_HTTP = ("garbage", "minutes huge", "NUL bytes", "too long")
+
+
 async def test_tampered_cursor_is_422(
-    client: httpx.AsyncClient, user_headers: dict[str, str], cursor: str
+    client: httpx.AsyncClient, user_headers: dict[str, str]
 ) -> None:
     await create_record(client, user_headers)
-    response = await _get(client, user_headers, cursor=cursor)
-    assert response.status_code == 422, response.text
-    assert response.json()["detail"][0]["loc"] == ["query", "cursor"]
+    for name in TAMPERED_OVER_HTTP:
+        response = await _get(client, user_headers, cursor=TAMPERED[name])
+        assert response.status_code == 422, (name, response.text)
+        assert response.json()["detail"][0]["loc"] == ["query", "cursor"], name
 
 
 async def test_truncated_cursor_is_422(

@@ -17,9 +17,6 @@ from app.users.passwords import PASSWORD_HELPER
 from tests.conftest import PASSWORD, TEST_SECRET_KEY, unique_email
 from tests.users.conftest import bearer, login_tokens, me_status, refresh, register
 
-# The code under these tests differs by dialect (tests/README.md).
-pytestmark = pytest.mark.dialects
-
 
 async def test_login_returns_access_and_refresh_token(client: httpx.AsyncClient) -> None:
     email = unique_email()
@@ -89,6 +86,7 @@ async def test_inactive_user_cannot_log_in(client: httpx.AsyncClient) -> None:
     assert response.json() == {"detail": "LOGIN_BAD_CREDENTIALS"}
 
 
+@pytest.mark.dialects
 async def test_login_email_is_case_insensitive(client: httpx.AsyncClient) -> None:
     email = unique_email()
     await register(client, email)
@@ -115,6 +113,7 @@ async def test_unknown_email_login_still_hashes_the_password(
     assert hashed == ["guess-1234"]
 
 
+@pytest.mark.dialects
 async def test_refresh_rotates_and_spends_the_token(client: httpx.AsyncClient) -> None:
     email = unique_email()
     await register(client, email)
@@ -130,6 +129,7 @@ async def test_refresh_rotates_and_spends_the_token(client: httpx.AsyncClient) -
     assert third.status_code == 200
 
 
+@pytest.mark.dialects
 async def test_reusing_a_spent_refresh_token_revokes_the_whole_session(
     client: httpx.AsyncClient,
 ) -> None:
@@ -163,6 +163,7 @@ async def test_expired_refresh_token_is_401(client: httpx.AsyncClient) -> None:
     assert (await refresh(client, tokens["refresh_token"])).status_code == 401
 
 
+@pytest.mark.dialects
 async def test_logout_revokes_access_and_refresh_token(client: httpx.AsyncClient) -> None:
     email = unique_email()
     await register(client, email)
@@ -190,6 +191,7 @@ async def test_logout_also_ends_access_tokens_from_earlier_refreshes(
     assert await me_status(client, bearer(first)) == 401
 
 
+@pytest.mark.dialects
 async def test_logged_out_token_stays_refused_when_the_store_forgets(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
@@ -202,6 +204,7 @@ async def test_logged_out_token_stays_refused_when_the_store_forgets(
     assert (await refresh(client, tokens["refresh_token"])).status_code == 401
 
 
+@pytest.mark.dialects
 async def test_tokens_work_and_revocation_holds_while_the_store_is_down(
     client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -18,9 +18,6 @@ from app.study.models import StudyRecord
 from tests.conftest import PASSWORD, unique_email
 from tests.users.conftest import USER_FIELDS, bearer, login_tokens, me_status, refresh, register
 
-# The code under these tests differs by dialect (tests/README.md).
-pytestmark = pytest.mark.dialects
-
 
 async def _user_with_tokens(client: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
     email = unique_email()
@@ -79,6 +76,7 @@ async def test_patch_me_can_never_raise_own_flags(client: httpx.AsyncClient) -> 
     assert (stored.is_superuser, stored.is_verified, stored.display_name) == (False, False, "x")
 
 
+@pytest.mark.dialects
 async def test_patch_me_to_a_taken_email_is_400(client: httpx.AsyncClient) -> None:
     taken = unique_email("taken")
     await register(client, taken)
@@ -140,6 +138,7 @@ async def test_patch_me_explicit_nulls_change_nothing(client: httpx.AsyncClient)
 # --- deregistration ----------------------------------------------------------------------------
 
 
+@pytest.mark.dialects
 async def test_deregistration_deletes_account_records_and_tokens_and_keeps_audit_rows(
     client: httpx.AsyncClient,
 ) -> None:
@@ -228,12 +227,14 @@ async def test_count_is_public_and_counts_accounts(client: httpx.AsyncClient) ->
     assert response.json() == {"count": 1}
 
 
+@pytest.mark.dialects
 async def test_count_is_cached_in_the_store(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/users/count")).json() == {"count": 0}
     await User.create(email=unique_email(), hashed_password="x")  # behind the service's back
     assert (await client.get("/api/v1/users/count")).json() == {"count": 0}
 
 
+@pytest.mark.dialects
 @pytest.mark.parametrize("settings_overrides", [{"USER_COUNT_CACHE_SECONDS": 0.3}])
 async def test_cached_count_is_never_older_than_the_setting(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/users/count")).json() == {"count": 0}
@@ -358,6 +359,7 @@ async def test_superuser_can_grant_superuser(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/users", headers=bearer(tokens))).status_code == 200
 
 
+@pytest.mark.dialects
 async def test_superuser_deletes_a_user_and_its_tokens(client: httpx.AsyncClient) -> None:
     headers = await _make_superuser(client)
     email, tokens = await _user_with_tokens(client)
