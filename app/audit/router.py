@@ -3,11 +3,11 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from fastapi_pagination import Page
-from fastapi_pagination.ext.tortoise import apaginate
 
 from app.audit import service
-from app.audit.schemas import AuditLogFilters, AuditLogRead
+from app.audit.cursor import Position, cursor_page
+from app.audit.dependencies import CursorQueryDep, encode_position
+from app.audit.schemas import AuditLogCursorPage, AuditLogFilters, AuditLogPage, AuditLogRead
 from app.auth.dependencies import CurrentSuperuser
 from app.http.openapi import errors
 from app.http.pagination import PageParams
@@ -18,23 +18,47 @@ MAX_ID = 2**63 - 1
 router = APIRouter(prefix="/api/v1")
 
 
-@router.get(
-    "/audit-logs",
-    response_model=Page[AuditLogRead],
-    tags=["audit_logs"],
-    name="list",
-    responses=errors(401, 403, 503),
-)
+@router.get("/audit-logs", tags=["audit_logs"], name="list", responses=errors(401, 403, 503))
 async def list_audit_logs(
     _superuser: CurrentSuperuser,
     filters: Annotated[AuditLogFilters, Query()],
     params: PageParams,
-) -> Page[AuditLogRead]:
-    """Recorded requests, newest first (superuser)."""
-    return await apaginate(
-        service.query(filters=filters),
-        params,
-        transformer=lambda items: [AuditLogRead.model_validate(e) for e in items],
+) -> AuditLogPage:
+    """Recorded requests, newest first (superuser); `total` counts up to 10,000."""
+    items, counted = await service.page(filters=filters, number=params.page, size=params.size)
+    total = min(counted, service.TOTAL_CAP)
+    return AuditLogPage(
+        items=[AuditLogRead.model_validate(entry) for entry in items],
+        total=total,
+        page=params.page,
+        size=params.size,
+        pages=-(-total // params.size),
+        total_capped=counted > service.TOTAL_CAP,
+    )
+
+
+@router.get(
+    "/audit-logs/cursor",
+    tags=["audit_logs"],
+    name="list_by_cursor",
+    responses=errors(401, 403, 503),
+)
+async def list_audit_logs_by_cursor(
+    _superuser: CurrentSuperuser, query: CursorQueryDep
+) -> AuditLogCursorPage:
+    """Recorded requests, newest first, by cursor: every page costs the same (superuser)."""
+    page = await cursor_page(filters=query.filters, size=query.params.size, position=query.position)
+
+    def cursor(at: Position | None) -> str | None:
+        return encode_position(at) if at is not None else None
+
+    return AuditLogCursorPage.create(
+        items=[AuditLogRead.model_validate(entry) for entry in page.items],
+        params=query.params,
+        current=cursor(query.position),
+        current_backwards=cursor(page.current_backwards),
+        next_=cursor(page.next),
+        previous=cursor(page.previous),
     )
 
 

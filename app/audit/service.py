@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from tortoise.queryset import QuerySet
 
-from app.audit.errors import AuditLogNotFound
+from app.audit.errors import AuditLogNotFound, PageTooDeep
 from app.audit.models import AuditLog
 from app.audit.schemas import AuditLogFilters
 from app.platform.store import STORE_ERRORS, KeyValueStore, StoreBreaker
@@ -18,6 +18,8 @@ from app.platform.store import STORE_ERRORS, KeyValueStore, StoreBreaker
 logger = logging.getLogger(__name__)
 
 PURGE_BATCH_SIZE = 1000
+# A page's total counts at most this many matches, so no page costs a count of the table.
+TOTAL_CAP = 10_000
 EXPORT_CHUNK_SIZE = 1000
 # A deleted user's mark in the shared store, for every worker's writer. It covers the
 # deletion's transaction (clearing a long trail included) and a writer's check that read the
@@ -38,25 +40,41 @@ def deleted_user_key(user_id: uuid.UUID) -> str:
 
 def query(*, filters: AuditLogFilters | None = None) -> QuerySet[AuditLog]:
     """Entries matching the filters, newest first (for pagination)."""
-    return _matching(filters).order_by("-created_at", "-id")
+    return matching(filters).order_by("-created_at", "-id")
 
 
-def _matching(filters: AuditLogFilters | None) -> QuerySet[AuditLog]:
-    query = AuditLog.all()
+def matching(filters: AuditLogFilters | None) -> QuerySet[AuditLog]:
+    selection = AuditLog.all()
     if filters is not None:
         if filters.user_id is not None:
-            query = query.filter(user_id=filters.user_id)
+            selection = selection.filter(user_id=filters.user_id)
         if filters.method:
-            query = query.filter(method=filters.method.upper())
+            selection = selection.filter(method=filters.method.upper())
         if filters.status_code is not None:
-            query = query.filter(status_code=filters.status_code)
+            selection = selection.filter(status_code=filters.status_code)
         if filters.path_prefix:
-            query = query.filter(path__startswith=filters.path_prefix)
+            selection = selection.filter(path__startswith=filters.path_prefix)
+        if filters.route:
+            selection = selection.filter(route=filters.route)
         if filters.since is not None:
-            query = query.filter(created_at__gte=filters.since)
+            selection = selection.filter(created_at__gte=filters.since)
         if filters.until is not None:
-            query = query.filter(created_at__lt=filters.until)
-    return query
+            selection = selection.filter(created_at__lt=filters.until)
+    return selection
+
+
+async def page(*, filters: AuditLogFilters, number: int, size: int) -> tuple[list[AuditLog], int]:
+    """Page `number` (from 1) of the matches, and how many match up to TOTAL_CAP + 1: the
+    count reads at most that many rows however large the trail is. PageTooDeep for a page
+    that starts past the TOTAL_CAP-th match."""
+    offset = (number - 1) * size
+    if offset >= TOTAL_CAP:
+        raise PageTooDeep(number, TOTAL_CAP)
+    items = await query(filters=filters).offset(offset).limit(size)
+    if number == 1 and len(items) < size:
+        return items, len(items)  # the whole result is on this page: nothing to count
+    counted = await matching(filters).limit(TOTAL_CAP + 1).values_list("id", flat=True)
+    return items, len(counted)
 
 
 async def iter_chunks(
@@ -72,7 +90,7 @@ async def iter_chunks(
     last_id = 0
     while True:
         chunk = tuple(
-            await _matching(filters).filter(id__gt=last_id).order_by("id").limit(chunk_size)
+            await matching(filters).filter(id__gt=last_id).order_by("id").limit(chunk_size)
         )
         if chunk:
             yield chunk

@@ -6,7 +6,9 @@ a cached request. The bounds are the library's (size 1 to 100), plus a ceiling o
 so an absurd number is a 422 instead of an OFFSET no database accepts.
 """
 
-from typing import Annotated
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query
 from fastapi_pagination import Params
@@ -25,3 +27,37 @@ async def page_params(page: PageNumber = 1, size: PageSize = DEFAULT_PAGE_SIZE) 
 
 
 PageParams = Annotated[Params, Depends(page_params)]
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class KeysetPage(Generic[T]):
+    """One keyset page in reading order; `after` is its last row when pages follow it,
+    `before` its first row when pages precede it (None otherwise)."""
+
+    rows: list[T]
+    after: T | None
+    before: T | None
+
+
+def keyset_page(
+    read: Sequence[T], size: int, *, backwards: bool, from_cursor: bool
+) -> KeysetPage[T]:
+    """The page from up to `size + 1` rows read from a position (`from_cursor`) or from the
+    start: going backwards they were read in the reversed order, so the page turns round;
+    the extra row tells that more lie in the direction read."""
+    more = len(read) > size
+    rows = list(read[:size])
+    if backwards:
+        rows.reverse()
+    if not rows:
+        return KeysetPage(rows=[], after=None, before=None)
+    has_next = more if not backwards else True
+    has_previous = more if backwards else from_cursor
+    return KeysetPage(
+        rows=rows,
+        after=rows[-1] if has_next else None,
+        before=rows[0] if has_previous else None,
+    )

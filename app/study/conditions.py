@@ -2,15 +2,15 @@
 (`=`, `icontains`) give different answers on different databases."""
 
 import string
-from collections.abc import Callable
 
 from pypika_tortoise import SqlContext, Table
 from pypika_tortoise.functions import Lower
 from pypika_tortoise.terms import Criterion, Function, Term, ValueWrapper
 from pypika_tortoise.utils import format_alias_sql
-from tortoise.expressions import Q, ResolveContext
+from tortoise.expressions import Q
 from tortoise.filters import Like, escape_like
-from tortoise.query_utils import QueryModifier
+
+from app.platform.dialect import Where
 
 # MySQL's default collations compare case- and accent-insensitively (and "a" = "a "); this
 # one compares code points, as PostgreSQL and SQLite do by default.
@@ -55,24 +55,6 @@ def _ascii_lower(column: Term, dialect: str) -> Term:
     for upper, lower in zip(string.ascii_uppercase, string.ascii_lowercase, strict=True):
         folded = Function("REPLACE", folded, _literal(upper), _literal(lower))
     return folded
-
-
-class Where(Q):
-    """A condition that `build` writes once the query knows its table and dialect."""
-
-    def __init__(self, build: Callable[[Table, str], Criterion]) -> None:
-        super().__init__()
-        self.build = build
-
-    def resolve(self, resolve_context: ResolveContext) -> QueryModifier:
-        dialect = resolve_context.model._meta.db.capabilities.dialect
-        criterion = self.build(resolve_context.table, dialect)
-        return QueryModifier(where_criterion=~criterion if self._is_negated else criterion)
-
-    def __invert__(self) -> Q:
-        negated = Where(self.build)
-        negated._is_negated = not self._is_negated
-        return negated
 
 
 def subject_is(subject: str) -> Q:

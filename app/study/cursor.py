@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from pypika_tortoise import Table
-from pypika_tortoise.terms import Criterion, Tuple, ValueWrapper
 from tortoise.expressions import Q
 
+from app.http.pagination import keyset_page
+from app.platform.dialect import beyond
 from app.study import records
-from app.study.conditions import Where
 from app.study.records import NO_FILTERS, ROW_FIELDS, RecordFilters
 from app.study.schemas import DEFAULT_ORDER_BY, OrderBy
 
@@ -37,26 +36,8 @@ class CursorSlice:
 
 
 def _beyond(order_by: OrderBy, value: Any, record_id: int, *, later: bool) -> Q:
-    """Records after (value, id) in the ascending order of (key, id), or before it.
-
-    PostgreSQL and SQLite compare the pair as one row value, which is an index range of
-    its own; MySQL does not range-scan row values, but it does the equivalent OR."""
-    key = order_by.lstrip("-")
-
-    def build(table: Table, dialect: str) -> Criterion:
-        column, ident = table[key], table["id"]
-        if dialect == "mysql":
-            if later:
-                return (column > ValueWrapper(value)) | (
-                    (column == ValueWrapper(value)) & (ident > ValueWrapper(record_id))
-                )
-            return (column < ValueWrapper(value)) | (
-                (column == ValueWrapper(value)) & (ident < ValueWrapper(record_id))
-            )
-        pair, bound = Tuple(column, ident), Tuple(ValueWrapper(value), ValueWrapper(record_id))
-        return pair > bound if later else pair < bound
-
-    return Where(build)
+    """Records after (value, id) in the ascending order of (key, id), or before it."""
+    return beyond(order_by.lstrip("-"), value, record_id, later=later)
 
 
 def position_of(row: dict[str, Any], order_by: OrderBy, *, backwards: bool) -> Position:
@@ -85,17 +66,14 @@ async def cursor_page(
         )
     sign = "-" if read_descending else ""
     rows = await selection.order_by(f"{sign}{key}", f"{sign}id").limit(size + 1).values(*ROW_FIELDS)
-    more = len(rows) > size
-    rows = rows[:size]
-    if backwards:
-        rows.reverse()
-    if not rows:
-        return CursorSlice(items=[], next=None, previous=None, current_backwards=None)
-    has_next = more if not backwards else True
-    has_previous = more if backwards else position is not None
+    page = keyset_page(rows, size, backwards=backwards, from_cursor=position is not None)
+
+    def at(row: dict[str, Any] | None, *, back: bool) -> Position | None:
+        return position_of(row, order_by, backwards=back) if row is not None else None
+
     return CursorSlice(
-        items=rows,
-        next=position_of(rows[-1], order_by, backwards=False) if has_next else None,
-        previous=position_of(rows[0], order_by, backwards=True) if has_previous else None,
-        current_backwards=position_of(rows[-1], order_by, backwards=True) if has_next else None,
+        items=page.rows,
+        next=at(page.after, back=False),
+        previous=at(page.before, back=True),
+        current_backwards=at(page.after, back=True),
     )

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.audit import service
 from app.audit.models import AuditLog
 
 # The code under these tests differs by dialect (tests/README.md).
@@ -31,6 +32,7 @@ ENTRY_FIELDS = {
     "user_id",
     "response_bytes",
 }
+CURSOR_URL = "/api/v1/audit-logs/cursor"
 
 
 @pytest.fixture
@@ -175,3 +177,158 @@ async def test_malformed_or_huge_id_is_422(
     for bad_id in ("abc", "0", "-1", "1.5", str(2**63), str(10**40)):
         response = await client.get(f"/api/v1/audit-logs/{bad_id}", headers=superuser_headers)
         assert response.status_code == 422, bad_id
+
+
+async def _entries(count: int, *, route: str | None = None) -> list[AuditLog]:
+    """`count` entries, three to a second (ties in time that only the id orders)."""
+    await AuditLog.bulk_create(
+        [
+            AuditLog(
+                created_at=datetime(2026, 2, 1, 0, 0, n // 3, tzinfo=UTC),
+                request_id=f"many-{n}",
+                method="GET",
+                path=f"/api/v1/study-records/{n}",
+                route=route,
+                query="",
+                status_code=200,
+                duration_ms=1.0,
+                client_ip=None,
+                user_agent=None,
+                user_id=None,
+                response_bytes=1,
+            )
+            for n in range(count)
+        ]
+    )
+    return list(await AuditLog.all().order_by("-created_at", "-id"))
+
+
+async def test_route_filter_is_the_exact_template(
+    client: httpx.AsyncClient, superuser_headers: dict[str, str]
+) -> None:
+    await _entries(2, route="/api/v1/study-records/{item_id}")
+    await _entries(1, route="/api/v1/study-records")
+    for route, expected in (
+        ("/api/v1/study-records/{item_id}", 2),
+        ("/api/v1/study-records", 1),
+        ("/api/v1/study", 0),
+    ):
+        response = await client.get(
+            "/api/v1/audit-logs", params={"route": route}, headers=superuser_headers
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["total"] == expected, route
+
+
+async def test_times_no_database_stores_are_422_not_500(
+    client: httpx.AsyncClient, superuser_headers: dict[str, str]
+) -> None:
+    for bound in ("0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00"):
+        for name in ("since", "until"):
+            for url in ("/api/v1/audit-logs", CURSOR_URL):
+                response = await client.get(url, params={name: bound}, headers=superuser_headers)
+                assert response.status_code == 422, (url, name, bound, response.text)
+                assert response.json()["detail"][0]["loc"] == ["query", name]
+    edge = await client.get(
+        "/api/v1/audit-logs", params={"since": "0001-01-01T00:00:00Z"}, headers=superuser_headers
+    )
+    assert edge.status_code == 200, edge.text
+
+
+async def test_the_total_is_capped_and_pages_end_at_the_cap(
+    client: httpx.AsyncClient, superuser_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "TOTAL_CAP", 20)
+    await _entries(25)
+
+    def get(**params: Any) -> Any:
+        return client.get("/api/v1/audit-logs", params=params, headers=superuser_headers)
+
+    capped = (await get(page=1, size=10)).json()
+    assert (capped["total"], capped["pages"], capped["total_capped"]) == (20, 2, True)
+    last = await get(page=2, size=10)
+    assert last.status_code == 200
+    assert len(last.json()["items"]) == 10
+    beyond = await get(page=3, size=10)
+    assert beyond.status_code == 422
+    assert beyond.json()["detail"][0]["loc"] == ["query", "page"]
+    assert CURSOR_URL in beyond.json()["detail"][0]["msg"]
+    exact = (await get(page=1, size=10, method="POST")).json()
+    assert (exact["total"], exact["total_capped"]) == (0, False)
+    under = (await get(page=1, size=100, path_prefix="/api/v1/study-records/1")).json()
+    # 1 and 10 to 19: eleven matches, under the cap, counted exactly.
+    assert (under["total"], under["total_capped"]) == (11, False)
+
+
+async def test_a_cursor_walk_returns_every_entry_once_newest_first_and_back(
+    client: httpx.AsyncClient, superuser_headers: dict[str, str]
+) -> None:
+    expected = [entry.request_id for entry in await _entries(23)]
+    seen: list[str] = []
+    cursor: str | None = None
+    pages = []
+    while True:
+        params: dict[str, Any] = {"size": 4}
+        if cursor:
+            params["cursor"] = cursor
+        response = await client.get(CURSOR_URL, params=params, headers=superuser_headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert "total" not in body
+        pages.append(body)
+        seen += [item["request_id"] for item in body["items"]]
+        cursor = body["next_page"]
+        if cursor is None:
+            break
+    assert seen == expected
+    assert pages[0]["previous_page"] is None
+    # Back from the last page: the one before it, the same entries.
+    back = await client.get(
+        CURSOR_URL,
+        params={"size": 4, "cursor": pages[-1]["previous_page"]},
+        headers=superuser_headers,
+    )
+    assert [i["request_id"] for i in back.json()["items"]] == [
+        i["request_id"] for i in pages[-2]["items"]
+    ]
+
+
+async def test_a_filtered_cursor_walk_keeps_the_filter(
+    client: httpx.AsyncClient, superuser_headers: dict[str, str], seeded: list[AuditLog]
+) -> None:
+    assert len(seeded) == 4
+    params = {"size": 1, "path_prefix": "/api/v1/study-records"}
+    found = []
+    while True:
+        body = (await client.get(CURSOR_URL, params=params, headers=superuser_headers)).json()
+        found += [item["request_id"] for item in body["items"]]
+        if body["next_page"] is None:
+            break
+        params["cursor"] = body["next_page"]
+    assert found == ["seed-4", "seed-2", "seed-1"]
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "!!!",
+        "WyJmIiwgIjIwMjYtMDItMDFUMDA6MDA6MDArMDA6MDAiLCAwXQ==",  # ["f", "...", 0]
+        "WyJ4IiwgIjIwMjYtMDItMDFUMDA6MDA6MDArMDA6MDAiLCAxXQ==",  # direction "x"
+        "WyJmIiwgIjIwMjYtMDItMDFUMDA6MDA6MDAiLCAxXQ==",  # a time without a zone
+        "WyJmIiwgIjIwMjYtMDItMDFUMDA6MDA6MDArMDA6MDAiLCB0cnVlXQ==",  # an id that is true
+        "A" * 600,
+    ],
+)
+async def test_a_cursor_the_api_did_not_make_is_422(
+    client: httpx.AsyncClient, superuser_headers: dict[str, str], cursor: str
+) -> None:
+    response = await client.get(CURSOR_URL, params={"cursor": cursor}, headers=superuser_headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["query", "cursor"]
+
+
+async def test_the_cursor_route_is_for_superusers(
+    client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    assert (await client.get(CURSOR_URL)).status_code == 401
+    assert (await client.get(CURSOR_URL, headers=user_headers)).status_code == 403

@@ -1,0 +1,84 @@
+"""Dependencies of the audit routes: the cursor list's query string and its cursor text."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import unquote
+
+from fastapi import Depends, Query
+from fastapi.exceptions import RequestValidationError
+from fastapi_pagination.cursor import CursorParams
+
+from app.audit.cursor import Position
+from app.audit.schemas import EARLIEST, LATEST, AuditLogFilters
+from app.http.pagination import DEFAULT_PAGE_SIZE, PageSize
+
+MAX_CURSOR_LENGTH = 512
+MAX_ENTRY_ID = 2**63 - 1
+
+CursorValue = Annotated[
+    str | None,
+    Query(max_length=MAX_CURSOR_LENGTH, description="A `next_page`/`previous_page` value"),
+]
+
+
+def encode_position(position: Position) -> str:
+    """The cursor's content (CursorPage base64-encodes and URL-quotes it)."""
+    direction = "b" if position.backwards else "f"
+    return json.dumps([direction, position.created_at.isoformat(), position.entry_id])
+
+
+def decode_position(raw: str) -> Position:
+    """The position a cursor of ours holds; anything else is a 422 (never reaches SQL)."""
+    try:
+        direction, moment, entry_id = json.loads(
+            base64.b64decode(unquote(raw), validate=True).decode()
+        )
+        if direction not in ("f", "b") or not isinstance(moment, str):
+            raise ValueError("bad direction or time")
+        if isinstance(entry_id, bool) or not isinstance(entry_id, int):
+            raise ValueError("bad id")
+        if not 1 <= entry_id <= MAX_ENTRY_ID:
+            raise ValueError("bad id")
+        created_at = datetime.fromisoformat(moment)
+        if created_at.tzinfo is None or not EARLIEST <= created_at <= LATEST:
+            raise ValueError("bad time")
+    except (binascii.Error, UnicodeError, ValueError, TypeError, OverflowError, RecursionError):
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("query", "cursor"),
+                    "msg": "not a cursor this API made",
+                    "input": raw,
+                }
+            ]
+        ) from None
+    return Position(direction == "b", created_at, entry_id)
+
+
+@dataclass(frozen=True, slots=True)
+class CursorQuery:
+    filters: AuditLogFilters
+    params: CursorParams
+    position: Position | None
+
+
+async def cursor_query(
+    filters: Annotated[AuditLogFilters, Query()],
+    cursor: CursorValue = None,
+    size: PageSize = DEFAULT_PAGE_SIZE,
+) -> CursorQuery:
+    return CursorQuery(
+        filters=filters,
+        params=CursorParams(cursor=cursor or None, size=size),
+        position=decode_position(cursor) if cursor else None,
+    )
+
+
+CursorQueryDep = Annotated[CursorQuery, Depends(cursor_query)]
