@@ -13,6 +13,7 @@ from tortoise.queryset import QuerySet
 from app.audit.errors import AuditLogNotFound, PageTooDeep
 from app.audit.models import AuditLog
 from app.audit.schemas import AuditLogFilters
+from app.platform.dialect import starts_with
 from app.platform.store import STORE_ERRORS, KeyValueStore, StoreBreaker
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def matching(filters: AuditLogFilters | None) -> QuerySet[AuditLog]:
         if filters.status_code is not None:
             selection = selection.filter(status_code=filters.status_code)
         if filters.path_prefix:
-            selection = selection.filter(path__startswith=filters.path_prefix)
+            selection = selection.filter(starts_with("path", filters.path_prefix))
         if filters.route:
             selection = selection.filter(route=filters.route)
         if filters.since is not None:

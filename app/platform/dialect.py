@@ -7,10 +7,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pypika_tortoise import Table
-from pypika_tortoise.terms import Criterion, Tuple, ValueWrapper
+from pypika_tortoise import SqlContext, Table
+from pypika_tortoise.terms import Criterion, Term, Tuple, ValueWrapper
+from pypika_tortoise.utils import format_alias_sql
 from tortoise.expressions import Q, ResolveContext
+from tortoise.filters import Like, escape_like
 from tortoise.query_utils import QueryModifier
+
+# MySQL's default collations compare case- and accent-insensitively (and "a" = "a "); this
+# one compares code points, as PostgreSQL and SQLite do by default.
+MYSQL_EXACT_COLLATION = "utf8mb4_bin"
 
 
 def quote(name: str, dialect: str) -> str:
@@ -60,5 +66,50 @@ def beyond(key: str, value: Any, row_id: int, *, later: bool) -> Q:
             return (column < bound) | ((column == bound) & (ident < bound_id))
         pair, limit = Tuple(column, ident), Tuple(bound, bound_id)
         return pair > limit if later else pair < limit
+
+    return Where(build)
+
+
+class _Collate(Term):
+    def __init__(self, term: Term, collation: str) -> None:
+        super().__init__()
+        self.term = term
+        self.collation = collation  # one of our constants, never input
+
+    def get_sql(self, ctx: SqlContext) -> str:
+        sql = f"{self.term.get_sql(ctx.copy(with_alias=False))} COLLATE {self.collation}"
+        return format_alias_sql(sql, self.alias, ctx) if ctx.with_alias else sql
+
+
+def exact_text(column: Term, dialect: str) -> Term:
+    """The column compared code point by code point on every database."""
+    if dialect == "mysql":
+        return _Collate(column, MYSQL_EXACT_COLLATION)
+    return column
+
+
+def _glob_literal(text: str) -> str:
+    """`text` matched as itself by GLOB: its wildcards each in a class of their own."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def starts_with(column: str, prefix: str) -> Q:
+    """`column` begins with `prefix`, exactly (case and accents count on every database),
+    written so that an index on the column can serve it: LIKE 'prefix%' on the bare
+    column, never the CAST(column AS …) Tortoise's startswith writes, which no index can
+    serve. PostgreSQL seeks on a text_pattern_ops index; MySQL on the column's index, then
+    compares the rows it found exactly; SQLite's LIKE ignores ASCII case, so GLOB."""
+    pattern = escape_like(prefix) + "%"
+
+    def build(table: Table, dialect: str) -> Criterion:
+        field = table[column]
+        if dialect == "sqlite":
+            return field.glob(_glob_literal(prefix) + "*")
+        if dialect == "mysql":
+            # MySQL's LIKE escapes with a backslash by default.
+            return Like(field, ValueWrapper(pattern), escape="") & Like(
+                exact_text(field, dialect), ValueWrapper(pattern), escape=""
+            )
+        return Like(field, ValueWrapper(pattern))
 
     return Where(build)

@@ -3,41 +3,19 @@
 
 import string
 
-from pypika_tortoise import SqlContext, Table
+from pypika_tortoise import Table
 from pypika_tortoise.functions import Lower
 from pypika_tortoise.terms import Criterion, Function, Term, ValueWrapper
-from pypika_tortoise.utils import format_alias_sql
 from tortoise.expressions import Q
 from tortoise.filters import Like, escape_like
 
-from app.platform.dialect import Where
+from app.platform.dialect import Where, exact_text
 
-# MySQL's default collations compare case- and accent-insensitively (and "a" = "a "); this
-# one compares code points, as PostgreSQL and SQLite do by default.
-_MYSQL_EXACT_COLLATION = "utf8mb4_bin"
 _ASCII_TO_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
-
-
-class _Collate(Term):
-    def __init__(self, term: Term, collation: str) -> None:
-        super().__init__()
-        self.term = term
-        self.collation = collation  # one of our constants, never input
-
-    def get_sql(self, ctx: SqlContext) -> str:
-        sql = f"{self.term.get_sql(ctx.copy(with_alias=False))} COLLATE {self.collation}"
-        return format_alias_sql(sql, self.alias, ctx) if ctx.with_alias else sql
 
 
 def _literal(value: str) -> ValueWrapper:
     return ValueWrapper(value, allow_parametrize=False)
-
-
-def exact_text(column: Term, dialect: str) -> Term:
-    """The column compared code point by code point on every database."""
-    if dialect == "mysql":
-        return _Collate(column, _MYSQL_EXACT_COLLATION)
-    return column
 
 
 def _ascii_lower(column: Term, dialect: str) -> Term:
