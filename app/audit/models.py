@@ -12,23 +12,32 @@ ROUTE_MAX_LENGTH = 255
 
 class AuditLog(Model):
     id = fields.BigIntField(primary_key=True)
-    created_at = fields.DatetimeField(db_index=True)
+    created_at = fields.DatetimeField()
     request_id = fields.CharField(max_length=128)
     method = fields.CharField(max_length=16)
     path = fields.CharField(max_length=PATH_MAX_LENGTH, db_index=True)
     route = fields.CharField(max_length=ROUTE_MAX_LENGTH, null=True)
     query = fields.CharField(max_length=QUERY_MAX_LENGTH, default="")
-    status_code = fields.SmallIntField(db_index=True)
+    status_code = fields.SmallIntField()
     duration_ms = fields.FloatField()
     client_ip = fields.CharField(max_length=45, null=True)
     user_agent = fields.CharField(max_length=USER_AGENT_MAX_LENGTH, null=True)
     # Not a foreign key: rows outlive their user (deregistration clears this) and a batch
     # insert must never fail because a user was deleted while its rows sat in the queue.
-    user_id = fields.UUIDField(null=True, db_index=True)
+    user_id = fields.UUIDField(null=True)
     response_bytes = fields.BigIntField(default=0)
 
     class Meta:
         table = "audit_log"
+        # Every page is newest first, (created_at, id) descending: each filter's index ends
+        # in that order, so a filtered page reads its rows in order and stops at the page's
+        # end instead of sorting every match (the single-column indexes these replace did).
+        indexes = (
+            ("created_at", "id"),
+            ("user_id", "created_at", "id"),
+            ("route", "created_at", "id"),
+            ("status_code", "created_at", "id"),
+        )
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} {self.status_code}"
