@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
-from urllib.parse import unquote
+from typing import Annotated, Any
 
 from fastapi import Depends, Query
-from fastapi.exceptions import RequestValidationError
 from fastapi_pagination.cursor import CursorParams
 
 from app.audit.cursor import Position
 from app.audit.schemas import EARLIEST, LATEST, AuditLogFilters
-from app.http.pagination import DEFAULT_PAGE_SIZE, PageSize
+from app.http.pagination import DEFAULT_PAGE_SIZE, CursorValue, PageSize, read_cursor
 
-MAX_CURSOR_LENGTH = 512
 MAX_ENTRY_ID = 2**63 - 1
-
-CursorValue = Annotated[
-    str | None,
-    Query(max_length=MAX_CURSOR_LENGTH, description="A `next_page`/`previous_page` value"),
-]
 
 
 def encode_position(position: Position) -> str:
@@ -33,33 +23,23 @@ def encode_position(position: Position) -> str:
     return json.dumps([direction, position.created_at.isoformat(), position.entry_id])
 
 
+def _position(content: Any) -> Position:
+    direction, moment, entry_id = content
+    if direction not in ("f", "b") or not isinstance(moment, str):
+        raise ValueError("bad direction or time")
+    if isinstance(entry_id, bool) or not isinstance(entry_id, int):
+        raise ValueError("bad id")
+    if not 1 <= entry_id <= MAX_ENTRY_ID:
+        raise ValueError("bad id")
+    created_at = datetime.fromisoformat(moment)
+    if created_at.tzinfo is None or not EARLIEST <= created_at <= LATEST:
+        raise ValueError("bad time")
+    return Position(direction == "b", created_at, entry_id)
+
+
 def decode_position(raw: str) -> Position:
     """The position a cursor of ours holds; anything else is a 422 (never reaches SQL)."""
-    try:
-        direction, moment, entry_id = json.loads(
-            base64.b64decode(unquote(raw), validate=True).decode()
-        )
-        if direction not in ("f", "b") or not isinstance(moment, str):
-            raise ValueError("bad direction or time")
-        if isinstance(entry_id, bool) or not isinstance(entry_id, int):
-            raise ValueError("bad id")
-        if not 1 <= entry_id <= MAX_ENTRY_ID:
-            raise ValueError("bad id")
-        created_at = datetime.fromisoformat(moment)
-        if created_at.tzinfo is None or not EARLIEST <= created_at <= LATEST:
-            raise ValueError("bad time")
-    except (binascii.Error, UnicodeError, ValueError, TypeError, OverflowError, RecursionError):
-        raise RequestValidationError(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ("query", "cursor"),
-                    "msg": "not a cursor this API made",
-                    "input": raw,
-                }
-            ]
-        ) from None
-    return Position(direction == "b", created_at, entry_id)
+    return read_cursor(raw, _position)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,11 +6,16 @@ a cached request. The bounds are the library's (size 1 to 100), plus a ceiling o
 so an absurd number is a 422 instead of an OFFSET no database accepts.
 """
 
-from collections.abc import Sequence
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
+from urllib.parse import unquote
 
 from fastapi import Depends, Query
+from fastapi.exceptions import RequestValidationError
 from fastapi_pagination import Params
 
 DEFAULT_PAGE_SIZE = 50
@@ -28,8 +33,32 @@ async def page_params(page: PageNumber = 1, size: PageSize = DEFAULT_PAGE_SIZE) 
 
 PageParams = Annotated[Params, Depends(page_params)]
 
+# Every cursor this API makes is far shorter; a longer one is refused before it is decoded.
+MAX_CURSOR_LENGTH = 512
+CursorValue = Annotated[
+    str | None,
+    Query(max_length=MAX_CURSOR_LENGTH, description="A `next_page`/`previous_page` value"),
+]
+
 
 T = TypeVar("T")
+
+
+def bad_cursor(message: str, raw: str) -> RequestValidationError:
+    """A cursor we did not make: the documented 422 shape, like any bad query value."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("query", "cursor"), "msg": message, "input": raw}]
+    )
+
+
+def read_cursor(raw: str, parse: Callable[[Any], T]) -> T:
+    """What `parse` makes of a cursor's JSON content (CursorPage sends it base64-encoded
+    and maybe URL-quoted); a 422 for anything `parse` or the decoding refuses, so a cursor
+    the API did not make never reaches SQL."""
+    try:
+        return parse(json.loads(base64.b64decode(unquote(raw), validate=True).decode()))
+    except (binascii.Error, UnicodeError, ValueError, TypeError, OverflowError, RecursionError):
+        raise bad_cursor("not a cursor this API made", raw) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,10 @@
 """Study record dependencies: whose records the caller sees, loading one it owns, the filters."""
 
-import base64
-import binascii
 import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, get_args
-from urllib.parse import unquote
 
 from fastapi import Depends, Path, Query
 from fastapi.exceptions import RequestValidationError
@@ -15,7 +12,14 @@ from fastapi_pagination import Params
 from fastapi_pagination.cursor import CursorParams
 
 from app.auth.dependencies import Authentication, CurrentAuthentication, CurrentUser
-from app.http.pagination import DEFAULT_PAGE_SIZE, PageNumber, PageSize
+from app.http.pagination import (
+    DEFAULT_PAGE_SIZE,
+    CursorValue,
+    PageNumber,
+    PageSize,
+    bad_cursor,
+    read_cursor,
+)
 from app.http.types import IsoDate
 from app.study import exports, records
 from app.study.cursor import Position
@@ -27,7 +31,6 @@ from app.study.schemas import DEFAULT_ORDER_BY, OrderBy, utc_today
 MAX_RECORD_ID = 2**31 - 1
 
 # A cursor is a few dozen characters; anything much longer was not made by us.
-MAX_CURSOR_LENGTH = 512
 _INT_RANGE = (-(2**31), 2**31 - 1)  # the minutes column is a 32-bit INT everywhere
 _ORDER_KEYS = frozenset(get_args(OrderBy))
 
@@ -138,13 +141,6 @@ OrderByQuery = Annotated[
 ]
 
 
-def _bad_cursor(message: str, raw: str) -> RequestValidationError:
-    """A cursor we did not make: the documented 422 shape, like any bad query value."""
-    return RequestValidationError(
-        [{"type": "value_error", "loc": ("query", "cursor"), "msg": message, "input": raw}]
-    )
-
-
 def encode_position(position: Position) -> str:
     """The cursor's content (CursorPage base64-encodes and URL-quotes it)."""
     value = position.value
@@ -178,27 +174,21 @@ def _sort_value(order_by: str, value: Any) -> date | int | datetime:
     return moment.astimezone(UTC)
 
 
+def _position(content: Any) -> Position:
+    key, direction, value, record_id = content
+    if key not in _ORDER_KEYS or direction not in ("f", "b"):
+        raise ValueError("bad order or direction")
+    if not _is_int(record_id) or not 1 <= record_id <= MAX_RECORD_ID:
+        raise ValueError("bad id")
+    return Position(key, direction == "b", _sort_value(key, value), record_id)
+
+
 def decode_position(raw: str, order_by: OrderBy) -> Position:
     """The position a cursor of ours holds; anything else is a 422 (never reaches SQL)."""
-    try:
-        content = json.loads(base64.b64decode(unquote(raw), validate=True).decode())
-        key, direction, value, record_id = content
-        if key not in _ORDER_KEYS or direction not in ("f", "b"):
-            raise ValueError("bad order or direction")
-        if not _is_int(record_id) or not 1 <= record_id <= MAX_RECORD_ID:
-            raise ValueError("bad id")
-        sort_value = _sort_value(key, value)
-    except (binascii.Error, UnicodeError, ValueError, TypeError, OverflowError, RecursionError):
-        raise _bad_cursor("not a cursor this API made", raw) from None
-    if key != order_by:
-        raise _bad_cursor(f"this cursor belongs to order_by={key}", raw)
-    return Position(key, direction == "b", sort_value, record_id)
-
-
-CursorValue = Annotated[
-    str | None,
-    Query(max_length=MAX_CURSOR_LENGTH, description="A `next_page`/`previous_page` value"),
-]
+    position = read_cursor(raw, _position)
+    if position.order_by != order_by:
+        raise bad_cursor(f"this cursor belongs to order_by={position.order_by}", raw)
+    return position
 
 
 # The two record lists take every query parameter in one dependency each. FastAPI solves a
