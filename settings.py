@@ -208,6 +208,10 @@ class Settings(BaseSettings):
     EXPORT_CLEANUP_EVERY_SECONDS: float = Field(default=3600, gt=0)
     BEAT_SCHEDULE_FILE: Path = BASE_DIR / "var" / "celerybeat-schedule"
     AUDIT_RETENTION_DAYS: int = Field(default=90, ge=0, le=36_500)
+    # Audit partitions (PostgreSQL, MySQL): one per UTC day, made this many days ahead and
+    # kept so by `run.py db upgrade` and a job every AUDIT_PARTITIONS_EVERY_SECONDS.
+    AUDIT_PARTITIONS_AHEAD_DAYS: int = Field(default=14, ge=1, le=365)
+    AUDIT_PARTITIONS_EVERY_SECONDS: float = Field(default=3600, gt=0)
     EXPORT_DIR: Path = BASE_DIR / "var" / "exports"
     EXPORT_TTL_HOURS: float = Field(default=24, gt=0, le=24 * 365)
     EXPORT_MAX_ACTIVE_PER_USER: int = Field(default=3, ge=1, le=1000)

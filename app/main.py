@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import flows
+from app.audit import partitions
 from app.audit import service as audit_service
 from app.audit.recorder import AuditRecorder
 from app.audit.router import router as audit_router
@@ -130,12 +131,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.audit_writer = audit_writer
     # Without a broker, jobs run in this process (app/jobs/runner.py).
     app.state.celery = create_celery(settings) if settings.CELERY_BROKER_URL else None
-    app.state.metrics_probe = functools.partial(
+    jobs_probe = functools.partial(
         metrics.sample_jobs,
         _queue_length(app.state.celery, settings.CELERY_QUEUE),
         exports.counts_by_status,
         lambda: outcome_counts(app.state.store),
     )
+
+    async def metrics_probe() -> None:
+        await jobs_probe()
+        await metrics.sample_audit_partitions(partitions.figures)
+
+    app.state.metrics_probe = metrics_probe
     # Deregistration crosses domains: the users domain is handed the flow that does it.
     app.state.remove_account = flows.remove_account
 

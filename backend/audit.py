@@ -1,4 +1,4 @@
-"""`python run.py audit …`: purge old entries, export a time range to a file.
+"""`python run.py audit …`: purge old days, export a time range to a file, the partitions.
 
 Also the pieces both export commands (this one and `study export`) share: the format
 choice, the output file check, and writing a file that appears complete or not at all.
@@ -19,6 +19,7 @@ from app.audit import service
 from app.audit.models import AuditLog
 from app.audit.schemas import AuditLogFilters, AuditLogRead
 from app.platform import csvsafe
+from backend import partitions
 from backend.common import (
     CommandError,
     err_console,
@@ -34,9 +35,10 @@ ExportFormat = Literal["csv", "jsonl"]
 Write = Callable[[str], None]
 
 cli = typer.Typer(
-    help="The request audit trail: purge old entries, export a time range.",
+    help="The request audit trail: purge old days, export a time range, day partitions.",
     no_args_is_help=True,
 )
+cli.add_typer(partitions.cli, name="partitions")
 
 AUDIT_FIELDS = tuple(AuditLogRead.model_fields)
 
@@ -118,38 +120,59 @@ def export_progress() -> Progress:
 @cli.command("purge")
 def purge_command(
     older_than_days: int = typer.Option(
-        ..., "--older-than-days", min=0, help="Delete entries older than this many days."
+        ...,
+        "--older-than-days",
+        min=0,
+        help="Remove the days before today - N (UTC): today and N whole days stay.",
     ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Only count what would go."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would go."),
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
     batch_size: int = typer.Option(
         service.PURGE_BATCH_SIZE,
         "--batch-size",
         min=1,
         max=100_000,
-        help="Entries per DELETE: smaller batches hold shorter locks.",
+        help="Rows per DELETE where rows are deleted (SQLite): smaller holds shorter locks.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Delete entries older than N days, in batches; prints how many."""
+    """Remove whole days older than N days: day partitions are dropped (PostgreSQL, MySQL),
+    other rows deleted in batches; prints what went, with row estimates."""
     if not dry_run:
-        require_yes(yes, f"Delete audit entries older than {older_than_days} days?")
+        require_yes(yes, f"Remove the audit entries of days older than {older_than_days} days?")
 
-    async def work() -> int:
+    async def work() -> service.PurgeReport:
         if dry_run:
             return await service.purge(older_than_days=older_than_days, dry_run=True)
-        # The service deletes in one call; a spinner says it is still going.
-        with err_console.status(f"deleting audit entries older than {older_than_days} days"):
+        with err_console.status(f"removing audit entries older than {older_than_days} days"):
             return await service.purge(older_than_days=older_than_days, batch_size=batch_size)
 
-    count = run(work)
+    report = run(work)
     if as_json:
-        print_json({"older_than_days": older_than_days, "dry_run": dry_run, "count": count})
-    else:
-        verb = "would delete" if dry_run else "deleted"
-        out_console.print(
-            f"{verb} {count} audit entries older than {older_than_days} days", highlight=False
+        print_json(
+            {
+                "older_than_days": older_than_days,
+                "dry_run": dry_run,
+                "before": report.cutoff.isoformat(),
+                "partitions": [p.as_dict() for p in report.partitions],
+                "rows_deleted": report.rows_deleted,
+                "count": report.rows,
+            }
         )
+        return
+    if report.partitions:
+        partitions.show(
+            report.partitions,
+            as_json=False,
+            title="partitions that would go" if dry_run else "partitions dropped",
+        )
+    verb = "would remove" if dry_run else "removed"
+    estimate = "an unknown number of" if report.rows is None else f"{report.rows}"
+    out_console.print(
+        f"{verb} {estimate} audit entries before {report.cutoff.date().isoformat()} "
+        f"(older than {older_than_days} days)",
+        highlight=False,
+    )
 
 
 # --- export -----------------------------------------------------------------------------------

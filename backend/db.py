@@ -6,6 +6,7 @@ import asyncio
 
 import typer
 
+from app.audit import partitions
 from app.platform.migrations import (
     applied_migrations,
     downgrade,
@@ -16,7 +17,7 @@ from app.platform.migrations import (
     pending_model_changes,
     upgrade,
 )
-from backend.common import current_settings, fail, require_yes
+from backend.common import current_settings, fail, require_yes, run
 from settings import BASE_DIR
 
 cli = typer.Typer(
@@ -33,7 +34,8 @@ def _fail(message: str, details: str = "") -> None:
 
 @cli.command("upgrade")
 def upgrade_command() -> None:
-    """Apply every pending migration to DATABASE_URL."""
+    """Apply every pending migration to DATABASE_URL, then make the audit partitions of the
+    window (PostgreSQL, MySQL)."""
     try:
         applied = asyncio.run(upgrade(current_settings().DATABASE_URL))
     except Exception as exc:  # pylint: disable=broad-exception-caught
@@ -44,6 +46,15 @@ def upgrade_command() -> None:
             typer.echo(f"applied {name}")
     else:
         typer.echo("database is up to date")
+    settings = current_settings()
+    made = run(
+        lambda: partitions.ensure(
+            back_days=settings.AUDIT_RETENTION_DAYS,
+            ahead_days=settings.AUDIT_PARTITIONS_AHEAD_DAYS,
+        )
+    )
+    if made:
+        typer.echo(f"made {len(made)} audit partitions, {made[0]} to {made[-1]}")
 
 
 @cli.command("migrate")

@@ -6,12 +6,15 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from tortoise.queryset import QuerySet
 
+from app.audit import partitions
 from app.audit.errors import AuditLogNotFound, PageTooDeep
 from app.audit.models import AuditLog
+from app.audit.partitions import Partition, midnight, utc_today
 from app.audit.schemas import AuditLogFilters
 from app.platform.dialect import starts_with
 from app.platform.store import STORE_ERRORS, KeyValueStore, StoreBreaker
@@ -112,38 +115,72 @@ async def get(*, audit_log_id: int) -> AuditLog:
     return entry
 
 
-async def purge(
-    *, older_than_days: int, dry_run: bool = False, batch_size: int = PURGE_BATCH_SIZE
-) -> int:
-    """Deletes entries older than the given number of days, in batches; how many (would) go.
+@dataclass(frozen=True)
+class PurgeReport:
+    """What a purge removed (or, in a dry run, would remove): whole partitions, and rows
+    deleted in batches where no whole partition could go (SQLite, or a partition that
+    spans the cutoff such as the one the migration made of the table as it was)."""
 
-    Batches keep each delete's locks and transaction small on a large table; the ids are
-    read first because MySQL cannot LIMIT a subquery of a DELETE.
-    """
+    cutoff: datetime
+    partitions: list[Partition]
+    rows_deleted: int
+
+    @property
+    def rows(self) -> int | None:
+        """Rows removed in all: the partitions' by the database's estimate (None when one
+        has none yet)."""
+        if any(p.rows is None for p in self.partitions):
+            return None
+        return self.rows_deleted + sum(p.rows or 0 for p in self.partitions)
+
+
+def purge_cutoff(older_than_days: int, *, today: date | None = None) -> datetime:
+    """The start of the oldest UTC day kept: today and the `older_than_days` whole days
+    before it stay."""
+    return midnight((today or utc_today()) - timedelta(days=older_than_days))
+
+
+async def purge(
+    *,
+    older_than_days: int,
+    dry_run: bool = False,
+    batch_size: int = PURGE_BATCH_SIZE,
+    today: date | None = None,
+) -> PurgeReport:
+    """Removes the entries of days before today - `older_than_days` (UTC): whole day
+    partitions where the table has them, the rest in batches of `batch_size` rows (ids read
+    first, as MySQL cannot LIMIT a DELETE's subquery), each its own short transaction."""
     if older_than_days < 0:
         raise ValueError("older_than_days must be 0 or more")
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
+    cutoff = purge_cutoff(older_than_days, today=today)
+    retired = await partitions.drop_before(cutoff, dry_run=dry_run)
     older = AuditLog.filter(created_at__lt=cutoff)
     if dry_run:
-        return await older.count()
+        if retired:  # their rows are counted by the estimate
+            older = older.filter(created_at__gte=max(p.end for p in retired if p.end))
+        return PurgeReport(cutoff, retired, await older.count())
     deleted = 0
     while True:
         ids = await older.order_by("id").limit(batch_size).values_list("id", flat=True)
         if not ids:
-            return deleted
-        deleted += await AuditLog.filter(id__in=ids).delete()
+            return PurgeReport(cutoff, retired, deleted)
+        deleted += await AuditLog.filter(id__in=ids, created_at__lt=cutoff).delete()
 
 
-async def purge_expired(*, retention_days: int) -> int:
-    """The scheduled purge: entries older than `retention_days` (0 keeps everything)."""
-    days = retention_days
-    if days == 0:
-        return 0
-    deleted = await purge(older_than_days=days)
-    logger.info("audit purge: %d entries older than %d days deleted", deleted, days)
-    return deleted
+async def purge_expired(*, retention_days: int) -> PurgeReport | None:
+    """The scheduled purge: days older than `retention_days` (0 keeps everything)."""
+    if retention_days == 0:
+        return None
+    report = await purge(older_than_days=retention_days)
+    logger.info(
+        "audit purge: %d partitions and %d rows before %s removed",
+        len(report.partitions),
+        report.rows_deleted,
+        report.cutoff.date().isoformat(),
+    )
+    return report
 
 
 # --- a deleted user leaves no id in the trail ------------------------------------------------

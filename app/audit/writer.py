@@ -17,11 +17,13 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable
+from datetime import UTC
 from typing import Any, Protocol
 
 from tortoise import Tortoise
 from tortoise.fields import Field
 
+from app.audit import partitions
 from app.audit.models import AuditLog
 from app.platform.db import ping_database
 from app.platform.dialect import placeholders, quote
@@ -285,22 +287,33 @@ class AuditWriter:  # pylint: disable=too-many-instance-attributes
 
     async def _write_or_isolate(self, batch: list[AuditEntry]) -> int:
         """Inserts the batch; when that fails on a working database, row by row, dropping
-        only the rows the database refuses, so one bad row cannot hold up the queue."""
-        try:
-            await self.insert_rows(batch)
-        # Each driver has its own errors; whatever failed, the ping below tells which case.
-        except Exception as exc:  # pylint: disable=broad-exception-caught
-            if not await self._database_answers():
-                self._note_outage(exc)
-                raise DatabaseUnavailable(str(exc)) from exc
-        else:
-            return len(batch)
+        only the rows the database refuses, so one bad row cannot hold up the queue.
+
+        A row whose day has no partition is never such a row: the missing days are made and
+        the batch is written again; if they cannot be made now, the batch waits like one
+        for a database that is down."""
+        for attempt in range(2):
+            try:
+                await self.insert_rows(batch)
+            # Each driver has its own errors; whatever failed, the checks below tell which case.
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                if partitions.is_missing_partition(exc):
+                    if attempt == 0 and await self._make_days(batch):
+                        continue
+                    self._note_outage(exc)
+                    raise DatabaseUnavailable(str(exc)) from exc
+                if not await self._database_answers():
+                    self._note_outage(exc)
+                    raise DatabaseUnavailable(str(exc)) from exc
+                break
+            else:
+                return len(batch)
         written = 0
         for index, entry in enumerate(batch):
             try:
                 await self.insert_rows([entry])
             except Exception as exc:  # pylint: disable=broad-exception-caught  # as above
-                if not await self._database_answers():
+                if partitions.is_missing_partition(exc) or not await self._database_answers():
                     # Went down half-way: the rest waits (the written ones are not repeated).
                     del batch[:index]
                     self.written += written
@@ -344,6 +357,17 @@ class AuditWriter:  # pylint: disable=too-many-instance-attributes
                 for entry in batch
             ],
         )
+
+    async def _make_days(self, batch: list[AuditEntry]) -> bool:
+        """Makes the partitions of the batch's days; False when that failed (logged)."""
+        days = {entry["created_at"].astimezone(UTC).date() for entry in batch}
+        try:
+            made = await partitions.ensure_days(days)
+        except Exception as exc:  # pylint: disable=broad-exception-caught  # any driver's
+            logger.warning("audit: partitions for %s not made: %r", sorted(days), exc)
+            return False
+        logger.warning("audit: a batch met days without a partition; made %s", made)
+        return True
 
     async def _database_answers(self) -> bool:
         try:

@@ -95,7 +95,48 @@ JOB_OUTCOMES = Gauge(
     ["job", "outcome"],
     multiprocess_mode="mostrecent",
 )
+# The audit table's partitions: read at most once a minute per process (a catalog query).
+AUDIT_DAYS_AHEAD = Gauge(
+    "studylog_audit_partition_days_ahead",
+    "Days after today (UTC) that already have an audit partition (PostgreSQL, MySQL; 0 on "
+    "SQLite). Below a few, the hourly upkeep is not running; the writer still makes a day "
+    "that is missing when a row needs it.",
+    multiprocess_mode="mostrecent",
+)
+AUDIT_OLDEST_ENTRY = Gauge(
+    "studylog_audit_oldest_entry_timestamp_seconds",
+    "When the oldest audit entry kept was made (Unix time; 0 when there is none).",
+    multiprocess_mode="mostrecent",
+)
+AUDIT_OVERFLOW_ROWS = Gauge(
+    "studylog_audit_overflow_partition_rows",
+    "Rows MySQL estimates in the audit table's MAXVALUE partition: above 0, rows arrived for "
+    "days without their own partition (they are kept, but leave with no day).",
+    multiprocess_mode="mostrecent",
+)
+AUDIT_SAMPLE_EVERY_SECONDS = 60.0
 BROKER_TIMEOUT_SECONDS = 2.0
+# When this process last read them (event loop time).
+AUDIT_SAMPLED = {"at": -AUDIT_SAMPLE_EVERY_SECONDS}
+
+
+async def sample_audit_partitions(
+    figures: Callable[[], Awaitable[tuple[int, float, int]]],
+) -> None:
+    """Sets the audit partition gauges from `figures()` (days ahead, oldest entry time,
+    overflow rows), at most once every AUDIT_SAMPLE_EVERY_SECONDS in this process."""
+    now = asyncio.get_running_loop().time()
+    if now - AUDIT_SAMPLED["at"] < AUDIT_SAMPLE_EVERY_SECONDS:
+        return
+    AUDIT_SAMPLED["at"] = now
+    try:
+        ahead, oldest, overflow = await figures()
+    except Exception:  # pylint: disable=broad-exception-caught  # a scrape never fails on it
+        logger.warning("metrics: audit partition figures unavailable", exc_info=True)
+        return
+    AUDIT_DAYS_AHEAD.set(ahead)
+    AUDIT_OLDEST_ENTRY.set(oldest)
+    AUDIT_OVERFLOW_ROWS.set(overflow)
 
 
 def observe(method: str, route: str | None, status: int, seconds: float) -> None:

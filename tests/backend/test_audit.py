@@ -57,7 +57,9 @@ def test_purge_dry_run_counts_and_keeps(
     _store(cli_settings, [_entry(40), _entry(31), _entry(5), _entry(0)])
     result = invoke("audit", "purge", "--older-than-days", "30", "--dry-run", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"older_than_days": 30, "dry_run": True, "count": 2}
+    report = json.loads(result.stdout)
+    assert (report["older_than_days"], report["dry_run"], report["count"]) == (30, True, 2)
+    assert report["before"] == f"{(NOW - timedelta(days=30)).date().isoformat()}T00:00:00+00:00"
     assert _ages(cli_settings) == [40, 31, 5, 0]
 
 
@@ -65,7 +67,7 @@ def test_purge_deletes_in_batches(invoke: Callable[..., Result], cli_settings: S
     _store(cli_settings, [_entry(40 + i) for i in range(7)] + [_entry(1), _entry(2)])
     result = invoke("audit", "purge", "--older-than-days", "30", "--yes", "--batch-size", "3")
     assert result.exit_code == 0, result.output
-    assert "deleted 7 audit entries older than 30 days" in result.stdout
+    assert "removed 7 audit entries before" in result.stdout
     assert _ages(cli_settings) == [2, 1]
 
 

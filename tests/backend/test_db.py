@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -75,6 +76,34 @@ HAND_WRITTEN_POSTGRES_INDEXES = {
 }
 
 
+# Partitions no model can describe (migration 9): the audit table is split by day, and its
+# primary key holds the partition key, as both databases require.
+AUDIT_DAY_TABLE = re.compile(r"^audit_log_(p\d{8}|legacy)$")
+
+
+def _without_partitions(schema: dict[str, Any], backend: str) -> dict[str, Any]:
+    """The migrated schema as the models describe it: the audit table's partitions left out
+    and its primary key (id, created_at) read as the model's (id), after checking both."""
+    audit = schema["audit_log"]
+    if backend == "postgres":
+        days = [name for name in schema if AUDIT_DAY_TABLE.match(name)]
+        assert days, "the audit table has no day partitions"
+        for name in days:
+            del schema[name]
+        audit["constraints"].remove("PRIMARY KEY (id, created_at)")
+        audit["constraints"].add("PRIMARY KEY (id)")
+        audit["indexes"] = {
+            index.replace(" ON ONLY public.audit_log ", " ON public.audit_log ").replace(
+                "(id, created_at)", "(id)"
+            )
+            for index in audit["indexes"]
+        }
+    else:
+        audit["indexes"].remove((("PRIMARY", False), ("id", "created_at")))
+        audit["indexes"].add((("PRIMARY", False), ("id",)))
+    return schema
+
+
 async def test_migrations_build_the_schema_the_models_describe(
     scratch_url: str, backend: str
 ) -> None:
@@ -91,6 +120,8 @@ async def test_migrations_build_the_schema_the_models_describe(
     migrated = await _schema_after(scratch_url, migrate)
     generated = await _schema_after(scratch_url, generate)
     assert {"user", "study_record", "audit_log", "aerich"} <= set(migrated)
+    if backend != "sqlite":
+        migrated = _without_partitions(migrated, backend)
     if backend == "postgres":
         for table, indexes in HAND_WRITTEN_POSTGRES_INDEXES.items():
             assert indexes <= migrated[table]["indexes"], migrated[table]["indexes"]

@@ -1,0 +1,321 @@
+"""The audit table's day partitions (PostgreSQL, MySQL): made by the migration and kept,
+made again by the writer when a day is missing, retired whole by the purge, and the
+migration of a populated table. SQLite keeps one table."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
+from tortoise import Tortoise
+
+from app.audit import partitions, service
+from app.audit.models import AuditLog
+from app.audit.partitions import midnight, utc_today
+from app.platform import metrics, migrations
+from settings import Settings
+from tests.fixtures import services
+
+# The code under these tests differs by dialect (tests/README.md).
+pytestmark = pytest.mark.dialects
+
+PARTITIONED = pytest.mark.parametrize("backend", ["postgres", "mysql"], indirect=True)
+AHEAD = 14
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"AUDIT_FLUSH_INTERVAL_MS": 20}
+
+
+def day(offset: int) -> date:
+    return utc_today() + timedelta(days=offset)
+
+
+def entry(moment: datetime, request_id: str) -> AuditLog:
+    return AuditLog(
+        created_at=moment,
+        request_id=request_id,
+        method="GET",
+        path="/p",
+        status_code=200,
+        duration_ms=1.0,
+    )
+
+
+async def execute(statement: str) -> None:
+    await Tortoise.get_connection("default").execute_script(statement)
+
+
+def day_partitions(found: list[partitions.Partition]) -> list[date]:
+    return [p.day for p in found if p.day is not None]
+
+
+async def drop_days_from(first: date) -> None:
+    """Drops the partitions of `first` and later (MySQL's MAXVALUE one too, so that a row of
+    those days has nowhere to go there either), as an operator's mistake would."""
+    gone = [p for p in await partitions.listing() if p.end is None or p.end > midnight(first)]
+    assert gone
+    if Tortoise.get_connection("default").schema_generator.DIALECT == "postgres":
+        for partition in gone:
+            await execute(f'ALTER TABLE audit_log DETACH PARTITION "{partition.name}"')
+            await execute(f'DROP TABLE "{partition.name}"')
+    else:
+        names = ", ".join(f"`{p.name}`" for p in gone)
+        await execute(f"ALTER TABLE audit_log DROP PARTITION {names}")
+
+
+@pytest.fixture
+async def scratch(backend: str, test_tmp_dir: Path) -> AsyncIterator[str]:
+    """A migrated database of its own, with Tortoise open on it."""
+    url = services.backend_url(backend, test_tmp_dir, scratch="partitions")
+    services.forget_dialect_caches()
+    await services.create_server_database(url)
+    await services.drop_all_tables(url)
+    await migrations.upgrade(url)
+    await Tortoise.init(config=Settings(DATABASE_URL=url).tortoise_config())
+    try:
+        yield url
+    finally:
+        await Tortoise.close_connections()
+
+
+# --- made and kept ----------------------------------------------------------------------
+
+
+@PARTITIONED
+@pytest.mark.usefixtures("app")
+async def test_the_migration_makes_one_partition_per_day_through_the_window() -> None:
+    found = await partitions.listing()
+    days = day_partitions(found)
+    assert days == [days[0] + timedelta(days=n) for n in range(len(days))], "a gap"
+    assert day(0) in days
+    assert day(AHEAD) in days
+    assert found[0].start is None  # the rows from before partitioning
+
+
+@PARTITIONED
+@pytest.mark.usefixtures("app")
+async def test_ensure_makes_the_missing_days_once() -> None:
+    before = set(day_partitions(await partitions.listing()))
+    made = await partitions.ensure(back_days=0, ahead_days=AHEAD + 5)
+    expected = [day(n) for n in range(AHEAD + 6) if day(n) not in before]
+    assert expected
+    assert [name[-8:] for name in made] == [f"{d:%Y%m%d}" for d in expected]
+    assert await partitions.ensure(back_days=0, ahead_days=AHEAD + 5) == []
+    assert {day(n) for n in range(AHEAD + 6)} <= set(day_partitions(await partitions.listing()))
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.usefixtures("app")
+async def test_sqlite_keeps_one_table() -> None:
+    assert await partitions.listing() == []
+    assert await partitions.ensure(back_days=3, ahead_days=3) == []
+    assert await partitions.drop_before(midnight(day(1))) == []
+
+
+# --- the writer and a missing day --------------------------------------------------------
+
+
+@PARTITIONED
+async def test_a_day_dropped_while_requests_flow_loses_no_entry(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """Today's partition (and on MySQL every later one) goes while three clients send
+    requests: every request that began after the drop has its entry stored, none is
+    dropped, and the day exists again."""
+    writer = app.state.audit_writer
+    begun_after_drop: list[str] = []
+    dropped = asyncio.Event()
+    stop = asyncio.Event()
+
+    async def flow(name: str) -> None:
+        n = 0
+        while not stop.is_set():
+            path = f"/api/v1/flow-{name}-{n}"
+            after = dropped.is_set()
+            response = await client.get(path)
+            assert response.status_code == 404
+            if after:
+                begun_after_drop.append(path)
+            n += 1
+            await asyncio.sleep(0)  # an in-process request may never yield by itself
+
+    flows = [asyncio.create_task(flow(name)) for name in "abc"]
+    await asyncio.sleep(0.3)
+    await drop_days_from(day(0))
+    dropped.set()
+    await asyncio.sleep(0.5)
+    stop.set()
+    await asyncio.gather(*flows)
+    await writer.flush()
+    assert len(begun_after_drop) > 10
+    stored = set(
+        await AuditLog.filter(path__startswith="/api/v1/flow-").values_list("path", flat=True)
+    )
+    assert set(begun_after_drop) <= stored
+    assert writer.dropped == 0
+    assert day(0) in day_partitions(await partitions.listing())
+    await partitions.ensure(back_days=0, ahead_days=AHEAD)  # the window, for later tests
+
+
+# --- retention ----------------------------------------------------------------------------
+
+
+async def lay_out_past_days(count: int) -> None:
+    """Day partitions for the `count` days before today in a fresh database, in place of the
+    partition the migration made of the (empty) table as it was."""
+    if Tortoise.get_connection("default").schema_generator.DIALECT == "postgres":
+        assert [p.name for p in await partitions.drop_before(midnight(day(0)))] == [
+            "audit_log_legacy"
+        ]
+        await partitions.ensure(back_days=count, ahead_days=2)
+        return
+    # MySQL appends days only ahead (older times fall into the oldest partition): the test
+    # splits the oldest one itself.
+    days = ", ".join(
+        f"PARTITION p{day(n):%Y%m%d} VALUES LESS THAN ('{day(n + 1)} 00:00:00')"
+        for n in range(-count, 0)
+    )
+    await execute(
+        "ALTER TABLE audit_log REORGANIZE PARTITION p_legacy INTO ("
+        f"PARTITION p_legacy VALUES LESS THAN ('{day(-count)} 00:00:00'), {days})"
+    )
+
+
+@PARTITIONED
+@pytest.mark.usefixtures("scratch")
+async def test_purge_drops_whole_days_and_keeps_the_rest(backend: str) -> None:
+    await lay_out_past_days(40)
+    await AuditLog.bulk_create(
+        [
+            entry(midnight(day(-n)) + timedelta(hours=h), f"{n}-{h}")
+            for n in range(40)
+            for h in (0, 11, 23)
+        ]
+    )
+    await execute("ANALYZE audit_log" if backend == "postgres" else "ANALYZE TABLE audit_log")
+    cutoff = midnight(day(-30))
+
+    planned = await service.purge(older_than_days=30, dry_run=True)
+    assert planned.cutoff == cutoff
+    assert {p.day for p in planned.partitions} - {None} == {day(-n) for n in range(31, 41)}
+    assert planned.rows_deleted == 0  # nothing outside whole days
+    if backend == "postgres":
+        assert planned.rows == 27
+    assert await AuditLog.all().count() == 120
+
+    done = await service.purge(older_than_days=30)
+    assert [p.name for p in done.partitions] == [p.name for p in planned.partitions]
+    assert done.rows_deleted == 0
+    assert await AuditLog.all().count() == 93  # 31 days of 3 rows
+    assert not await AuditLog.filter(created_at__lt=cutoff).exists()
+    assert all(p.end is None or p.end > cutoff for p in await partitions.listing())
+    if backend == "postgres":
+        _, rows = await Tortoise.get_connection("default").execute_query(
+            "SELECT count(*) AS n FROM pg_class WHERE relname LIKE 'audit_log_p%' "
+            "AND relkind = 'r' AND NOT relispartition"
+        )
+        assert rows[0]["n"] == 0, "a detached day was left behind"
+
+
+# --- the migration of a populated table -----------------------------------------------------
+
+
+@PARTITIONED
+async def test_the_migration_keeps_a_populated_table(scratch: str, backend: str) -> None:
+    await Tortoise.close_connections()
+    assert await migrations.downgrade(scratch, version=9) == [
+        "9_20261206070000_audit_partitions.py"
+    ]
+    await Tortoise.init(config=Settings(DATABASE_URL=scratch).tortoise_config())
+    assert await partitions.listing() == []
+    await AuditLog.bulk_create(
+        [entry(midnight(day(-n)) + timedelta(hours=1), f"old-{n}") for n in (10, 3, 0)]
+    )
+    before = {row.request_id: row.id for row in await AuditLog.all()}
+    storage = "SELECT relfilenode AS f FROM pg_class WHERE relname = '{}'"
+    if backend == "postgres":
+        _, rows = await Tortoise.get_connection("default").execute_query(
+            storage.format("audit_log")
+        )
+        file_before = rows[0]["f"]
+    await Tortoise.close_connections()
+
+    assert await migrations.upgrade(scratch) == ["9_20261206070000_audit_partitions.py"]
+    await Tortoise.init(config=Settings(DATABASE_URL=scratch).tortoise_config())
+    found = await partitions.listing()
+    assert found[0].start is None
+    assert found[0].end == midnight(day(1))  # the day after the newest row
+    assert day_partitions(found)[0] == day(1)
+    assert day(AHEAD) in day_partitions(found)
+    assert {row.request_id: row.id for row in await AuditLog.all()} == before
+    await AuditLog.bulk_create([entry(midnight(day(1)) + timedelta(hours=2), "new")])
+    new_id = (await AuditLog.get(request_id="new")).id
+    assert new_id > max(before.values())
+    if backend == "postgres":
+        _, rows = await Tortoise.get_connection("default").execute_query(
+            storage.format("audit_log_legacy")
+        )
+        assert rows[0]["f"] == file_before, "the rows were copied"
+
+
+# --- pages across days ----------------------------------------------------------------------
+
+
+async def test_a_cursor_walk_across_days_returns_every_entry_once(
+    client: httpx.AsyncClient, superuser_headers: dict[str, str]
+) -> None:
+    moments = [midnight(day(n)) + timedelta(hours=h) for n in (-2, -1, 0, 1, 2) for h in (0, 0, 9)]
+    await AuditLog.bulk_create([entry(m, f"walk-{uuid.uuid4()}") for m in moments])
+    rows = await AuditLog.filter(request_id__startswith="walk-").order_by("-created_at", "-id")
+    expected = [row.request_id for row in rows]
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"size": 4, "path_prefix": "/p"}
+        if cursor:
+            params["cursor"] = cursor
+        response = await client.get(
+            "/api/v1/audit-logs/cursor", params=params, headers=superuser_headers
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        seen += [item["request_id"] for item in body["items"]]
+        cursor = body["next_page"]
+        if cursor is None:
+            break
+    assert seen == expected
+    assert len(set(seen)) == len(moments)
+
+
+# --- what /metrics says -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{"METRICS_ENABLED": True, "AUDIT_FLUSH_INTERVAL_MS": 60_000}]
+)
+async def test_metrics_show_the_days_ahead_and_the_oldest_entry(
+    client: httpx.AsyncClient, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    oldest = midnight(day(-3)) + timedelta(hours=5)
+    await AuditLog.bulk_create([entry(oldest, "oldest"), entry(midnight(day(0)), "today")])
+    monkeypatch.setitem(metrics.AUDIT_SAMPLED, "at", -metrics.AUDIT_SAMPLE_EVERY_SECONDS)
+    text = (await client.get("/metrics")).text
+    found = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    ahead = found["studylog_audit_partition_days_ahead"]
+    assert ahead == 0 if backend == "sqlite" else ahead >= AHEAD
+    assert found["studylog_audit_oldest_entry_timestamp_seconds"] == oldest.timestamp()
+    assert found["studylog_audit_overflow_partition_rows"] == 0
