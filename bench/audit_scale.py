@@ -42,13 +42,14 @@ from asgi_lifespan import LifespanManager
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 # pylint: disable=wrong-import-position  # the repository root goes on the path first
-from app.audit import partitions, service  # noqa: E402
-from app.audit.partitions import midnight, utc_today  # noqa: E402
-from app.audit.schemas import AuditLogFilters  # noqa: E402
-from app.auth.models import User  # noqa: E402
-from app.main import create_app  # noqa: E402
-from app.platform import migrations  # noqa: E402
-from settings import Settings  # noqa: E402
+from app.audit import partitions, service
+from app.audit.partitions import midnight, utc_today
+from app.audit.schemas import AuditLogFilters
+from app.auth.models import User
+from app.main import create_app
+from app.platform import migrations
+from app.platform.db import capped_count
+from settings import Settings
 
 DAYS = 7
 USERS = [uuid.UUID(int=n + 1) for n in range(5)]
@@ -91,8 +92,19 @@ SELECT
     100
 FROM generate_series($5::bigint, $6::bigint) AS g
 """
-COLUMNS = ["created_at", "request_id", "method", "path", "status_code", "duration_ms", "query"]
-COLUMNS += ["response_bytes"]
+COUNT_BEFORE = "SELECT count(*) FROM audit_log WHERE created_at < $1"
+COUNT_FROM = "SELECT count(*) FROM audit_log WHERE created_at >= $1"
+ANY_ID = "SELECT id FROM audit_log WHERE request_id = 'bench-77'"
+COLUMNS = [
+    "created_at",
+    "request_id",
+    "method",
+    "path",
+    "status_code",
+    "duration_ms",
+    "query",
+    "response_bytes",
+]
 
 
 def with_database(url: str, name: str) -> str:
@@ -132,7 +144,7 @@ async def count_ms(filters: AuditLogFilters, n: int) -> float:
     times = []
     for _ in range(n):
         start = time.perf_counter()
-        await service.matching(filters).limit(service.TOTAL_CAP + 1).values_list("id", flat=True)
+        await capped_count(service.matching(filters), service.TOTAL_CAP + 1)
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
 
@@ -204,8 +216,12 @@ async def purge_under_load(
             await client.get(LIST, headers=headers)
 
     try:
-        big_day = await conn.fetchval("SELECT count(*) FROM audit_log WHERE created_at < $1", cutoff)
-        others = await conn.fetchval("SELECT count(*) FROM audit_log WHERE created_at >= $1", cutoff)
+        big_day = await conn.fetchval(
+            "SELECT count(*) FROM audit_log WHERE created_at < $1", cutoff
+        )
+        others = await conn.fetchval(
+            "SELECT count(*) FROM audit_log WHERE created_at >= $1", cutoff
+        )
         tasks = [asyncio.create_task(writer()), asyncio.create_task(reader())]
         await asyncio.sleep(1)
         before_purge = len(batches)
@@ -216,7 +232,7 @@ async def purge_under_load(
         await asyncio.sleep(0.5)
         stop.set()
         await asyncio.gather(*tasks)
-        after = await conn.fetchval("SELECT count(*) FROM audit_log WHERE created_at >= $1", cutoff)
+        after = await conn.fetchval(COUNT_FROM, cutoff)
     finally:
         await conn.close()
     return {
@@ -278,7 +294,9 @@ async def main() -> int:  # pylint: disable=too-many-locals  # one linear script
                         filled += step
                     await conn.execute("ANALYZE audit_log")
                     fill_s = time.perf_counter() - start
-                    any_id = await conn.fetchval("SELECT id FROM audit_log WHERE request_id = 'bench-77'")
+                    any_id = await conn.fetchval(
+                        "SELECT id FROM audit_log WHERE request_id = 'bench-77'"
+                    )
                     results[size] = await measure(client, headers, args.repeat, any_id)
                     print(f"filled to {size:,} rows in {fill_s:.0f} s", flush=True)
                 await conn.close()
@@ -295,9 +313,15 @@ async def main() -> int:  # pylint: disable=too-many-locals  # one linear script
         ratio = times[-1] / times[0]
         cells = " | ".join(f"{t:.2f}" for t in times)
         print(f"| {shape} | {cells} | {ratio:.2f} |")
-    print(f"\nCOPY rows/s: partitioned {parent:,.0f}, plain {plain:,.0f}, ratio {parent / plain:.2f}")
+    print(
+        f"\nCOPY rows/s: partitioned {parent:,.0f}, plain {plain:,.0f}, ratio {parent / plain:.2f}"
+    )
     for key, value in purge.items():
-        print(f"purge: {key}: {value:,.3f}" if isinstance(value, float) else f"purge: {key}: {value:,}")
+        print(
+            f"purge: {key}: {value:,.3f}"
+            if isinstance(value, float)
+            else f"purge: {key}: {value:,}"
+        )
     return 0
 
 

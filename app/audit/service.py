@@ -16,6 +16,7 @@ from app.audit.errors import AuditLogNotFound, PageTooDeep
 from app.audit.models import AuditLog
 from app.audit.partitions import Partition, midnight, utc_today
 from app.audit.schemas import AuditLogFilters
+from app.platform.db import capped_count
 from app.platform.dialect import starts_with
 from app.platform.store import STORE_ERRORS, KeyValueStore, StoreBreaker
 
@@ -77,8 +78,7 @@ async def page(*, filters: AuditLogFilters, number: int, size: int) -> tuple[lis
     items = await query(filters=filters).offset(offset).limit(size)
     if number == 1 and len(items) < size:
         return items, len(items)  # the whole result is on this page: nothing to count
-    counted = await matching(filters).limit(TOTAL_CAP + 1).values_list("id", flat=True)
-    return items, len(counted)
+    return items, await capped_count(matching(filters), TOTAL_CAP + 1)
 
 
 async def iter_chunks(
