@@ -20,6 +20,9 @@ SELECT c.relname AS name, pg_get_expr(c.relpartbound, c.oid) AS bound,
 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
 WHERE i.inhparent = to_regclass('audit_log')
 """
+PG_IS_PARTITIONED = (
+    "SELECT relkind = 'p' AS partitioned FROM pg_class WHERE oid = to_regclass('audit_log')"
+)
 PG_TRY_LOCK = "SELECT pg_try_advisory_lock($1)"
 PG_UNLOCK = "SELECT pg_advisory_unlock($1)"
 PG_ANALYZE = f"ANALYZE {quote(TABLE, 'postgres')}"

@@ -103,6 +103,18 @@ async def listing() -> list[Partition]:
     return []
 
 
+async def is_partitioned() -> bool:
+    """Whether the audit table is partitioned (it is once migration 9 ran, but on SQLite)."""
+    dialect = _dialect()
+    conn = Tortoise.get_connection("default")
+    if dialect == "postgres":
+        _, rows = await conn.execute_query(sql.PG_IS_PARTITIONED)
+        return bool(rows and rows[0]["partitioned"])
+    if dialect == "mysql":
+        return bool(await _mysql_listing())
+    return False
+
+
 def _moment(bound: str) -> datetime | None:
     if bound.upper() in ("MINVALUE", "MAXVALUE"):
         return None
@@ -197,8 +209,8 @@ async def ensure_days(days: Iterable[date], *, analyze: bool = False) -> list[st
     dialect = _dialect()
     if dialect not in ("postgres", "mysql") or not wanted:
         return []
-    if not await listing():
-        return []  # not partitioned (SQLite is handled above)
+    if not await is_partitioned():
+        return []
     conn = Tortoise.get_connection("default")
     async with conn.acquire_connection() as raw:
         if dialect == "postgres":
@@ -241,7 +253,7 @@ async def _postgres_make(raw: Any, days: list[date], *, analyze: bool) -> list[s
 
             await _retry_locked(create, _pg_lock_timeout)
             made.append(name)
-        if analyze or made:
+        if analyze:
             await raw.execute(sql.PG_ANALYZE)
     finally:
         await raw.execute(sql.PG_UNLOCK, sql.LOCK_KEY)

@@ -319,3 +319,16 @@ async def test_metrics_show_the_days_ahead_and_the_oldest_entry(
     assert ahead == 0 if backend == "sqlite" else ahead >= AHEAD
     assert found["studylog_audit_oldest_entry_timestamp_seconds"] == oldest.timestamp()
     assert found["studylog_audit_overflow_partition_rows"] == 0
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+@pytest.mark.usefixtures("scratch")
+async def test_a_table_left_without_any_partition_gets_its_day_back() -> None:
+    for partition in await partitions.listing():
+        await execute(f'ALTER TABLE audit_log DETACH PARTITION "{partition.name}"')
+        await execute(f'DROP TABLE "{partition.name}"')
+    assert await partitions.listing() == []
+    assert await partitions.is_partitioned()
+    assert await partitions.ensure_days([day(0)]) == [f"audit_log_p{day(0):%Y%m%d}"]
+    await AuditLog.bulk_create([entry(midnight(day(0)), "back")])
+    assert await AuditLog.filter(request_id="back").count() == 1
