@@ -1,12 +1,14 @@
 """What the audit trail costs: the authenticated study-record list with it on and off.
 
     .venv/bin/python bench/audit_overhead.py [--duration 15] [--connections 64] [--rounds 2]
+        [--prefill 10000000]
 
 Starts the app under gunicorn with uvicorn workers on a scratch PostgreSQL database (made,
 migrated with `python run.py db upgrade`, dropped at the end), registers a user, seeds
 records through the API, then runs wrk against GET /api/v1/study-records?page=1&size=20
 with AUDIT_ENABLED=true and =false, alternating, and prints requests per second, latency
-and the ratio on/off (target: at least 0.90). Needs wrk (`apt-get install -y wrk`) and a
+and the ratio on/off (target: at least 0.90). `--prefill N` first puts N entries in today's
+audit partition (generate_series), so the writer inserts into a table of that size. Needs wrk (`apt-get install -y wrk`) and a
 PostgreSQL server (BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres).
 """
 
@@ -74,6 +76,27 @@ async def count_audit_rows(url: str) -> int:
     conn = await asyncpg.connect(url, timeout=5)
     try:
         return int(await conn.fetchval("SELECT COUNT(*) FROM audit_log"))
+    finally:
+        await conn.close()
+
+
+PREFILL = """
+INSERT INTO audit_log (created_at, request_id, method, path, route, query, status_code,
+                       duration_ms, client_ip, user_agent, user_id, response_bytes)
+SELECT date_trunc('day', now()) + (g % 3600) * interval '1 second', 'prefill-' || g, 'GET',
+       '/api/v1/study-records', '/api/v1/study-records', '', 200, 1.5, '192.0.2.1', 'bench',
+       NULL, 100
+FROM generate_series($1::bigint, $2::bigint) AS g
+"""
+
+
+async def prefill(url: str, rows: int) -> None:
+    """`rows` entries in today's partition, a million per statement, then ANALYZE."""
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        for start in range(1, rows + 1, 1_000_000):
+            await conn.execute(PREFILL, start, min(rows, start + 999_999), timeout=3600)
+        await conn.execute("ANALYZE audit_log", timeout=3600)
     finally:
         await conn.close()
 
@@ -195,6 +218,9 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=2, help="on/off pairs, alternating")
     parser.add_argument(
+        "--prefill", type=int, default=0, help="audit rows in the table before measuring"
+    )
+    parser.add_argument(
         "--path", default=None, help=f"measure this instead of {STUDY_LIST} (e.g. a cheap route)"
     )
     args = parser.parse_args()
@@ -225,6 +251,8 @@ def main() -> int:
             check=True,
             capture_output=True,
         )
+        if args.prefill:
+            asyncio.run(prefill(database_url, args.prefill))
         with Server({**base_env, "AUDIT_ENABLED": "false"}, args.workers, log) as server:
             headers = bearer(server.base_url, register=True)
             path = seed(server.base_url, headers, args.records)
@@ -240,7 +268,7 @@ def main() -> int:
                     f"  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms",
                     flush=True,
                 )
-        audit_rows = asyncio.run(count_audit_rows(database_url))
+        audit_rows = asyncio.run(count_audit_rows(database_url)) - args.prefill
     finally:
         asyncio.run(admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
