@@ -30,10 +30,12 @@ MIGRATION_OUTPUT = ("applied ", "database is up to date")
 
 
 def program_files(target: Path, logs: Path) -> None:
-    """The shipped program file, with this checkout, its venv and a log directory."""
+    """The shipped program file as installed, with this checkout in place of /srv/studylog
+    and a log directory of the test's: nothing else is changed (the commands are the shipped
+    ones, found from supervisord's own working directory, which is not the checkout)."""
+    assert BIN == BASE_DIR / ".venv" / "bin", "run the tests with the checkout's .venv (make test)"
     text = (BASE_DIR / "supervisor" / "studylog.conf").read_text(encoding="utf-8")
     text = text.replace("/srv/studylog", str(BASE_DIR)).replace("/var/log/studylog", str(logs))
-    text = text.replace(".venv/bin/", f"{BIN}/")
     target.write_text(text, encoding="utf-8")
 
 
@@ -138,6 +140,7 @@ def supervised(tmp_path: Path, redis_url: str) -> Iterator[tuple[Path, str, Path
     with subprocess.Popen(
         [str(BIN / "supervisord"), "-c", str(conf)],
         env=env,
+        cwd="/",  # as a system supervisord runs: relative commands would not be found
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     ) as daemon:
