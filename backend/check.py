@@ -25,6 +25,7 @@ def masked_settings(settings: Settings) -> dict[str, Any]:
     effective["DOCS_ENABLED"] = settings.docs_enabled
     effective["LOG_FORMAT"] = settings.log_format
     effective["ALLOWED_HOSTS"] = settings.allowed_hosts
+    effective["SMS_BACKEND"] = settings.sms_backend
     shown: dict[str, Any] = {}
     for name, value in effective.items():
         if name in SECRET_FIELDS:

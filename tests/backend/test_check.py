@@ -53,3 +53,14 @@ def test_secrets_are_masked_in_urls() -> None:
     assert "r3dis" not in shown["REDIS_URL"]
     assert shown["SMTP_PASSWORD"] == "***"
     assert shown["ALIYUN_ACCESS_KEY_SECRET"] == "***"
+
+
+def test_settings_that_depend_on_the_environment_are_shown_resolved() -> None:
+    """Unset, each of these has a default that depends on APP_ENV: shown as in effect."""
+    development = masked_settings(Settings(APP_ENV="development"))
+    assert development["SMS_BACKEND"] == "log"
+    assert development["LOG_FORMAT"] == "text"
+    assert development["DOCS_ENABLED"] is True
+    assert None not in (development["SMS_BACKEND"], development["ALLOWED_HOSTS"])
+    chosen = masked_settings(Settings(APP_ENV="development", SMS_BACKEND="none"))
+    assert chosen["SMS_BACKEND"] == "none"
