@@ -27,7 +27,8 @@ import pytest
 
 from settings import BASE_DIR
 from tests.conftest import TEST_SECRET_KEY
-from tests.fixtures.edge import SERVER_NAME, Edge, edge, rss_kib
+from tests.fixtures.edge import SERVER_NAME, Edge, edge, nginx_process, render, rss_kib
+from tests.fixtures.servers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -303,3 +304,38 @@ def test_one_address_over_the_rate_gets_429_json_and_others_do_not(live: Edge) -
         assert refused[0].json() == {"detail": "TOO_MANY_REQUESTS"}
         assert refused[0].headers["retry-after"] == "1"
         assert client.get("/api/health/check").status_code == 200
+
+
+# --- answers nginx gives itself ---------------------------------------------------------------
+
+
+def test_a_request_line_over_8_kib_is_414_json(live: Edge) -> None:
+    """Refused before its Host is read (so by the default server): the API's 414, not an
+    HTML 500 from a redirect to a named location with no URI."""
+    for path in ("/api/v1/" + "a" * 8500, "/api/health/check?q=" + "b" * 9000):
+        status, body = status_and_body(raw_get(live.nginx_port, "127.0.0.8", path, SERVER_NAME))
+        assert (status, json.loads(body)) == (414, {"detail": "URI Too Long"})
+
+
+def test_a_garbled_request_line_gets_no_answer(live: Edge) -> None:
+    with closing(connect(live.nginx_port, "127.0.0.8")) as sock:
+        sock.sendall(b"\x16\x03\x01 garbage\r\n\r\n")
+        assert read_all(sock) == b""
+
+
+def test_nginx_answers_503_json_while_gunicorn_is_down(tmp_path: Path) -> None:
+    nginx_port = free_port()
+    site = render(
+        listen=f"127.0.0.1:{nginx_port}",
+        upstream=f"127.0.0.1:{free_port()}",  # nothing listens there
+        server_names=SERVER_NAME,
+    )
+    with nginx_process(tmp_path / "nginx", site, nginx_port):
+        response = httpx.get(
+            f"http://127.0.0.1:{nginx_port}/api/health/check",
+            headers={"Host": SERVER_NAME},
+            timeout=10,
+        )
+    assert response.status_code == 503
+    assert response.json() == {"detail": "Service Unavailable"}
+    assert response.headers["retry-after"] == "1"
