@@ -10,6 +10,7 @@ import secrets
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import httpx
 import pytest
 
 from settings import BASE_DIR
+from tests.fixtures.edge import SERVER_NAME, children, nginx_process, render
 from tests.fixtures.servers import free_port
 from tests.fixtures.workers import QUEUE
 
@@ -136,6 +138,7 @@ def supervised(tmp_path: Path, redis_url: str) -> Iterator[tuple[Path, str, Path
         "CELERY_QUEUE": QUEUE,
         "EXPORT_DIR": str(tmp_path / "exports"),
         "BEAT_SCHEDULE_FILE": str(tmp_path / "beat-schedule"),
+        "ALLOWED_HOSTS": f"{SERVER_NAME},127.0.0.1",
     }
     with subprocess.Popen(
         [str(BIN / "supervisord"), "-c", str(conf)],
@@ -262,3 +265,76 @@ def test_stopping_the_worker_lets_the_running_job_finish(
     supervisord_log = (tmp_path / "logs" / "supervisord.log").read_text(errors="replace")
     assert "SIGKILL" not in supervisord_log, supervisord_log[-3000:]
     assert "stopped: studylog-worker (exit status 0)" in supervisord_log, supervisord_log[-3000:]
+
+
+@pytest.mark.slow
+def test_a_reload_with_hup_through_nginx_fails_no_request(
+    supervised: tuple[Path, str, Path], tmp_path: Path
+) -> None:
+    """The documented deploy: migrations first, then `supervisorctl signal HUP` to the web
+    program. gunicorn starts workers with the new code and lets the old ones finish: four
+    clients sending requests through the shipped nginx config the whole time see no failure."""
+    conf, base_url, _ = supervised
+    gunicorn_port = int(base_url.rsplit(":", 1)[1])
+    nginx_port = free_port()
+    site = render(
+        listen=f"127.0.0.1:{nginx_port}",
+        upstream=f"127.0.0.1:{gunicorn_port}",
+        server_names=SERVER_NAME,
+    )
+    master = web_pid(conf)
+    deadline = time.monotonic() + 30
+    while len(old_workers := set(children(master))) < 2:
+        assert time.monotonic() < deadline, logs_of(tmp_path)
+        time.sleep(0.1)
+    stop = threading.Event()
+    outcomes: list[int | str] = []
+
+    def client(source: str) -> None:
+        # Each from an address of its own, under nginx's 20 requests a second per address.
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{nginx_port}",
+            headers={"Host": SERVER_NAME},
+            transport=httpx.HTTPTransport(local_address=source),
+            timeout=30,
+        ) as http:
+            while not stop.is_set():
+                try:
+                    outcomes.append(http.get("/api/v1/users/count").status_code)
+                except httpx.HTTPError as exc:
+                    outcomes.append(repr(exc))
+                time.sleep(0.08)
+
+    with nginx_process(tmp_path / "nginx", site, nginx_port):
+        threads = [threading.Thread(target=client, args=(f"127.0.0.{20 + n}",)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        try:
+            time.sleep(1)
+            migrated = subprocess.run(
+                [str(BIN / "python"), "run.py", "db", "upgrade"],
+                cwd=BASE_DIR,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+                env={**os.environ, "DATABASE_URL": f"sqlite://{supervised[2]}"},
+            )
+            assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+            assert "signalled" in ctl(conf, "signal", "HUP", "studylog:studylog-web")
+            deadline = time.monotonic() + 60
+            while True:  # the old workers gone and two new ones serving
+                now = set(children(master))
+                if len(now) >= 2 and not now & old_workers:
+                    break
+                assert time.monotonic() < deadline, logs_of(tmp_path)
+                time.sleep(0.1)
+            time.sleep(1)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()
+    assert web_pid(conf) == master  # the same master: the socket was never closed
+    failed = [outcome for outcome in outcomes if outcome != 200]
+    assert len(outcomes) > 50
+    assert not failed, f"{len(failed)} of {len(outcomes)} failed: {failed[:5]}"
