@@ -8,8 +8,8 @@ migrated with `python run.py db upgrade`, dropped at the end), registers a user,
 records through the API, then runs wrk against GET /api/v1/study-records?page=1&size=20
 with AUDIT_ENABLED=true and =false, alternating, and prints requests per second, latency
 and the ratio on/off (target: at least 0.90). `--prefill N` first puts N entries in today's
-audit partition (generate_series), so the writer inserts into a table of that size. Needs wrk (`apt-get install -y wrk`) and a
-PostgreSQL server (BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres).
+audit partition (generate_series), so the writer inserts into a table of that size. Needs
+wrk (`apt-get install -y wrk`) and a PostgreSQL server (BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres).
 """
 
 from __future__ import annotations

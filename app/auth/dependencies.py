@@ -17,7 +17,7 @@ from app.auth import sessions
 from app.auth.errors import Forbidden, Unauthorized
 from app.auth.models import User
 from app.http.state import app_state
-from app.platform.security import AccessClaims, decode_access_token
+from app.platform.security import AccessClaims, access_token_expired, decode_access_token
 
 LOGIN_URL = "/api/v1/auth/jwt/login"
 
@@ -40,12 +40,15 @@ async def authenticate(
     It runs on nearly every request, so it reads the settings and the store off the app
     state itself: each sub-dependency FastAPI solves costs more than the read."""
     state = app_state(request)
-    claims = decode_access_token(token, secret=state.settings.SECRET_KEY) if token else None
-    if claims is None:
+    if not token:
         raise Unauthorized()
+    claims = decode_access_token(token, secret=state.settings.SECRET_KEY)
+    if claims is None:
+        expired = access_token_expired(token, secret=state.settings.SECRET_KEY)
+        raise Unauthorized("expired" if expired else "malformed")
     user = await sessions.session_user(claims=claims, store=state.store, cache=state.session_cache)
     if user is None or not user.is_active:
-        raise Unauthorized()
+        raise Unauthorized("revoked")
     request.state.user_id = user.id
     request.state.session_id = claims.session_id
     return Authentication(user=user, claims=claims)

@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 import pymysql
-from fastapi import Request, Response
+from fastapi import Request, Response, params
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -149,12 +149,47 @@ def _safe(value: Any) -> Any:
     return value
 
 
+JSON_BODY_EXPECTED = "The body must be JSON, sent with Content-Type: application/json"
+FORM_BODY_EXPECTED = (
+    "This route takes a form (Content-Type: application/x-www-form-urlencoded), not JSON"
+)
+
+
+def _body_kind_error(request: Request, errors: list[Any]) -> dict[str, Any] | None:
+    """When the body was refused and the request sent another kind than the route reads
+    (JSON without its content type, or JSON to a form route), the error that says so."""
+    if not any(error.get("loc", ("",))[0] == "body" for error in errors):
+        return None
+    route = request.scope.get("route")
+    field = getattr(route, "body_field", None)
+    if field is None:
+        return None
+    sent = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    sent_json = sent == "application/json" or sent.endswith("+json")
+    if isinstance(field.field_info, params.Form):
+        message = FORM_BODY_EXPECTED if sent_json else None
+    else:
+        message = JSON_BODY_EXPECTED if sent and not sent_json else None
+    if message is None:
+        return None
+    return {
+        "type": "content_type",
+        "loc": ["header", "content-type"],
+        "msg": message,
+        "input": sent,
+    }
+
+
 async def validation_error_handler(request: Request, exc: RequestValidationError) -> Response:
     """FastAPI's 422 answer with a safe echo: a NUL or a lone surrogate in the offending
     input becomes U+FFFD and NaN the text "nan", so any strict JSON parser reads the answer
-    (FastAPI's own handler gave a 500 for a surrogate)."""
-    del request
-    body = json.dumps({"detail": _safe(jsonable_encoder(exc.errors()))}, allow_nan=False)
+    (FastAPI's own handler gave a 500 for a surrogate). A body of the wrong kind gets an
+    error first that names the content type the route reads."""
+    errors = list(exc.errors())
+    kind = _body_kind_error(request, errors)
+    if kind is not None:
+        errors.insert(0, kind)
+    body = json.dumps({"detail": _safe(jsonable_encoder(errors))}, allow_nan=False)
     return Response(body, status_code=422, media_type="application/json")
 
 

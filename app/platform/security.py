@@ -71,6 +71,23 @@ def decode_access_token(token: str, *, secret: str) -> AccessClaims | None:
     return claims
 
 
+def access_token_expired(token: str, *, secret: str) -> bool:
+    """Whether a refused access token is one of ours whose only fault is its age (a 401 then
+    says it expired, rather than that it is malformed)."""
+    try:
+        payload = jwt.decode(
+            token,
+            secret,
+            algorithms=[JWT_ALGORITHM],
+            audience=ACCESS_TOKEN_AUDIENCE,
+            options={"verify_exp": False},
+        )
+    except jwt.PyJWTError:
+        return False
+    expires = payload.get("exp")
+    return isinstance(expires, int | float) and expires <= datetime.now(UTC).timestamp()
+
+
 def _verify_access_token(token: str, *, secret: str) -> AccessClaims | None:
     try:
         payload = jwt.decode(

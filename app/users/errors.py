@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi_users.router.common import ErrorCode
 
+from app.auth.errors import bearer_challenge
 from app.platform.errors import DomainError, NotFound
 
 
@@ -19,6 +20,10 @@ class SessionRefused(DomainError):
 
     status_code = 401
     detail = "Unauthorized"
+
+    def __init__(self) -> None:
+        description = "The refresh token is unknown, spent, expired or revoked"
+        super().__init__(headers={"WWW-Authenticate": bearer_challenge(description)})
 
 
 class WrongPassword(DomainError):
