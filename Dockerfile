@@ -12,9 +12,11 @@
 
 # --- stage 1: the virtualenv -------------------------------------------------------------
 FROM python:3.11-slim-bookworm AS build
+# Both stages carry it: `make image` removes only unnamed images with this label.
+LABEL org.opencontainers.image.title=studylog
 
 # Only read by pip in this stage; nothing of it reaches the final image.
-ARG PIP_INDEX_URL
+ARG PIP_INDEX_URL=
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_DEFAULT_TIMEOUT=180
 
 RUN python3 -m venv /opt/venv
@@ -27,11 +29,12 @@ RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('/build/pyproj
 RUN --mount=type=secret,id=ca \
     if [ -s /run/secrets/ca ]; then export PIP_CERT=/run/secrets/ca; fi; \
     if [ -n "${PIP_INDEX_URL:-}" ]; then export PIP_INDEX_URL; else unset PIP_INDEX_URL; fi; \
-    /opt/venv/bin/pip install --only-binary=:all: -r /build/requirements.txt \
+    /opt/venv/bin/pip install --progress-bar off --only-binary=:all: -r /build/requirements.txt \
     && /opt/venv/bin/pip uninstall --yes --quiet pip
 
 # --- stage 2: what runs -------------------------------------------------------------------
 FROM python:3.11-slim-bookworm
+LABEL org.opencontainers.image.title=studylog
 
 # The service runs as this user; it owns only var/ (exports, beat's schedule).
 RUN groupadd --system --gid 10001 studylog \
