@@ -13,7 +13,7 @@ TEST_WORKERS ?= 2
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-fast lint format migrate check bench clean
+.PHONY: install run test test-fast lint format migrate check bench clean image
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -46,11 +46,17 @@ test-fast: install  ## the inner loop: everything but the tests that start proce
 lint: install  ## ruff and pylint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pylint --rcfile=.pylintrc app backend tests bench settings.py asgi.py run.py gunicorn.conf.py
+	$(BIN)/pylint --rcfile=.pylintrc app backend tests bench settings.py asgi.py run.py gunicorn.conf.py \
+	  deploy/healthcheck.py
 
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# localhost/studylog:latest from the Dockerfile, with buildah and a base image made by
+# debootstrap: no Docker engine needed (docs/containers.md). STUDYLOG_IMAGE names another tag.
+image:  ## build the container image
+	$(if $(STUDYLOG_IMAGE),STUDYLOG_IMAGE=$(STUDYLOG_IMAGE)) .ci/image
 
 check: install  ## models and migrations agree, nothing pending
 	$(BIN)/python run.py db check

@@ -70,7 +70,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """One line at the end naming how many tests were skipped and for lack of what (only
-    a missing service skips a test, and under REQUIRE_SERVICES=1 that fails instead)."""
+    a missing service skips a test, and under REQUIRE_SERVICES=1 that fails instead); and
+    the figures tests measured (`record_property("figure", …)`: the image's size)."""
+    for report in terminalreporter.stats.get("passed", []):
+        for name, value in report.user_properties:
+            if name == "figure" and report.when == "call":
+                terminalreporter.write_line(f"figure: {value}")
     reasons: dict[str, int] = {}
     for report in terminalreporter.stats.get("skipped", []):
         reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else "skipped"
