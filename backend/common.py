@@ -51,16 +51,38 @@ def error_line(message: str) -> None:
     err_console.print(f"[red]error:[/red] {escape(text)}", highlight=False, soft_wrap=True)
 
 
-def fail(message: str) -> NoReturn:
+def fail(message: str, *, code: int = 1) -> NoReturn:
+    """One `error: …` line, then exit 1 (a failure) or `code` (2: misuse)."""
     error_line(message)
-    raise typer.Exit(1)
+    raise typer.Exit(code)
+
+
+def _valueless_flags(command: Any) -> None:
+    """A flag takes no value, so its help shows none (typer's would say `<bool>`), the
+    help option's included."""
+    for param in getattr(command, "params", ()):
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    help_option = command.get_help_option
+
+    def quiet_help_option(ctx: Any) -> Any:
+        option = help_option(ctx)
+        if option is not None and option.metavar is None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = quiet_help_option
+    for sub in getattr(command, "commands", {}).values():
+        _valueless_flags(sub)
 
 
 def main(app: typer.Typer, args: Sequence[str] | None = None) -> int:
     """Runs the command line; the exit code. Misuse (exit 2), a refusal or a failure (exit 1)
     ends in one `error: …` line, not a usage box or a bare `Aborted!`."""
+    command = typer.main.get_command(app)
+    _valueless_flags(command)
     try:
-        result = app(args=args, prog_name="run.py", standalone_mode=False)
+        result = command.main(args=args, prog_name="run.py", standalone_mode=False)
     except click_exceptions.NoArgsIsHelpError:
         return 2  # the group's help is printed already
     except click_exceptions.UsageError as exc:
@@ -112,6 +134,6 @@ def require_yes(yes: bool, question: str) -> None:
     if yes:
         return
     if not sys.stdin.isatty():
-        fail("refusing without --yes when not interactive")
+        fail("refusing without --yes when not interactive", code=2)  # misuse: exit 2
     if not typer.confirm(question, default=False):
         fail("aborted")

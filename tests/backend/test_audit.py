@@ -74,7 +74,7 @@ def test_purge_deletes_in_batches(invoke: Callable[..., Result], cli_settings: S
 def test_purge_refuses_without_yes(invoke: Callable[..., Result], cli_settings: Settings) -> None:
     _store(cli_settings, [_entry(40)])
     result = invoke("audit", "purge", "--older-than-days", "30")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # misuse, as documented
     assert "--yes" in result.stderr
     assert _ages(cli_settings) == [40]
 

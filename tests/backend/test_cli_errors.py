@@ -142,7 +142,7 @@ def test_demo_seed_refuses_production_without_yes(database: str) -> None:
     production = {"APP_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(48)}
     args = ("demo", "seed", "--users", "1", "--records-per-user", "2", "--prefix", "prodseed")
     refused = _cli(*args, url=database, **production)
-    assert refused.returncode == 1
+    assert refused.returncode == 2  # misuse: no --yes off a terminal
     assert "--yes" in _one_error_line(refused)
     with sqlite3.connect(database.removeprefix("sqlite://")) as conn:
         seeded = conn.execute(
@@ -157,3 +157,17 @@ def test_demo_seed_refuses_production_without_yes(database: str) -> None:
             "SELECT count(*) FROM \"user\" WHERE email LIKE 'prodseed-%'"
         ).fetchone()[0]
     assert seeded == 1
+
+
+def test_a_destructive_command_off_a_terminal_without_yes_is_misuse(database: str) -> None:
+    result = _cli("users", "delete", "someone@example.com", url=database, stdin="")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == "error: refusing without --yes when not interactive"
+
+
+@pytest.mark.parametrize("command", [(), ("audit", "purge"), ("users", "delete")])
+def test_help_shows_flags_without_a_value_type(database: str, command: tuple[str, ...]) -> None:
+    result = _cli(*command, "--help", url=database, COLUMNS="120")
+    assert result.returncode == 0, result.stderr
+    assert "--help" in result.stdout
+    assert "<bool>" not in result.stdout
