@@ -155,6 +155,8 @@ class Settings(BaseSettings):
     RATE_LIMIT_FORGOT_PASSWORD_PER_EMAIL: int = Field(default=3, ge=0)
     RATE_LIMIT_VERIFY_PER_IP: int = Field(default=10, ge=0)
     RATE_LIMIT_VERIFY_PER_EMAIL: int = Field(default=3, ge=0)
+    # Study record writes (create, change, delete) and export jobs asked, per user.
+    RATE_LIMIT_WRITE_PER_USER: int = Field(default=120, ge=0)
 
     CORS_ORIGINS: CommaList = []
     TRUSTED_PROXIES: CommaList = ["127.0.0.1"]
@@ -211,6 +213,13 @@ class Settings(BaseSettings):
     EXPORT_DIR: Path = BASE_DIR / "var" / "exports"
     EXPORT_TTL_HOURS: float = Field(default=24, gt=0, le=24 * 365)
     EXPORT_MAX_ACTIVE_PER_USER: int = Field(default=3, ge=1, le=1000)
+    # Finished files kept per user; past either limit the oldest go (with their jobs).
+    EXPORT_MAX_FILES_PER_USER: int = Field(default=10, ge=1, le=10_000)
+    EXPORT_MAX_BYTES_PER_USER: int = Field(default=512 * 1024 * 1024, ge=1)
+    # Below this much free space on EXPORT_DIR's disk no export starts (503); 0: no floor.
+    EXPORT_MIN_FREE_MB: int = Field(default=1024, ge=0)
+    # A file in EXPORT_DIR without a job row is removed by the cleanup once this old.
+    EXPORT_ORPHAN_GRACE_SECONDS: float = Field(default=3600, ge=0)
 
     # --- phone numbers and SMS codes ---------------------------------------------------
     # None: `log` in development and test, `none` in production (`log` is refused there).

@@ -21,6 +21,7 @@ from app.study.dependencies import (
     RecordFiltersDep,
     Today,
     VisibleOwnerId,
+    WritingUser,
     encode_position,
     make_filters,
     owner_scope,
@@ -125,14 +126,15 @@ async def export_records(
             429: "`TOO_MANY_REQUESTS`: the caller already has EXPORT_MAX_ACTIVE_PER_USER "
             "export jobs queued or running.",
             503: "`JOBS_UNAVAILABLE`: the job queue did not take the job (or the database "
-            "does not answer).",
+            "does not answer); `EXPORT_STORAGE_FULL`: the export disk is below its "
+            "free-space floor.",
         },
     ),
 )
 async def create_export_job(
     *,
     job_in: ExportJobCreate,
-    user: CurrentUser,
+    user: WritingUser,
     owner_id: VisibleOwnerId,
     settings: SettingsDep,
     jobs: JobsDep,
@@ -154,6 +156,8 @@ async def create_export_job(
         order_by=job_in.order_by,
         jobs=jobs,
         max_active=settings.EXPORT_MAX_ACTIVE_PER_USER,
+        export_dir=settings.EXPORT_DIR,
+        min_free_bytes=settings.EXPORT_MIN_FREE_MB * 1024 * 1024,
     )
     response.headers["Location"] = request.url_for("get_export_job", job_id=str(job.id)).path
     return ExportJobRead.model_validate(job)
@@ -185,19 +189,24 @@ async def get_export_job(job: OwnedExportJob) -> ExportJobRead:
         **errors(
             401,
             404,
+            403,
             409,
             410,
             503,
             descriptions={
+                403: "`Forbidden`: an export of everyone's records, and the caller is no "
+                "longer a superuser.",
                 409: "`EXPORT_NOT_READY`: the job is not done (queued, running or failed).",
                 410: "`EXPORT_EXPIRED`: the file was kept until `expires_at`, which has passed.",
             },
         ),
     },
 )
-async def download_export(job: OwnedExportJob, settings: SettingsDep) -> FileResponse:
+async def download_export(
+    job: OwnedExportJob, user: CurrentUser, settings: SettingsDep
+) -> FileResponse:
     """The finished export file."""
-    path = exports.download_path(job, settings.EXPORT_DIR)
+    path = exports.download_path(job, settings.EXPORT_DIR, sees_all_owners=user.is_superuser)
     return FileResponse(
         path,
         media_type=_MEDIA_TYPES[job.format],
