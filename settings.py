@@ -212,6 +212,9 @@ class Settings(BaseSettings):
     AUDIT_RETENTION_DAYS: int = Field(default=90, ge=0, le=36_500)
     EXPORT_DIR: Path = BASE_DIR / "var" / "exports"
     EXPORT_TTL_HOURS: float = Field(default=24, gt=0, le=24 * 365)
+    # GET /study-records/stats: the default window (the last this many days) and the longest
+    # range it answers for.
+    STATS_MAX_DAYS: int = Field(default=366, ge=1, le=36_600)
     EXPORT_MAX_ACTIVE_PER_USER: int = Field(default=3, ge=1, le=1000)
     # Finished files kept per user; past either limit the oldest go (with their jobs).
     EXPORT_MAX_FILES_PER_USER: int = Field(default=10, ge=1, le=10_000)

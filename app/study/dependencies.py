@@ -24,7 +24,7 @@ from app.http.pagination import (
 from app.http.state import SettingsDep, StoreDep
 from app.http.types import IsoDate
 from app.platform import ratelimit
-from app.study import exports, records
+from app.study import exports, records, stats
 from app.study.cursor import Position
 from app.study.models import ExportJob, StudyRecord
 from app.study.records import RecordFilters
@@ -123,6 +123,39 @@ def _check_range(studied_from: date | None, studied_to: date | None) -> None:
 
 
 DateRangeDep = Annotated[DateRange, Depends(date_range)]
+
+
+@dataclass(frozen=True, slots=True)
+class StatsWindow:
+    first: date
+    last: date
+
+
+async def stats_range(dates: DateRangeDep, settings: SettingsDep) -> StatsWindow:
+    """The days the stats cover: the range asked for, completed and capped by
+    STATS_MAX_DAYS (app/study/stats.py `window`); longer is a client mistake (422)."""
+    try:
+        first, last = stats.window(
+            studied_from=dates.studied_from,
+            studied_to=dates.studied_to,
+            today=utc_today(),
+            max_days=settings.STATS_MAX_DAYS,
+        )
+    except stats.RangeTooLong as exc:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("query", "studied_from"),
+                    "msg": f"{exc}: ask for a shorter range",
+                    "input": None if dates.studied_from is None else dates.studied_from.isoformat(),
+                }
+            ]
+        ) from None
+    return StatsWindow(first=first, last=last)
+
+
+StatsRangeDep = Annotated[StatsWindow, Depends(stats_range)]
 
 
 SubjectFilter = Annotated[str | None, Query(max_length=100, description="Exactly this subject")]

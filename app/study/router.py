@@ -15,10 +15,10 @@ from app.study.crud import StudyRecordCRUDRouter
 from app.study.cursor import Position, cursor_page
 from app.study.dependencies import (
     CursorQueryDep,
-    DateRangeDep,
     OrderByQuery,
     OwnedExportJob,
     RecordFiltersDep,
+    StatsRangeDep,
     Today,
     VisibleOwnerId,
     WritingUser,
@@ -50,13 +50,13 @@ _FILE_ANSWER: dict[int | str, dict[str, Any]] = {
 router = StudyRecordCRUDRouter()
 
 
-@router.get("/stats", name="stats", responses=errors(401, 503))
-async def get_stats(owner_id: VisibleOwnerId, dates: DateRangeDep, today: Today) -> StudyStats:
+@router.get("/stats", name="stats", responses=errors(401, 422, 503))
+async def get_stats(owner_id: VisibleOwnerId, dates: StatsRangeDep, today: Today) -> StudyStats:
     """Totals, minutes per subject and per day, and study streaks."""
     return await stats.summarize(
         owner_id=owner_id,
-        studied_from=dates.studied_from,
-        studied_to=dates.studied_to,
+        studied_from=dates.first,
+        studied_to=dates.last,
         today=today,
     )
 
