@@ -53,3 +53,29 @@ def test_secrets_are_masked_in_urls() -> None:
     assert "r3dis" not in shown["REDIS_URL"]
     assert shown["SMTP_PASSWORD"] == "***"
     assert shown["ALIYUN_ACCESS_KEY_SECRET"] == "***"
+
+
+@pytest.mark.parametrize(
+    ("url", "secrets"),
+    [
+        ("redis://:p@ss@127.0.0.1:1/0", ["p@ss", "ss@"]),
+        ("redis://app:a:b/c@127.0.0.1:1/0", ["a:b/c"]),
+        ("redis://127.0.0.1:1/0?password=hunter22&db=0", ["hunter22"]),
+        ("redis://u@127.0.0.1:1/0?db=0;PASSWORD=hunter22", ["hunter22"]),
+    ],
+)
+def test_check_masks_every_credential_form(
+    monkeypatch: pytest.MonkeyPatch, url: str, secrets: list[str]
+) -> None:
+    monkeypatch.setattr(
+        settings_module,
+        "settings",
+        Settings(REDIS_URL=url, CELERY_BROKER_URL=url.replace("redis://", "amqp://")),
+    )
+    result = CliRunner().invoke(cli, ["check", "--json"])
+    assert result.exit_code == 1  # Redis does not answer at port 1
+    for secret in secrets:
+        assert secret not in result.output
+    shown = json.loads(result.stdout)["settings"]
+    assert "127.0.0.1:1/0" in shown["REDIS_URL"]
+    assert "***" in shown["REDIS_URL"]
