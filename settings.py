@@ -319,6 +319,13 @@ class Settings(BaseSettings):
                 raise ValueError(f"SMS_BACKEND=aliyun needs {', '.join(missing)}")
         if "*" in self.allowed_hosts:
             raise ValueError("ALLOWED_HOSTS must name the service's hosts in production, not *")
+        if not self.REDIS_URL.strip():
+            # Without it each process keeps its own limits, revocations and counts: with
+            # two workers a login limit of 10 lets 20 through.
+            raise ValueError(
+                "REDIS_URL is empty; production needs Redis shared by every process "
+                "(rate limits, session revocation, one-time codes)"
+            )
         return self
 
     @property
