@@ -247,11 +247,16 @@ class Settings(BaseSettings):
 
     # --- serving ----------------------------------------------------------------------
     METRICS_ENABLED: bool = False
+    # The job and export figures of /metrics are read at most this often per web process.
+    METRICS_JOBS_EVERY_SECONDS: float = Field(default=15.0, ge=0, le=3600)
     GUNICORN_BIND: str = "127.0.0.1:8000"
     WEB_CONCURRENCY: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     # Connections plus requests in progress one worker takes; past it, a new request gets a
     # 503 at once instead of a share of a worker that is already full.
     WEB_LIMIT_CONCURRENCY: int = Field(default=512, ge=1)
+    # A connection that has not sent a whole request head this long after opening (or
+    # after its previous answer) is closed by the worker.
+    WEB_HEADER_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0, le=60)
 
     @model_validator(mode="before")
     @classmethod

@@ -130,11 +130,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.audit_writer = audit_writer
     # Without a broker, jobs run in this process (app/jobs/runner.py).
     app.state.celery = create_celery(settings) if settings.CELERY_BROKER_URL else None
-    app.state.metrics_probe = functools.partial(
-        metrics.sample_jobs,
-        _queue_length(app.state.celery, settings.CELERY_QUEUE),
-        exports.counts_by_status,
-        lambda: outcome_counts(app.state.store),
+    app.state.metrics_probe = metrics.EveryInterval(
+        functools.partial(
+            metrics.sample_jobs,
+            _queue_length(app.state.celery, settings.CELERY_QUEUE),
+            exports.counts_by_status,
+            lambda: outcome_counts(app.state.store),
+        ),
+        settings.METRICS_JOBS_EVERY_SECONDS,
     )
     # Deregistration crosses domains: the users domain is handed the flow that does it.
     app.state.remove_account = flows.remove_account

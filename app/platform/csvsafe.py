@@ -22,9 +22,7 @@ from typing import Any
 
 # A spreadsheet runs a cell (or a line of one) starting with one of these as a formula.
 # Blanks first (a space, U+3000, a no-break space) are skipped by some spreadsheets.
-_FORMULA_START = re.compile(
-    r"(?:^|(?<=[\r\n;]))(?=[^\S\r\n]*[=+\-@\t\r\uff1d\uff0b\uff0d\uff20])"
-)
+_FORMULA_START = re.compile(r"(?:^|(?<=[\r\n;]))(?=[^\S\r\n]*[=+\-@\t\r\uff1d\uff0b\uff0d\uff20])")
 _NEEDS_QUOTES = re.compile(r'[",;\r\n]')
 
 
