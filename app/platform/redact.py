@@ -55,7 +55,7 @@ def is_secret_name(name: str) -> bool:
     """Whether a parameter called `name` carries a credential (the rule above)."""
     for word in words(name):
         # A plural is the same credential (`apikeys`, `pins`).
-        for form in {word, word.removesuffix("s")}:
+        for form in (word, word.removesuffix("s")):
             if any(form.startswith(stem) or form.endswith(stem) for stem in CREDENTIAL_STEMS):
                 return True
             if any(stem in form for stem in _LONG_STEMS):

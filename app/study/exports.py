@@ -25,6 +25,7 @@ from app.study.export_files import file_path, filters_to_json, now
 from app.study.models import ACTIVE_EXPORT_STATUSES, ExportJob, ExportStatus
 from app.study.records import RecordFilters
 from app.study.schemas import DEFAULT_ORDER_BY, OrderBy
+from settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -55,14 +56,13 @@ async def create(
     filters: RecordFilters,
     order_by: OrderBy = DEFAULT_ORDER_BY,
     jobs: Jobs,
-    max_active: int,
-    export_dir: Path,
-    min_free_bytes: int,
+    settings: Settings,
 ) -> ExportJob:
-    """A queued job, handed to the workers; TooManyExports past the owner's limit,
-    ExportStorageFull below the free-space floor."""
-    if await asyncio.to_thread(export_storage.storage_full, export_dir, min_free_bytes):
-        logger.warning("export refused: less than %d bytes free in %s", min_free_bytes, export_dir)
+    """A queued job, handed to the workers; TooManyExports past the owner's limit
+    (EXPORT_MAX_ACTIVE_PER_USER), ExportStorageFull below the free-space floor."""
+    export_dir, floor = Path(settings.EXPORT_DIR), settings.EXPORT_MIN_FREE_MB * 1024 * 1024
+    if await asyncio.to_thread(export_storage.storage_full, export_dir, floor):
+        logger.warning("export refused: less than %d bytes free in %s", floor, export_dir)
         raise ExportStorageFull()
     job = await ExportJob.create(
         owner_id=owner_id,
@@ -73,7 +73,7 @@ async def create(
     # Counted after the insert: two requests at once cannot both slip under the limit
     # (at worst both are refused), and the count reads the (owner_id, status) index.
     active = await ExportJob.filter(owner_id=owner_id, status__in=ACTIVE_EXPORT_STATUSES).count()
-    if active > max_active:
+    if active > settings.EXPORT_MAX_ACTIVE_PER_USER:
         await job.delete()
         raise TooManyExports()
     try:

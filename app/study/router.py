@@ -155,9 +155,7 @@ async def create_export_job(
         filters=filters,
         order_by=job_in.order_by,
         jobs=jobs,
-        max_active=settings.EXPORT_MAX_ACTIVE_PER_USER,
-        export_dir=settings.EXPORT_DIR,
-        min_free_bytes=settings.EXPORT_MIN_FREE_MB * 1024 * 1024,
+        settings=settings,
     )
     response.headers["Location"] = request.url_for("get_export_job", job_id=str(job.id)).path
     return ExportJobRead.model_validate(job)
