@@ -155,6 +155,8 @@ class Settings(BaseSettings):
     RATE_LIMIT_FORGOT_PASSWORD_PER_EMAIL: int = Field(default=3, ge=0)
     RATE_LIMIT_VERIFY_PER_IP: int = Field(default=10, ge=0)
     RATE_LIMIT_VERIFY_PER_EMAIL: int = Field(default=3, ge=0)
+    # Study record writes (create, change, delete) and export jobs asked, per user.
+    RATE_LIMIT_WRITE_PER_USER: int = Field(default=120, ge=0)
 
     CORS_ORIGINS: CommaList = []
     TRUSTED_PROXIES: CommaList = ["127.0.0.1"]
@@ -214,7 +216,17 @@ class Settings(BaseSettings):
     AUDIT_PARTITIONS_EVERY_SECONDS: float = Field(default=3600, gt=0)
     EXPORT_DIR: Path = BASE_DIR / "var" / "exports"
     EXPORT_TTL_HOURS: float = Field(default=24, gt=0, le=24 * 365)
+    # GET /study-records/stats: the default window (the last this many days) and the longest
+    # range it answers for.
+    STATS_MAX_DAYS: int = Field(default=366, ge=1, le=36_600)
     EXPORT_MAX_ACTIVE_PER_USER: int = Field(default=3, ge=1, le=1000)
+    # Finished files kept per user; past either limit the oldest go (with their jobs).
+    EXPORT_MAX_FILES_PER_USER: int = Field(default=10, ge=1, le=10_000)
+    EXPORT_MAX_BYTES_PER_USER: int = Field(default=512 * 1024 * 1024, ge=1)
+    # Below this much free space on EXPORT_DIR's disk no export starts (503); 0: no floor.
+    EXPORT_MIN_FREE_MB: int = Field(default=1024, ge=0)
+    # A file in EXPORT_DIR without a job row is removed by the cleanup once this old.
+    EXPORT_ORPHAN_GRACE_SECONDS: float = Field(default=3600, ge=0)
 
     # --- phone numbers and SMS codes ---------------------------------------------------
     # None: `log` in development and test, `none` in production (`log` is refused there).
@@ -239,11 +251,16 @@ class Settings(BaseSettings):
 
     # --- serving ----------------------------------------------------------------------
     METRICS_ENABLED: bool = False
+    # The job and export figures of /metrics are read at most this often per web process.
+    METRICS_JOBS_EVERY_SECONDS: float = Field(default=15.0, ge=0, le=3600)
     GUNICORN_BIND: str = "127.0.0.1:8000"
     WEB_CONCURRENCY: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     # Connections plus requests in progress one worker takes; past it, a new request gets a
     # 503 at once instead of a share of a worker that is already full.
     WEB_LIMIT_CONCURRENCY: int = Field(default=512, ge=1)
+    # A connection that has not sent a whole request head this long after opening (or
+    # after its previous answer) is closed by the worker.
+    WEB_HEADER_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0, le=60)
 
     @model_validator(mode="before")
     @classmethod
@@ -311,6 +328,13 @@ class Settings(BaseSettings):
                 raise ValueError(f"SMS_BACKEND=aliyun needs {', '.join(missing)}")
         if "*" in self.allowed_hosts:
             raise ValueError("ALLOWED_HOSTS must name the service's hosts in production, not *")
+        if not self.REDIS_URL.strip():
+            # Without it each process keeps its own limits, revocations and counts: with
+            # two workers a login limit of 10 lets 20 through.
+            raise ValueError(
+                "REDIS_URL is empty; production needs Redis shared by every process "
+                "(rate limits, session revocation, one-time codes)"
+            )
         return self
 
     @property

@@ -131,11 +131,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.audit_writer = audit_writer
     # Without a broker, jobs run in this process (app/jobs/runner.py).
     app.state.celery = create_celery(settings) if settings.CELERY_BROKER_URL else None
-    jobs_probe = functools.partial(
-        metrics.sample_jobs,
-        _queue_length(app.state.celery, settings.CELERY_QUEUE),
-        exports.counts_by_status,
-        lambda: outcome_counts(app.state.store),
+    jobs_probe = metrics.EveryInterval(
+        functools.partial(
+            metrics.sample_jobs,
+            _queue_length(app.state.celery, settings.CELERY_QUEUE),
+            exports.counts_by_status,
+            lambda: outcome_counts(app.state.store),
+        ),
+        settings.METRICS_JOBS_EVERY_SECONDS,
     )
 
     async def metrics_probe() -> None:

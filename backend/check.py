@@ -45,7 +45,12 @@ async def _checks(settings: Settings) -> dict[str, str]:
     except Exception as exc:  # pylint: disable=broad-exception-caught  # reported, not raised
         results["database"] = f"unavailable: {exc!r}"
     if settings.REDIS_URL:
-        store = create_store(settings.REDIS_URL, prefix=settings.REDIS_KEY_PREFIX)
+        try:
+            # Inside the try: a URL the client cannot read is reported, not a traceback.
+            store = create_store(settings.REDIS_URL, prefix=settings.REDIS_KEY_PREFIX)
+        except ValueError as exc:
+            results["redis"] = f"unavailable: {exc!r}"
+            return results
         try:
             async with asyncio.timeout(TIMEOUT_SECONDS):
                 await store.ping()
@@ -74,6 +79,8 @@ def check_command(
         results["migrations"] = f"pending: {', '.join(pending)}" if pending else "ok"
     else:
         results["migrations"] = "unknown (no database)"
+    # An error's text may quote the URL it failed on.
+    results = {name: mask_url_password(value) for name, value in results.items()}
     problems = [k for k, v in results.items() if v not in {"ok", "disabled"}]
     if as_json:
         print_json({"settings": masked_settings(settings), "checks": results, "ok": not problems})

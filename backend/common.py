@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, NoReturn, TypeVar
@@ -20,6 +19,7 @@ from tortoise.exceptions import BaseORMException
 from typer._click import exceptions as click_exceptions
 
 import settings as settings_module
+from app.platform.redact import mask_url
 from settings import Settings
 
 T = TypeVar("T")
@@ -28,12 +28,10 @@ err_console = Console(stderr=True)
 out_console = Console()
 
 
-_URL_PASSWORD = re.compile(r"(://[^:/@]*:)([^@/]+)(@)")
-
-
 def mask_url_password(text: str) -> str:
-    """`text` with the password of any URL in it replaced by ***."""
-    return _URL_PASSWORD.sub(r"\1***\3", text)
+    """`text` with every credential of any URL in it replaced by *** (the user information,
+    a password holding `@` included, and secret-named query values such as `?password=`)."""
+    return mask_url(text)
 
 
 class CommandError(Exception):

@@ -15,11 +15,18 @@ import typer
 from app.auth.models import User
 from app.study.formats import EXPORTERS
 from app.study.records import NO_FILTERS, scoped
-from app.study.schemas import DEFAULT_ORDER_BY, OrderBy, StudyStats
-from app.study.stats import summarize
+from app.study.schemas import DEFAULT_ORDER_BY, OrderBy, StudyStats, utc_today
+from app.study.stats import RangeTooLong, summarize, window
 from app.users.adapter import TortoiseUserDatabase, normalize_email
 from backend.audit import ExportFormat, Write, format_option, output_option, write_export
-from backend.common import CommandError, out_console, print_json, print_table, run
+from backend.common import (
+    CommandError,
+    current_settings,
+    out_console,
+    print_json,
+    print_table,
+    run,
+)
 
 cli = typer.Typer(help="Study records: export a user's records, statistics.", no_args_is_help=True)
 
@@ -81,13 +88,20 @@ def stats_command(
     """Minutes, records, streaks and a per-subject breakdown, as GET /study-records/stats."""
     if studied_from and studied_to and studied_to < studied_from:
         raise typer.BadParameter("must not be before --from", param_hint="'--to'")
+    try:
+        first, last = window(
+            studied_from=studied_from,
+            studied_to=studied_to,
+            today=utc_today(),
+            max_days=current_settings().STATS_MAX_DAYS,
+        )
+    except RangeTooLong as exc:
+        raise typer.BadParameter(f"{exc} (STATS_MAX_DAYS)", param_hint="'--from'") from None
 
     async def work() -> tuple[str, StudyStats]:
         user = await _user(email) if email is not None else None
         stats = await summarize(
-            owner_id=user.id if user else None,
-            studied_from=studied_from,
-            studied_to=studied_to,
+            owner_id=user.id if user else None, studied_from=first, studied_to=last
         )
         return (user.email if user else "all users"), stats
 
@@ -95,7 +109,7 @@ def stats_command(
     if as_json:
         print_json(stats.model_dump(mode="json"))
         return
-    span = f", {studied_from or '…'} to {studied_to or '…'}" if studied_from or studied_to else ""
+    span = f", {first} to {last}"
     print_table(
         f"Study stats: {whose}{span}",
         ("", "value"),

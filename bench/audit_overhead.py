@@ -238,7 +238,7 @@ def main() -> int:
         "APP_ENV": "production",
         "SECRET_KEY": SECRET_KEY,
         "DATABASE_URL": database_url,
-        "REDIS_URL": "",
+        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
         "LOG_LEVEL": "WARNING",
         "DB_POOL_MAX_SIZE": "10",
     }

@@ -24,7 +24,9 @@ Then the cost-growth rows: users with 60, 10,000 and 100,000 records made by
 `run.py demo seed`, each measured on page 1, a deep page (the last), the cursor's first and
 last page, and stats; the export is timed once per user; a cursor walk over the largest
 user checks that every record comes back once and compares its deepest 100 pages with its
-first 100. It ends with the verdicts of issue 11 and each worker's memory.
+first 100. A user with one record on each of the last 10,000 days (`--stats-days`) gives
+the row "stats at 10,000 days", set against the stats of 60 records. It ends with the
+verdicts of issues 11 and 25 and each worker's memory.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -354,7 +357,7 @@ def measure(t: Targets, connections: int, duration: int) -> list[Result]:
     rows += [listed, unaudited]
     for name, path, headers in (
         ("study-records cursor (auth, 20 of 60)", "/api/v1/study-records/cursor?size=20", t.auth),
-        ("study-records stats (60)", "/api/v1/study-records/stats", t.auth),
+        (STATS_SMALL, "/api/v1/study-records/stats", t.auth),
         ("superuser list (20 of all)", LIST, t.superuser),
     ):
         rows.append(
@@ -375,6 +378,51 @@ def measure(t: Targets, connections: int, duration: int) -> list[Result]:
         )
     )
     return rows
+
+
+STATS_SMALL = "study-records stats (60)"
+
+
+def seed_days_user(base: str, days: int) -> dict[str, str]:
+    """A user with one record on each of the last `days` days, today included, written
+    through the API (so the kept rollup is the service's own): the most `by_day` entries
+    and the longest current streak a history of that many records can give."""
+    token = login(base, f"bench-days-{days}@example.com")
+    headers = {"Authorization": f"Bearer {token}"}
+    today = datetime.now(UTC).date()
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        for n in range(days):
+            created = client.post(
+                "/api/v1/study-records",
+                json={
+                    "subject": f"Subject {n % 7}",
+                    "title": f"Day {n}",
+                    "minutes": 30,
+                    "studied_on": (today - timedelta(days=n)).isoformat(),
+                },
+            )
+            assert created.status_code == 201, created.text
+    return headers
+
+
+def measure_stats_days(t: Targets, days: int, duration: int, rounds: int) -> Result:
+    """`GET /stats` of a user with records on `days` different days (the default request:
+    the service's default window), in rounds (the median), beside the stats of 60 records."""
+    auth = seed_days_user(t.service_url, days)
+    url = f"{t.service_url}/api/v1/study-records/stats"
+    done = []
+    for _ in range(rounds):
+        settle(url, auth)
+        done.append(
+            [
+                Result(
+                    f"stats at {days:,} days",
+                    64,
+                    *wrk(url, headers=auth, connections=64, duration=duration),
+                )
+            ]
+        )
+    return combine(done)[0]
 
 
 def combine(rounds: list[list[Result]]) -> list[Result]:
@@ -634,6 +682,11 @@ def verdicts(
         ),
         "each worker under 150 MB": bool(memory) and max(memory) < 150,
     }
+    many_days = [r for r in results if r.name.startswith("stats at ") and r.name.endswith(" days")]
+    if many_days:
+        checks[f"{many_days[0].name} >= 0.5 x stats at 60 records"] = (
+            many_days[0].rps >= 0.5 * at_64(STATS_SMALL).rps
+        )
     sizes = sorted((g for g in grown if g.records >= 0), key=lambda g: g.records)
     if len(sizes) >= 2:
         small, large = sizes[0], sizes[-1]
@@ -675,6 +728,8 @@ def environments(args: argparse.Namespace, db_url: str) -> tuple[dict[str, str],
                 "RATE_LIMIT_LOGIN_PER_EMAIL_IP",
                 "RATE_LIMIT_REGISTER_PER_IP",
                 "RATE_LIMIT_REGISTER_PER_EMAIL",
+                # The create rows write thousands of records as one user.
+                "RATE_LIMIT_WRITE_PER_USER",
             ),
             unlimited,
         ),
@@ -729,6 +784,12 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one
         "--growth",
         default="60,10000,100000",
         help="record counts of the cost-growth users (comma-separated; empty: none)",
+    )
+    parser.add_argument(
+        "--stats-days",
+        type=int,
+        default=10_000,
+        help="days with records of the user of the 'stats at N days' row (0: no such row)",
     )
     parser.add_argument("--database", default="studylog_bench", help="scratch database name")
     add_service_options(parser)
@@ -805,6 +866,10 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one
                 ),
             )
         )
+        if args.stats_days:
+            days_row = measure_stats_days(targets, args.stats_days, args.duration, args.rounds)
+            small = next(r for r in results if (r.name, r.connections) == (STATS_SMALL, 64))
+            results.append(replace(days_row, limit=STATS_SMALL, ratio=days_row.rps / small.rps))
         if sizes:
             grown, walk = measure_growth(targets, service_env, sizes, args.duration, args.rounds)
         results += measure_login(targets, args.duration)

@@ -50,6 +50,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
         "ALLOWED_HOSTS": f"{SERVER_NAME},127.0.0.1",
         "TRUSTED_PROXIES": "127.0.0.1",
         "AUDIT_FLUSH_INTERVAL_MS": "50",
+        "METRICS_ENABLED": "true",
     }
     subprocess.run(
         [sys.executable, "run.py", "db", "upgrade"], cwd=BASE_DIR, env=env, check=True, timeout=60
@@ -339,3 +340,21 @@ def test_nginx_answers_503_json_while_gunicorn_is_down(tmp_path: Path) -> None:
     assert response.status_code == 503
     assert response.json() == {"detail": "Service Unavailable"}
     assert response.headers["retry-after"] == "1"
+
+
+# --- /metrics --------------------------------------------------------------------------
+
+
+def test_metrics_are_refused_through_nginx_and_served_to_the_host(live: Edge) -> None:
+    """Anyone reaching nginx got the service's metrics; now only a scraper that reaches
+    gunicorn itself does."""
+    for path in ("/metrics", "/metrics/", "//metrics", "/%6Detrics", "/metrics?name[]=x"):
+        with closing(connect(live.nginx_port, "127.0.0.3")) as sock:
+            request = f"GET {path} HTTP/1.1\r\nHost: {SERVER_NAME}\r\nConnection: close\r\n\r\n"
+            sock.sendall(request.encode())
+            status, body = status_and_body(read_all(sock))
+        assert status == 404, path
+        assert json.loads(body) == {"detail": "Not Found"}, path
+    direct = httpx.get(f"{live.direct_url}/metrics", headers={"Host": "127.0.0.1"}, timeout=5)
+    assert direct.status_code == 200
+    assert "studylog_http_requests_total" in direct.text

@@ -16,7 +16,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -131,7 +131,11 @@ async def test_generated_client_scenario(generated: ModuleType, app: FastAPI) ->
     created = await _api(pkg, "study_records", "study_records_create").asyncio(
         client=user,
         body=_model(pkg, "StudyRecordCreate")(
-            subject="Physics", title="Optics", minutes=40, studied_on=date(2024, 3, 1)
+            # Today: the stats' default window is the last STATS_MAX_DAYS days.
+            subject="Physics",
+            title="Optics",
+            minutes=40,
+            studied_on=datetime.now(UTC).date(),
         ),
     )
     assert isinstance(created, _model(pkg, "StudyRecordRead")), created

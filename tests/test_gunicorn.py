@@ -6,8 +6,10 @@ import gc
 import json
 import os
 import runpy
+import socket
 import sys
-from contextlib import ExitStack
+import time
+from contextlib import ExitStack, suppress
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,90 @@ def test_a_worker_freezes_what_it_built_before_serving() -> None:
         assert gc.get_freeze_count() > 10_000
     finally:
         gc.unfreeze()
+
+
+def _send_and_read(port: int, request: bytes, timeout: float = 5) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(request)
+        chunks = []
+        with suppress(ConnectionResetError):
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _closed_by_server(sock: socket.socket) -> bool:
+    """Whether the server has closed `sock` (EOF or reset), without waiting."""
+    sock.setblocking(False)
+    try:
+        return sock.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+HEALTH = b"GET /api/health/check HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+
+
+@pytest.mark.slow
+def test_a_worker_closes_sockets_that_send_no_head_and_answers_its_503_in_json(
+    tmp_path: Path,
+) -> None:
+    """Idle sockets held a worker at its limit (every request 503 in plain text) until they
+    left; now each is closed once it has not sent a whole head in time."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "APP_ENV": "test",
+        "DATABASE_URL": f"sqlite://{tmp_path / 'bounds.db'}",
+        "REDIS_URL": "",
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "1",
+        "WEB_LIMIT_CONCURRENCY": "10",
+        "WEB_HEADER_TIMEOUT_SECONDS": "1",
+    }
+    log = tmp_path / "gunicorn.log"
+    with ExitStack() as stack:
+        server = stack.enter_context(server_process(GUNICORN, env, log))
+        wait_until_up(f"http://127.0.0.1:{port}", server, log)
+        idle = [
+            stack.enter_context(socket.create_connection(("127.0.0.1", port))) for _ in range(12)
+        ]
+        time.sleep(0.3)  # accepted by the worker
+        full = _send_and_read(port, HEALTH)
+        head, _, body = full.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 503"), full
+        assert b"content-type: application/json" in head.lower()
+        assert b"retry-after: 1" in head.lower()
+        assert json.loads(body) == {"detail": "Service Unavailable"}
+
+        time.sleep(1.5)
+        assert all(_closed_by_server(sock) for sock in idle)
+        assert _send_and_read(port, HEALTH).startswith(b"HTTP/1.1 200")
+
+        # A head dribbled out a byte at a time is closed at the deadline, not kept alive by
+        # each byte.
+        started = time.monotonic()
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as slow:
+            with suppress(BrokenPipeError, ConnectionResetError):
+                for byte in HEALTH[:-4]:
+                    slow.send(bytes([byte]))
+                    time.sleep(0.1)
+                    if _closed_by_server(slow):
+                        break
+                    slow.setblocking(True)
+            assert time.monotonic() - started < 3
+            assert _closed_by_server(slow)
+
+        # After an answer on a kept-alive connection, the next head is timed the same way.
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as kept:
+            kept.sendall(HEALTH.replace(b"Connection: close", b"Connection: keep-alive"))
+            answer = b""
+            while not answer.endswith(b"}"):  # the head and the JSON body, maybe apart
+                answer += kept.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200")
+            kept.sendall(b"GET /api/health/check HTTP/1.1\r\n")
+            time.sleep(1.5)
+            assert _closed_by_server(kept)

@@ -13,6 +13,9 @@ from pydantic import ValidationError
 from settings import BASE_DIR, DEV_SECRET_KEY, Settings
 from tests.conftest import TEST_SECRET_KEY
 
+# A Redis address for production settings (nothing here connects to it).
+PROD_REDIS = "redis://127.0.0.1:6379/0"
+
 STRONG_SECRET = "ljP4rWnNBEFZqpmCgiybsq6aF5-cPFvzYUSyNRrat8KxLidj"
 
 # Every environment name a setting reads.
@@ -58,7 +61,7 @@ WEAK_SECRETS = [
 @pytest.mark.parametrize("secret", WEAK_SECRETS)
 def test_production_settings_refuse_a_weak_secret(secret: str) -> None:
     with pytest.raises(ValidationError) as refused:
-        Settings(APP_ENV="production", SECRET_KEY=secret)
+        Settings(APP_ENV="production", SECRET_KEY=secret, REDIS_URL=PROD_REDIS)
     assert "SECRET_KEY" in str(refused.value)
 
 
@@ -79,7 +82,9 @@ def test_production_refuses_to_start_without_a_secret_in_one_line(tmp_path: Path
     [STRONG_SECRET, "9f86d081884c7d659a2feaa0c55ad015", "correct horse battery staple of forty"],
 )
 def test_production_accepts_a_random_secret(secret: str) -> None:
-    assert secret == Settings(APP_ENV="production", SECRET_KEY=secret).SECRET_KEY
+    assert (
+        secret == Settings(APP_ENV="production", SECRET_KEY=secret, REDIS_URL=PROD_REDIS).SECRET_KEY
+    )
 
 
 @pytest.mark.slow  # a Python process of its own
@@ -88,6 +93,7 @@ def test_production_starts_with_a_strong_secret_and_closed_docs(tmp_path: Path) 
         "APP_ENV": "production",
         "SECRET_KEY": STRONG_SECRET,
         "DATABASE_URL": f"sqlite://{tmp_path}/x.db",
+        "REDIS_URL": PROD_REDIS,
     }
     code = "import asgi; print(asgi.app.docs_url, asgi.app.openapi_url)"
     result = _run(code, env, tmp_path)
@@ -95,11 +101,37 @@ def test_production_starts_with_a_strong_secret_and_closed_docs(tmp_path: Path) 
     assert result.stdout.strip() == "None None"
 
 
+@pytest.mark.slow  # a Python process of its own
+@pytest.mark.parametrize("redis_url", ["", "  "], ids=["empty", "blank"])
+def test_production_refuses_to_start_without_redis_in_one_line(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """Limits, revocations and codes kept per process are wrong with two workers."""
+    env = {
+        "APP_ENV": "production",
+        "SECRET_KEY": STRONG_SECRET,
+        "DATABASE_URL": f"sqlite://{tmp_path}/x.db",
+        "REDIS_URL": redis_url,
+    }
+    result = _run("import asgi", env, tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("studylog: refusing to start:")
+    assert "REDIS_URL" in lines[0]
+    # Outside production an in-process store is still allowed (one process, development).
+    assert Settings(APP_ENV="development", REDIS_URL="").REDIS_URL == ""
+
+
 def test_docs_open_in_production_only_when_asked() -> None:
-    settings = Settings(APP_ENV="production", SECRET_KEY=STRONG_SECRET, DOCS_ENABLED=True)
+    settings = Settings(
+        APP_ENV="production", SECRET_KEY=STRONG_SECRET, REDIS_URL=PROD_REDIS, DOCS_ENABLED=True
+    )
     assert settings.docs_enabled
     assert Settings(APP_ENV="development").docs_enabled
-    assert not Settings(APP_ENV="production", SECRET_KEY=STRONG_SECRET).docs_enabled
+    assert not Settings(
+        APP_ENV="production", SECRET_KEY=STRONG_SECRET, REDIS_URL=PROD_REDIS
+    ).docs_enabled
 
 
 def test_comma_separated_lists_are_read_from_the_environment(
@@ -228,6 +260,7 @@ def test_production_refuses_an_unsafe_sms_backend_in_one_line(
         "APP_ENV": "production",
         "SECRET_KEY": STRONG_SECRET,
         "DATABASE_URL": f"sqlite://{tmp_path}/x.db",
+        "REDIS_URL": PROD_REDIS,
         **sms,
     }
     result = _run("import asgi", env, tmp_path)
@@ -239,11 +272,12 @@ def test_production_refuses_an_unsafe_sms_backend_in_one_line(
 
 
 def test_production_sends_no_sms_unless_configured() -> None:
-    production = Settings(APP_ENV="production", SECRET_KEY=STRONG_SECRET)
+    production = Settings(APP_ENV="production", SECRET_KEY=STRONG_SECRET, REDIS_URL=PROD_REDIS)
     assert production.sms_backend == "none"
     configured = Settings(
         APP_ENV="production",
         SECRET_KEY=STRONG_SECRET,
+        REDIS_URL=PROD_REDIS,
         SMS_BACKEND="aliyun",
         ALIYUN_ACCESS_KEY_ID="id",
         ALIYUN_ACCESS_KEY_SECRET="secret",
@@ -278,12 +312,22 @@ def test_an_unknown_sms_region_is_refused() -> None:
 def test_allowed_hosts_default_to_any_outside_production_and_to_local_names_in_it() -> None:
     assert Settings(APP_ENV="development").allowed_hosts == ["*"]
     assert Settings(APP_ENV="test").allowed_hosts == ["*"]
-    production = Settings(APP_ENV="production", SECRET_KEY=STRONG_SECRET)
+    production = Settings(APP_ENV="production", SECRET_KEY=STRONG_SECRET, REDIS_URL=PROD_REDIS)
     assert production.allowed_hosts == ["localhost", "127.0.0.1"]
-    named = Settings(APP_ENV="production", SECRET_KEY=STRONG_SECRET, ALLOWED_HOSTS="a.example, b")
+    named = Settings(
+        APP_ENV="production",
+        SECRET_KEY=STRONG_SECRET,
+        REDIS_URL=PROD_REDIS,
+        ALLOWED_HOSTS="a.example, b",
+    )
     assert named.allowed_hosts == ["a.example", "b"]
 
 
 def test_production_refuses_any_host() -> None:
     with pytest.raises(ValueError, match="ALLOWED_HOSTS"):
-        Settings(APP_ENV="production", SECRET_KEY=STRONG_SECRET, ALLOWED_HOSTS="api.example,*")
+        Settings(
+            APP_ENV="production",
+            SECRET_KEY=STRONG_SECRET,
+            REDIS_URL=PROD_REDIS,
+            ALLOWED_HOSTS="api.example,*",
+        )

@@ -130,8 +130,9 @@ def supervised(tmp_path: Path, redis_url: str) -> Iterator[tuple[Path, str, Path
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite://{database}",
-        "REDIS_URL": "",
-        "SECRET_KEY": secrets.token_urlsafe(48),  # production settings refuse a weak one
+        # Production settings refuse a weak key and a missing Redis.
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": secrets.token_urlsafe(48),
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "2",
         "CELERY_BROKER_URL": redis_url,

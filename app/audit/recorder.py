@@ -26,6 +26,7 @@ from app.audit.writer import AuditEntry, AuditWriter
 from app.http.middleware import Answered
 from app.http.net import client_ip
 from app.http.routing import route_template
+from app.platform.redact import is_secret_name
 
 logger = logging.getLogger("app.audit")
 
@@ -33,24 +34,6 @@ METHOD_MAX_LENGTH = 16
 REQUEST_ID_MAX_LENGTH = 128
 CLIENT_IP_MAX_LENGTH = 45
 REDACTED = "***"
-# A query parameter whose name contains one of these (any case) has its value replaced.
-SECRET_KEY_PARTS = (
-    "token",
-    "pass",  # password, passwd, passphrase, pass
-    "pwd",
-    "secret",
-    "key",
-    "code",
-    "signature",
-    "sig",
-    "auth",
-    "credential",
-    "session",
-    "cookie",
-    "jwt",
-    "otp",
-    "refresh",
-)
 # A JWT is a secret whatever its parameter is called.
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 # A run of URL-safe characters long enough to be a random token (an opaque refresh token
@@ -81,11 +64,6 @@ def redact_tokens(text: str) -> str:
     return _RUN.sub(lambda m: REDACTED if _is_token(m.group()) else m.group(), text)
 
 
-def is_secret_key(name: str) -> bool:
-    lowered = unquote_plus(name).lower()
-    return any(part in lowered for part in SECRET_KEY_PARTS)
-
-
 def _redact_value(raw: str) -> str:
     """The value as sent, or *** when it holds a token once decoded."""
     decoded = unquote_plus(raw)
@@ -93,8 +71,9 @@ def _redact_value(raw: str) -> str:
 
 
 def redact_query(query: str) -> str:
-    """The query string as sent, with the values of secret-looking keys and token-shaped
-    values replaced by *** (pairs split at `&` and at `;`)."""
+    """The query string as sent, with the values of secret-named parameters (the rule of
+    app/platform/redact.py) and token-shaped values replaced by *** (pairs split at `&`
+    and at `;`)."""
     if not query:
         return ""
     parts = []
@@ -102,7 +81,7 @@ def redact_query(query: str) -> str:
         name, sep, value = part.partition("=")
         if part in {"&", ";"} or not part:
             parts.append(part)
-        elif sep and value and is_secret_key(name):
+        elif sep and value and is_secret_name(name):
             parts.append(f"{name}={REDACTED}")
         elif sep:
             parts.append(f"{name}={_redact_value(value)}")

@@ -3,10 +3,15 @@
 Python's csv writer quotes a field only for the characters of its own line terminator: with
 "\\n" rows, a field holding a bare "\\r" went out unquoted, and a spreadsheet (which ends a
 row at any line break) read one row as two, the second starting with whatever the client
-wrote after the "\\r", a formula included. Here a field holding a quote, a comma, "\\r" or
-"\\n" is always quoted (RFC 4180), and text that would start a formula, at the start of
-the field or after any line break inside it, gets a leading "'" (OWASP's CSV injection
-advice). Numbers stay numbers: only text is defused.
+wrote after the "\\r", a formula included. Here a field holding a quote, a comma, a
+semicolon, "\\r" or "\\n" is always quoted (RFC 4180), and text that could start a formula
+gets a leading "'" (OWASP's CSV injection advice) wherever a spreadsheet may begin a cell
+or a line: at the start of the field, after any line break inside it, and after a ";"
+(the separator of spreadsheets in many locales, which may split an unquoted field). What
+could start a formula: "=", "+", "-", "@", a tab or a carriage return, their full-width
+forms (U+FF1D, U+FF0B, U+FF0D, U+FF20, which some spreadsheets read as the ASCII ones), each also
+after blanks (" =1", U+3000, a no-break space), which some spreadsheets skip.
+Numbers stay numbers: only text is defused.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ from collections.abc import Iterable
 from typing import Any
 
 # A spreadsheet runs a cell (or a line of one) starting with one of these as a formula.
-_FORMULA_START = re.compile(r"(?:^|(?<=[\r\n]))(?=[=+\-@\t\r])")
-_NEEDS_QUOTES = re.compile(r'[",\r\n]')
+# Blanks first (a space, U+3000, a no-break space) are skipped by some spreadsheets.
+_FORMULA_START = re.compile(r"(?:^|(?<=[\r\n;]))(?=[^\S\r\n]*[=+\-@\t\r\uff1d\uff0b\uff0d\uff20])")
+_NEEDS_QUOTES = re.compile(r'[",;\r\n]')
 
 
 def defuse(text: str) -> str:

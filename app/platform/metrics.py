@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -74,8 +75,10 @@ POOL = Gauge(
     multiprocess_mode="livesum",
 )
 
-# Read at each scrape (from the broker and the database), so every web process reports the
-# same numbers whichever answers.
+# Read at a scrape (from the broker and the database), at most once per
+# METRICS_JOBS_EVERY_SECONDS in each web process (`EveryInterval`), so every process
+# reports about the same numbers whichever answers, and scrapes cost no broker connection
+# or GROUP BY each.
 JOB_QUEUE = Gauge(
     "studylog_job_queue_messages",
     "Jobs waiting in the broker's queue (0 without a broker).",
@@ -251,6 +254,35 @@ async def sample_jobs(
     queued = await asyncio.to_thread(queue_length, BROKER_TIMEOUT_SECONDS)
     if queued is not None:
         JOB_QUEUE.set(queued)
+
+
+class EveryInterval:
+    """Runs `probe` at most once per `interval` seconds in this process: a call within the
+    interval of the last run does nothing (the gauges keep that run's values), and calls
+    that arrive while a run is in flight wait for it instead of starting their own."""
+
+    def __init__(
+        self,
+        probe: Callable[[], Awaitable[None]],
+        interval: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.probe = probe
+        self.interval = interval
+        self.clock = clock
+        self.runs = 0
+        self._last: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def __call__(self) -> None:
+        async with self._lock:
+            if self._last is not None and self.clock() - self._last < self.interval:
+                return
+            try:
+                await self.probe()
+            finally:
+                self.runs += 1
+                self._last = self.clock()
 
 
 router = APIRouter(tags=["metrics"])

@@ -17,11 +17,17 @@ from fastapi import APIRouter, params, status
 from fastapi_crudrouter import TortoiseCRUDRouter
 from fastapi_pagination import Page
 
-from app.auth.dependencies import CurrentAuthentication, CurrentUser
+from app.auth.dependencies import CurrentAuthentication
 from app.http.openapi import errors
 from app.http.routing import GatedRouter
 from app.study import records
-from app.study.dependencies import ListQueryDep, OwnedRecord, owner_scope
+from app.study.dependencies import (
+    ListQueryDep,
+    OwnedRecord,
+    WritableRecord,
+    WritingUser,
+    owner_scope,
+)
 from app.study.models import StudyRecord
 from app.study.pages import page_of
 from app.study.schemas import StudyRecordCreate, StudyRecordRead, StudyRecordUpdate
@@ -45,12 +51,12 @@ class StudyRecordCRUDRouter(GatedRouter, TortoiseCRUDRouter):
             ("", "POST"): {
                 "name": "create",
                 "status_code": status.HTTP_201_CREATED,
-                "responses": errors(401, 503),
+                "responses": errors(401, 429, 503),
             },
             ("/{item_id}", "GET"): {"name": "get", "responses": errors(401, 404, 503)},
-            ("/{item_id}", "PUT"): {"name": "replace", "responses": errors(401, 404, 503)},
-            ("/{item_id}", "PATCH"): {"name": "patch", "responses": errors(401, 404, 503)},
-            ("/{item_id}", "DELETE"): {"name": "delete", "responses": errors(401, 404, 503)},
+            ("/{item_id}", "PUT"): {"name": "replace", "responses": errors(401, 404, 429, 503)},
+            ("/{item_id}", "PATCH"): {"name": "patch", "responses": errors(401, 404, 429, 503)},
+            ("/{item_id}", "DELETE"): {"name": "delete", "responses": errors(401, 404, 429, 503)},
         }
         super().__init__(
             schema=StudyRecordRead,
@@ -123,7 +129,7 @@ class StudyRecordCRUDRouter(GatedRouter, TortoiseCRUDRouter):
 
     def _create(self, *args: Any, **kwargs: Any) -> Route:
         async def create_study_record(
-            record_in: StudyRecordCreate, user: CurrentUser
+            record_in: StudyRecordCreate, user: WritingUser
         ) -> StudyRecord:
             """Log a study session; it is yours whatever the body says."""
             return await records.create(owner_id=user.id, record_in=record_in)
@@ -146,7 +152,7 @@ class StudyRecordCRUDRouter(GatedRouter, TortoiseCRUDRouter):
         """PUT and PATCH differ only in the body they take (and so in what `update` changes);
         a record another request deleted meanwhile answers 404 like a missing one."""
 
-        async def update_study_record(record: OwnedRecord, record_in: body) -> StudyRecord:  # type: ignore[valid-type]
+        async def update_study_record(record: WritableRecord, record_in: body) -> StudyRecord:  # type: ignore[valid-type]
             return await records.update(record=record, record_in=record_in)
 
         # FastAPI reads the operation's description from the docstring.
@@ -154,7 +160,7 @@ class StudyRecordCRUDRouter(GatedRouter, TortoiseCRUDRouter):
         return update_study_record
 
     def _delete_one(self, *args: Any, **kwargs: Any) -> Route:
-        async def delete_study_record(record: OwnedRecord) -> StudyRecord:
+        async def delete_study_record(record: WritableRecord) -> StudyRecord:
             """Delete one of your records; answers it as it was."""
             return await records.delete(record=record)
 

@@ -12,6 +12,7 @@ from fastapi_pagination import Params
 from fastapi_pagination.cursor import CursorParams
 
 from app.auth.dependencies import Authentication, CurrentAuthentication, CurrentUser
+from app.auth.models import User
 from app.http.pagination import (
     DEFAULT_PAGE_SIZE,
     CursorValue,
@@ -20,8 +21,10 @@ from app.http.pagination import (
     bad_cursor,
     read_cursor,
 )
+from app.http.state import SettingsDep, StoreDep
 from app.http.types import IsoDate
-from app.study import exports, records
+from app.platform import ratelimit
+from app.study import exports, records, stats
 from app.study.cursor import Position
 from app.study.models import ExportJob, StudyRecord
 from app.study.records import RecordFilters
@@ -58,6 +61,36 @@ async def get_owned_record(item_id: RecordId, owner_id: VisibleOwnerId) -> Study
 OwnedRecord = Annotated[StudyRecord, Depends(get_owned_record)]
 
 
+async def count_write(
+    authentication: CurrentAuthentication, store: StoreDep, settings: SettingsDep
+) -> Authentication:
+    """Counts one write of the caller's (a record created, changed or deleted, an export
+    asked for) against RATE_LIMIT_WRITE_PER_USER; 429 past it, before anything is read."""
+    limit = ratelimit.Limit(settings.RATE_LIMIT_WRITE_PER_USER, settings.RATE_LIMIT_WINDOW_SECONDS)
+    await ratelimit.hit(store, bucket="write:user", key=str(authentication.user.id), limit=limit)
+    return authentication
+
+
+WritingAuthentication = Annotated[Authentication, Depends(count_write)]
+
+
+async def writing_user(authentication: WritingAuthentication) -> User:
+    return authentication.user
+
+
+WritingUser = Annotated[User, Depends(writing_user)]
+
+
+async def get_writable_record(
+    item_id: RecordId, authentication: WritingAuthentication
+) -> StudyRecord:
+    """The record to change or delete, once the write is counted (else like OwnedRecord)."""
+    return await records.get(record_id=item_id, owner_id=owner_scope(authentication))
+
+
+WritableRecord = Annotated[StudyRecord, Depends(get_writable_record)]
+
+
 @dataclass(frozen=True, slots=True)
 class DateRange:
     studied_from: date | None
@@ -90,6 +123,39 @@ def _check_range(studied_from: date | None, studied_to: date | None) -> None:
 
 
 DateRangeDep = Annotated[DateRange, Depends(date_range)]
+
+
+@dataclass(frozen=True, slots=True)
+class StatsWindow:
+    first: date
+    last: date
+
+
+async def stats_range(dates: DateRangeDep, settings: SettingsDep) -> StatsWindow:
+    """The days the stats cover: the range asked for, completed and capped by
+    STATS_MAX_DAYS (app/study/stats.py `window`); longer is a client mistake (422)."""
+    try:
+        first, last = stats.window(
+            studied_from=dates.studied_from,
+            studied_to=dates.studied_to,
+            today=utc_today(),
+            max_days=settings.STATS_MAX_DAYS,
+        )
+    except stats.RangeTooLong as exc:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("query", "studied_from"),
+                    "msg": f"{exc}: ask for a shorter range",
+                    "input": None if dates.studied_from is None else dates.studied_from.isoformat(),
+                }
+            ]
+        ) from None
+    return StatsWindow(first=first, last=last)
+
+
+StatsRangeDep = Annotated[StatsWindow, Depends(stats_range)]
 
 
 SubjectFilter = Annotated[str | None, Query(max_length=100, description="Exactly this subject")]

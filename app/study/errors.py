@@ -38,3 +38,17 @@ class ExportExpired(DomainError):
 
     status_code = 410
     detail = "EXPORT_EXPIRED"
+
+
+class ExportStorageFull(DomainError):
+    """EXPORT_DIR's disk has less free space than EXPORT_MIN_FREE_MB: no new export."""
+
+    status_code = 503
+    detail = "EXPORT_STORAGE_FULL"
+
+
+class ExportForbidden(DomainError):
+    """An export of everyone's records, asked for by a caller no longer a superuser."""
+
+    status_code = 403
+    detail = "Forbidden"

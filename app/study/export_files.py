@@ -22,6 +22,8 @@ from typing import Any, BinaryIO
 from celery.exceptions import SoftTimeLimitExceeded
 from tortoise.expressions import F
 
+from app.auth.models import User
+from app.study import export_storage
 from app.study.formats import EXPORTERS
 from app.study.models import ACTIVE_EXPORT_STATUSES, ExportJob, ExportStatus
 from app.study.records import RecordFilters
@@ -35,6 +37,8 @@ MAX_ERROR_LENGTH = 200
 MAX_ATTEMPTS = 3
 # A failed job stays listed this long (for its `error`), then the cleanup removes it.
 FAILED_KEPT_HOURS = 24
+NOT_ALLOWED_ERROR = "no longer allowed"
+STORAGE_FULL_ERROR = "export storage full"
 
 
 def now() -> datetime:
@@ -91,7 +95,7 @@ async def _claim(job_id: uuid.UUID) -> tuple[ExportJob, str] | None:
 async def _write(lines: AsyncIterator[str], temp: Path) -> int:
     """Writes the text as UTF-8 (what StreamingResponse sends) and syncs it; bytes written."""
     size = 0
-    out: BinaryIO = await asyncio.to_thread(temp.open, "xb")
+    out: BinaryIO = await asyncio.to_thread(export_storage.create_private, temp)
     try:
         async for text in lines:
             data = text.encode("utf-8")
@@ -119,6 +123,10 @@ async def write_file(*, job_id: uuid.UUID, settings: Settings) -> None:
     job, attempt = claimed
     logger.info("export job %s: try %d started", job.id, job.attempts)
     export_dir = Path(settings.EXPORT_DIR)
+    refusal = await _refusal(job, settings)
+    if refusal is not None:
+        await finish(job, attempt, status=ExportStatus.FAILED, error=refusal)
+        return
     temp = export_dir / f".{job.id}.{attempt}{TEMP_SUFFIX}"
     rows = 0
 
@@ -134,7 +142,7 @@ async def write_file(*, job_id: uuid.UUID, settings: Settings) -> None:
         on_chunk=count,
     )
     try:
-        await asyncio.to_thread(export_dir.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(export_storage.prepare_dir, export_dir)
         await asyncio.to_thread(_remove_temp_files, export_dir, job.id)
         size = await _write(lines, temp)
         await asyncio.to_thread(os.replace, temp, file_path(job, export_dir))
@@ -144,7 +152,7 @@ async def write_file(*, job_id: uuid.UUID, settings: Settings) -> None:
         await finish(job, attempt, status=ExportStatus.FAILED, error=_short_error(exc))
         raise
     finished = now()
-    await finish(
+    recorded = await finish(
         job,
         attempt,
         status=ExportStatus.DONE,
@@ -152,7 +160,39 @@ async def write_file(*, job_id: uuid.UUID, settings: Settings) -> None:
         bytes=size,
         expires_at=finished + timedelta(hours=settings.EXPORT_TTL_HOURS),
     )
+    if not recorded and not await ExportJob.exists(id=job.id):
+        # The owner was deleted while the file was written: the file goes with the row.
+        await asyncio.to_thread(export_storage.remove_job_files, export_dir, [job.id])
+        return
     logger.info("export job %s done: %d rows, %d bytes", job.id, rows, size)
+    if not recorded:
+        return
+    try:
+        await export_storage.keep_within_limits(
+            owner_id=job.owner_id,  # type: ignore[attr-defined]
+            newest_id=job.id,
+            max_files=settings.EXPORT_MAX_FILES_PER_USER,
+            max_bytes=settings.EXPORT_MAX_BYTES_PER_USER,
+            export_dir=export_dir,
+        )
+    except Exception:  # pylint: disable=broad-exception-caught  # the job itself is done
+        # The next finished job of the owner trims again; the cleanup takes the rest.
+        logger.exception("export job %s: the owner's older files could not be trimmed", job.id)
+
+
+async def _refusal(job: ExportJob, settings: Settings) -> str | None:
+    """Why the job may not run now: its owner lost the right to everyone's records since
+    asking, or the disk is below the free-space floor."""
+    if job.all_owners and not await User.exists(
+        id=job.owner_id,  # type: ignore[attr-defined]
+        is_superuser=True,
+        is_active=True,
+    ):
+        return NOT_ALLOWED_ERROR
+    floor = settings.EXPORT_MIN_FREE_MB * 1024 * 1024
+    if await asyncio.to_thread(export_storage.storage_full, Path(settings.EXPORT_DIR), floor):
+        return STORAGE_FULL_ERROR
+    return None
 
 
 def _short_error(exc: BaseException) -> str:
@@ -164,8 +204,8 @@ def _short_error(exc: BaseException) -> str:
     return "the export failed"
 
 
-async def finish(job: ExportJob, attempt: str, **changes: Any) -> None:
-    """Records how a try ended, if that try still holds the job."""
+async def finish(job: ExportJob, attempt: str, **changes: Any) -> bool:
+    """Records how a try ended, if that try still holds the job (then True)."""
     if "error" in changes:
         changes["error"] = f"{changes['error']}"[:MAX_ERROR_LENGTH] or "failed"
         changes["expires_at"] = now() + timedelta(hours=FAILED_KEPT_HOURS)
@@ -174,16 +214,23 @@ async def finish(job: ExportJob, attempt: str, **changes: Any) -> None:
         finished_at=now(), **changes
     )
     if not updated:
-        logger.info("export job %s: taken over by another try; its end is that one's", job.id)
+        logger.info("export job %s: taken over or gone; this try records nothing", job.id)
+    return bool(updated)
 
 
 async def remove_expired(*, settings: Settings) -> int:
-    """Deletes the files and rows of jobs past `expires_at`; how many jobs went."""
+    """Deletes the files and rows of jobs past `expires_at`, then the files left without a
+    row past EXPORT_ORPHAN_GRACE_SECONDS; how many jobs went."""
     export_dir = Path(settings.EXPORT_DIR)
     removed = 0
     while True:
         expired = await ExportJob.filter(expires_at__lte=now()).limit(500)
         if not expired:
+            orphans = await export_storage.remove_orphans(
+                export_dir=export_dir, grace_seconds=settings.EXPORT_ORPHAN_GRACE_SECONDS
+            )
+            if orphans:
+                logger.info("export cleanup: %d files without a job removed", orphans)
             return removed
         for job in expired:
             await asyncio.to_thread(file_path(job, export_dir).unlink, missing_ok=True)

@@ -3,6 +3,7 @@ The worker's side, writing and removing the files, is app/study/export_files.py.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from pathlib import Path
@@ -11,12 +12,20 @@ from tortoise.functions import Count
 from tortoise.queryset import QuerySet
 
 from app.jobs.runner import Jobs, JobsUnavailable
-from app.study import tasks
-from app.study.errors import ExportExpired, ExportJobNotFound, ExportNotReady, TooManyExports
+from app.study import export_storage, tasks
+from app.study.errors import (
+    ExportExpired,
+    ExportForbidden,
+    ExportJobNotFound,
+    ExportNotReady,
+    ExportStorageFull,
+    TooManyExports,
+)
 from app.study.export_files import file_path, filters_to_json, now
 from app.study.models import ACTIVE_EXPORT_STATUSES, ExportJob, ExportStatus
 from app.study.records import RecordFilters
 from app.study.schemas import DEFAULT_ORDER_BY, OrderBy
+from settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +56,14 @@ async def create(
     filters: RecordFilters,
     order_by: OrderBy = DEFAULT_ORDER_BY,
     jobs: Jobs,
-    max_active: int,
+    settings: Settings,
 ) -> ExportJob:
-    """A queued job, handed to the workers; TooManyExports past the owner's limit."""
+    """A queued job, handed to the workers; TooManyExports past the owner's limit
+    (EXPORT_MAX_ACTIVE_PER_USER), ExportStorageFull below the free-space floor."""
+    export_dir, floor = Path(settings.EXPORT_DIR), settings.EXPORT_MIN_FREE_MB * 1024 * 1024
+    if await asyncio.to_thread(export_storage.storage_full, export_dir, floor):
+        logger.warning("export refused: less than %d bytes free in %s", floor, export_dir)
+        raise ExportStorageFull()
     job = await ExportJob.create(
         owner_id=owner_id,
         format=export_format,
@@ -59,7 +73,7 @@ async def create(
     # Counted after the insert: two requests at once cannot both slip under the limit
     # (at worst both are refused), and the count reads the (owner_id, status) index.
     active = await ExportJob.filter(owner_id=owner_id, status__in=ACTIVE_EXPORT_STATUSES).count()
-    if active > max_active:
+    if active > settings.EXPORT_MAX_ACTIVE_PER_USER:
         await job.delete()
         raise TooManyExports()
     try:
@@ -72,8 +86,11 @@ async def create(
     return job
 
 
-def download_path(job: ExportJob, export_dir: Path) -> Path:
-    """The finished file; ExportNotReady before `done`, ExportExpired after `expires_at`."""
+def download_path(job: ExportJob, export_dir: Path, *, sees_all_owners: bool) -> Path:
+    """The finished file; ExportForbidden when it holds everyone's records and the caller
+    may no longer see them, ExportNotReady before `done`, ExportExpired after `expires_at`."""
+    if job.all_owners and not sees_all_owners:
+        raise ExportForbidden()
     if job.status != ExportStatus.DONE:
         raise ExportNotReady()
     path = file_path(job, export_dir)

@@ -15,12 +15,13 @@ from app.study.crud import StudyRecordCRUDRouter
 from app.study.cursor import Position, cursor_page
 from app.study.dependencies import (
     CursorQueryDep,
-    DateRangeDep,
     OrderByQuery,
     OwnedExportJob,
     RecordFiltersDep,
+    StatsRangeDep,
     Today,
     VisibleOwnerId,
+    WritingUser,
     encode_position,
     make_filters,
     owner_scope,
@@ -49,13 +50,13 @@ _FILE_ANSWER: dict[int | str, dict[str, Any]] = {
 router = StudyRecordCRUDRouter()
 
 
-@router.get("/stats", name="stats", responses=errors(401, 503))
-async def get_stats(owner_id: VisibleOwnerId, dates: DateRangeDep, today: Today) -> StudyStats:
+@router.get("/stats", name="stats", responses=errors(401, 422, 503))
+async def get_stats(owner_id: VisibleOwnerId, dates: StatsRangeDep, today: Today) -> StudyStats:
     """Totals, minutes per subject and per day, and study streaks."""
     return await stats.summarize(
         owner_id=owner_id,
-        studied_from=dates.studied_from,
-        studied_to=dates.studied_to,
+        studied_from=dates.first,
+        studied_to=dates.last,
         today=today,
     )
 
@@ -125,14 +126,15 @@ async def export_records(
             429: "`TOO_MANY_REQUESTS`: the caller already has EXPORT_MAX_ACTIVE_PER_USER "
             "export jobs queued or running.",
             503: "`JOBS_UNAVAILABLE`: the job queue did not take the job (or the database "
-            "does not answer).",
+            "does not answer); `EXPORT_STORAGE_FULL`: the export disk is below its "
+            "free-space floor.",
         },
     ),
 )
 async def create_export_job(
     *,
     job_in: ExportJobCreate,
-    user: CurrentUser,
+    user: WritingUser,
     owner_id: VisibleOwnerId,
     settings: SettingsDep,
     jobs: JobsDep,
@@ -153,7 +155,7 @@ async def create_export_job(
         filters=filters,
         order_by=job_in.order_by,
         jobs=jobs,
-        max_active=settings.EXPORT_MAX_ACTIVE_PER_USER,
+        settings=settings,
     )
     response.headers["Location"] = request.url_for("get_export_job", job_id=str(job.id)).path
     return ExportJobRead.model_validate(job)
@@ -185,19 +187,24 @@ async def get_export_job(job: OwnedExportJob) -> ExportJobRead:
         **errors(
             401,
             404,
+            403,
             409,
             410,
             503,
             descriptions={
+                403: "`Forbidden`: an export of everyone's records, and the caller is no "
+                "longer a superuser.",
                 409: "`EXPORT_NOT_READY`: the job is not done (queued, running or failed).",
                 410: "`EXPORT_EXPIRED`: the file was kept until `expires_at`, which has passed.",
             },
         ),
     },
 )
-async def download_export(job: OwnedExportJob, settings: SettingsDep) -> FileResponse:
+async def download_export(
+    job: OwnedExportJob, user: CurrentUser, settings: SettingsDep
+) -> FileResponse:
     """The finished export file."""
-    path = exports.download_path(job, settings.EXPORT_DIR)
+    path = exports.download_path(job, settings.EXPORT_DIR, sees_all_owners=user.is_superuser)
     return FileResponse(
         path,
         media_type=_MEDIA_TYPES[job.format],

@@ -188,7 +188,7 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         if self.remove_account is None:
             raise RuntimeError("this UserManager was made without an account remover")
         await self.on_before_delete(user, request)
-        await self.remove_account(user=user, store=self.store)
+        await self.remove_account(user=user, store=self.store, settings=self.settings)
         await self.on_after_delete(user, request)
 
     async def on_after_register(self, user: User, request: Request | None = None) -> None:

@@ -144,6 +144,18 @@ async def test_query_secrets_are_replaced_by_stars(
         ("pass=hunter22&passphrase=open%20sesame", "pass=***&passphrase=***"),
         ("page=2;password=hunter22;q=a", "page=2;password=***;q=a"),
         ("a=1;token=t&b=2", "a=1;token=***&b=2"),
+        # Short and run-together credential names: one rule, not a list of names.
+        ("pw=hunter22&pin=1234&otp=123456&passcode=9", "pw=***&pin=***&otp=***&passcode=***"),
+        (
+            "PW=x&user_pw=x&newPin=1&mfa-otp=2&totp=3",
+            "PW=***&user_pw=***&newPin=***&mfa-otp=***&totp=***",
+        ),
+        ("apikeys=k&mypassword=p&cvv=123", "apikeys=***&mypassword=***&cvv=***"),
+        # The API's own parameters stay.
+        (
+            "page=2&size=20&subject=Math&order_by=-minutes&studied_to=2024-01-01&q=pwn&cursor=x",
+            "page=2&size=20&subject=Math&order_by=-minutes&studied_to=2024-01-01&q=pwn&cursor=x",
+        ),
         # Refresh tokens are opaque, not JWT-shaped; whatever the parameter is called.
         ("next=Xk3vR9mQ2wLp8sZt5yNb1cHd7fGj4aKe0uWo6iPq9rT", "next=***"),
         ("Xk3vR9mQ2wLp8sZt5yNb1cHd7fGj4aKe0uWo6iPq9rT", "***"),

@@ -64,3 +64,29 @@ def test_settings_that_depend_on_the_environment_are_shown_resolved() -> None:
     assert None not in (development["SMS_BACKEND"], development["ALLOWED_HOSTS"])
     chosen = masked_settings(Settings(APP_ENV="development", SMS_BACKEND="none"))
     assert chosen["SMS_BACKEND"] == "none"
+
+
+@pytest.mark.parametrize(
+    ("url", "secrets"),
+    [
+        ("redis://:p@ss@127.0.0.1:1/0", ["p@ss", "ss@"]),
+        ("redis://app:a:b/c@127.0.0.1:1/0", ["a:b/c"]),
+        ("redis://127.0.0.1:1/0?password=hunter22&db=0", ["hunter22"]),
+        ("redis://u@127.0.0.1:1/0?db=0;PASSWORD=hunter22", ["hunter22"]),
+    ],
+)
+def test_check_masks_every_credential_form(
+    monkeypatch: pytest.MonkeyPatch, url: str, secrets: list[str]
+) -> None:
+    monkeypatch.setattr(
+        settings_module,
+        "settings",
+        Settings(REDIS_URL=url, CELERY_BROKER_URL=url.replace("redis://", "amqp://")),
+    )
+    result = CliRunner().invoke(cli, ["check", "--json"])
+    assert result.exit_code == 1  # Redis does not answer at port 1
+    for secret in secrets:
+        assert secret not in result.output
+    shown = json.loads(result.stdout)["settings"]
+    assert "127.0.0.1:1/0" in shown["REDIS_URL"]
+    assert "***" in shown["REDIS_URL"]

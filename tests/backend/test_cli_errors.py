@@ -14,6 +14,7 @@ import pytest
 from fastapi_users.password import PasswordHelper
 
 from settings import BASE_DIR, Settings
+from tests.fixtures import services
 
 PASSWORD = "correct horse battery"
 
@@ -139,7 +140,11 @@ def test_a_password_is_read_from_a_pipe_without_warnings(database: str) -> None:
 
 
 def test_demo_seed_refuses_production_without_yes(database: str) -> None:
-    production = {"APP_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(48)}
+    production = {
+        "APP_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "REDIS_URL": services.REDIS_URL,
+    }
     args = ("demo", "seed", "--users", "1", "--records-per-user", "2", "--prefix", "prodseed")
     refused = _cli(*args, url=database, **production)
     assert refused.returncode == 2  # misuse: no --yes off a terminal

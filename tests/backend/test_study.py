@@ -102,7 +102,11 @@ def test_stats_json_per_user_and_for_everyone(
     invoke: Callable[..., Result], cli_settings: Settings
 ) -> None:
     _seed(cli_settings)
-    result = invoke("study", "stats", "--user", "alice@example.com", "--json")
+    # The records are of 2024: the default window (the last STATS_MAX_DAYS days) misses them.
+    assert json.loads(invoke("study", "stats", "--json").stdout)["total_minutes"] == 0
+    result = invoke(
+        "study", "stats", "--user", "alice@example.com", "--json", "--from", "2024-01-01"
+    )
     assert result.exit_code == 0, result.output
     stats = json.loads(result.stdout)
     assert stats["total_minutes"] == 95
@@ -110,14 +114,14 @@ def test_stats_json_per_user_and_for_everyone(
     assert stats["longest_streak_days"] == 3  # Jan 30, Jan 31, Feb 1
     assert {s["subject"]: s["minutes"] for s in stats["by_subject"]} == {"math": 75, "art": 20}
 
-    everyone = json.loads(invoke("study", "stats", "--json").stdout)
+    everyone = json.loads(invoke("study", "stats", "--json", "--from", "2024-01-01").stdout)
     assert everyone["total_minutes"] == 185
     february = json.loads(
         invoke("study", "stats", "--json", "--from", "2024-02-01", "--to", "2024-02-29").stdout
     )
     assert february["total_minutes"] == 20
 
-    table = invoke("study", "stats", "--user", "alice@example.com")
+    table = invoke("study", "stats", "--user", "alice@example.com", "--to", "2024-12-31")
     assert table.exit_code == 0
     assert "95" in table.stdout
     assert "math" in table.stdout
@@ -127,6 +131,7 @@ def test_stats_refusals(invoke: Callable[..., Result]) -> None:
     assert invoke("study", "stats", "--user", "ghost@example.com").exit_code == 1
     assert invoke("study", "stats", "--from", "2024-02-30").exit_code == 2
     assert invoke("study", "stats", "--from", "2024-03-01", "--to", "2024-02-01").exit_code == 2
+    assert invoke("study", "stats", "--from", "2022-01-01", "--to", "2024-02-01").exit_code == 2
     assert (
         invoke("study", "export", "--user", "a@example.com", "--format", "xml", "-o", "x").exit_code
         == 2

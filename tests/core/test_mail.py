@@ -94,6 +94,13 @@ def test_smtp_host_selects_the_smtp_sender() -> None:
     dev = create_mail_sender(Settings(SMTP_HOST=""))
     assert isinstance(dev, LogMailSender)
     assert dev.show_body
-    prod = create_mail_sender(Settings(SMTP_HOST="", APP_ENV="production", SECRET_KEY=prod_key))
+    prod = create_mail_sender(
+        Settings(
+            SMTP_HOST="",
+            APP_ENV="production",
+            SECRET_KEY=prod_key,
+            REDIS_URL="redis://127.0.0.1:6379/0",
+        )
+    )
     assert isinstance(prod, LogMailSender)
     assert not prod.show_body

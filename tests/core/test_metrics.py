@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -123,6 +124,35 @@ async def test_a_failed_job_is_counted_as_failed(client: httpx.AsyncClient, app:
     text = (await client.get("/metrics")).text
     name = job_name(broken).removeprefix("app.")
     assert samples(text, "studylog_job_outcomes")[(("job", name), ("outcome", "failed"))] == 2
+
+
+def export_count_reads(caplog: pytest.LogCaptureFixture) -> int:
+    """How often the export jobs were counted (a GROUP BY the database client logged)."""
+    return sum(
+        1
+        for r in caplog.records
+        if r.name == "tortoise.db_client"
+        and "export_job" in r.getMessage()
+        and "GROUP BY" in r.getMessage()
+    )
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{"METRICS_ENABLED": True, "METRICS_JOBS_EVERY_SECONDS": 0.5}]
+)
+async def test_job_figures_are_read_at_most_once_per_interval(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="tortoise.db_client")
+    for _ in range(3):
+        assert (await client.get("/metrics")).status_code == 200
+    # Scrapes at once wait for the one read in flight instead of starting their own.
+    answers = await asyncio.gather(*(client.get("/metrics") for _ in range(5)))
+    assert all("studylog_export_jobs" in answer.text for answer in answers)
+    assert export_count_reads(caplog) == 1
+    await asyncio.sleep(0.6)
+    await client.get("/metrics")
+    assert export_count_reads(caplog) == 2
 
 
 class TestDisabled:

@@ -145,5 +145,9 @@ async def test_the_log_backend_writes_the_code_and_none_sends_nothing(
 def test_backends_by_environment() -> None:
     assert create_sms_sender(Settings(APP_ENV="development")).name == "log"
     assert create_sms_sender(Settings(APP_ENV="test")).name == "log"
-    production = Settings(APP_ENV="production", SECRET_KEY=secrets.token_urlsafe(32))
+    production = Settings(
+        APP_ENV="production",
+        SECRET_KEY=secrets.token_urlsafe(32),
+        REDIS_URL="redis://127.0.0.1:6379/0",
+    )
     assert create_sms_sender(production).name == "none"

@@ -89,9 +89,12 @@ async def check_delete(c: Callers) -> None:
 
 
 async def check_stats(c: Callers) -> None:
-    before = (await c.client.get(f"{URL}/stats", headers=c.owner)).json()["total_minutes"]
-    await create_record(c.client, c.owner, minutes=25)
-    mine = await c.client.get(f"{URL}/stats", headers=c.owner)
+    before = (await c.client.get(f"{URL}/stats?studied_from=2024-01-01", headers=c.owner)).json()[
+        "total_minutes"
+    ]
+    await create_record(c.client, c.owner, minutes=25)  # on 2024-03-01
+    # The default window is the last STATS_MAX_DAYS days: the record's year is asked for.
+    mine = await c.client.get(f"{URL}/stats?studied_from=2024-01-01", headers=c.owner)
     assert (mine.status_code, mine.json()["total_minutes"]) == (200, before + 25)
     assert (await c.client.get(f"{URL}/stats", headers=c.other)).json()["record_count"] == 0
 

@@ -76,7 +76,12 @@ async def test_stats_for_all_owners(
 ) -> None:
     await insert_records(await user_id(client, user_headers), [("Go", 10, date(2024, 1, 1))])
     await insert_records(await user_id(client, other_user_headers), [("Go", 5, date(2024, 1, 2))])
-    summary = await stats.summarize(owner_id=None, today=date(2024, 1, 3))
+    summary = await stats.summarize(
+        owner_id=None,
+        studied_from=date(2023, 1, 1),
+        studied_to=date(2024, 1, 3),
+        today=date(2024, 1, 3),
+    )
     assert (summary.total_minutes, summary.record_count) == (15, 2)
     assert (summary.longest_streak_days, summary.current_streak_days) == (2, 2)
 

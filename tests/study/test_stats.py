@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -215,3 +216,64 @@ async def test_invalid_stats_range_is_422(
     ):
         response = await client.get(STATS, params=params, headers=user_headers)
         assert response.status_code == 422, params
+
+
+def study_day_queries(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The statements on the per-day rollup that the database client logged."""
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "tortoise.db_client" and "study_day" in r.getMessage()
+    ]
+
+
+async def test_by_day_and_totals_cover_only_the_default_window(
+    client: httpx.AsyncClient,
+    user_headers: dict[str, str],
+    set_today: Callable[[date], None],
+) -> None:
+    today = date(2024, 3, 1)
+    set_today(today)
+    rows: list[Row] = [("Go", 10, today - timedelta(days=n)) for n in (0, 1, 365, 366, 800)]
+    await insert_records(await user_id(client, user_headers), rows)
+    body = await get_stats(client, user_headers)
+    # The last 366 days, today included: 2023-03-02 to 2024-03-01.
+    first = today - timedelta(days=365)
+    assert body == expected_stats(rows, today, first, today)
+    assert [d["date"] for d in body["by_day"]] == ["2023-03-02", "2024-02-29", "2024-03-01"]
+    # A start alone covers 366 days from it, an end alone the 366 days up to it.
+    later = await get_stats(client, user_headers, studied_from="2021-12-22")
+    assert later == expected_stats(rows, today, date(2021, 12, 22), date(2022, 12, 22))
+    earlier = await get_stats(client, user_headers, studied_to="2023-03-01")
+    assert earlier == expected_stats(rows, today, date(2022, 3, 1), date(2023, 3, 1))
+
+
+async def test_a_range_longer_than_the_cap_is_422(
+    client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    longest = {"studied_from": "2023-01-01", "studied_to": "2024-01-01"}  # 366 days
+    assert (await client.get(STATS, params=longest, headers=user_headers)).status_code == 200
+    too_long = {"studied_from": "2022-12-31", "studied_to": "2024-01-01"}
+    response = await client.get(STATS, params=too_long, headers=user_headers)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "studied_from"]
+    assert "366 days" in response.json()["detail"][0]["msg"]
+
+
+async def test_a_long_current_streak_is_read_in_one_query(
+    client: httpx.AsyncClient,
+    user_headers: dict[str, str],
+    set_today: Callable[[date], None],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    today = date(2024, 3, 1)
+    set_today(today)
+    streak = [("Go", 10, today - timedelta(days=n)) for n in range(1, 1001)]  # to yesterday
+    older = [("Go", 10, today - timedelta(days=n)) for n in range(1002, 1100)]
+    await insert_records(await user_id(client, user_headers), streak + older)
+    caplog.set_level(logging.DEBUG, logger="tortoise.db_client")
+    body = await get_stats(client, user_headers, studied_from="2024-02-01")
+    assert body["current_streak_days"] == 1000
+    assert body["longest_streak_days"] == 29  # within the range
+    # by_day, by_subject and the streak: one statement each, however long the streak.
+    assert len(study_day_queries(caplog)) == 3
