@@ -39,6 +39,9 @@ from tests.fixtures import services
 from tests.fixtures.servers import free_port
 from tests.fixtures.workers import AMQP_URL, broker_reason, purge_queue
 
+# The image's service user (Dockerfile: useradd --uid 10001).
+SERVICE_UID = 10001
+
 TOOLS = ("buildah", "podman", "debootstrap", "docker-compose")
 # One tag per checkout: two checkouts building at once must not run each other's image.
 IMAGE = f"localhost/studylog:test-{hashlib.sha256(str(BASE_DIR).encode()).hexdigest()[:10]}"
@@ -357,11 +360,11 @@ class Deployment:
         self.containers = containers
         self.tmp_path = tmp_path
         self.queue = f"studylog-image-{SESSION}"
-        # compose's named volume for EXPORT_DIR, as a host folder every container mounts;
-        # the service user (uid 10001) writes into it.
+        # compose's named volume for EXPORT_DIR, as a host folder every container mounts,
+        # owned by the service user (uid 10001) as the image's own folder is.
         self.exports = tmp_path / "exports"
-        self.exports.mkdir()
-        self.exports.chmod(0o777)
+        self.exports.mkdir(mode=0o700)
+        os.chown(self.exports, SERVICE_UID, SERVICE_UID)
         self.env = {
             "APP_ENV": "production",
             "SECRET_KEY": secrets.token_urlsafe(48),
@@ -481,7 +484,7 @@ def test_the_images_processes_serve_a_round_trip_and_run_an_export(
         assert download.content == client.get("/study-records/export").content
         assert "buildah, chroot" in download.text
     written = [p for p in deployment.exports.iterdir() if p.is_file()]
-    assert [p.stat().st_uid for p in written] == [10001]  # the service user, not root
+    assert [p.stat().st_uid for p in written] == [SERVICE_UID]  # the service user, not root
 
     beat = deployment.container("beat")
     beat.start(deployment.commands["beat"])

@@ -10,6 +10,7 @@ being written. Anything else in the folder is not ours and is never touched.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import shutil
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from app.study.models import ExportJob, ExportStatus
+
+logger = logging.getLogger(__name__)
 
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
@@ -34,8 +37,18 @@ def prepare_dir(export_dir: Path) -> None:
     """Makes the folder (0700) if needed and puts its mode right: mkdir's mode is masked by
     the umask, and a folder made earlier keeps whatever mode it had."""
     export_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
-    if export_dir.stat().st_mode & 0o777 != PRIVATE_DIR_MODE:
-        export_dir.chmod(PRIVATE_DIR_MODE)
+    mode = export_dir.stat().st_mode & 0o777
+    if mode != PRIVATE_DIR_MODE:
+        try:
+            export_dir.chmod(PRIVATE_DIR_MODE)
+        except PermissionError:
+            # A shared mount made by another user (NFS, a host folder): the files in it are
+            # still 0600; the folder's mode is its owner's to set.
+            logger.warning(
+                "exports: %s is mode %o and not ours to make 0700; its files stay 0600",
+                export_dir,
+                mode,
+            )
 
 
 def create_private(path: Path) -> BinaryIO:

@@ -157,7 +157,7 @@ def test_delete_needs_yes_then_removes_records(
     in_db(cli_settings, add_record)
 
     refused = invoke("users", "delete", "leaving@example.com")  # no terminal, no --yes
-    assert refused.exit_code == 1
+    assert refused.exit_code == 2  # misuse: no --yes off a terminal
     assert "--yes" in refused.stderr
     assert _user(cli_settings, "leaving@example.com") is not None
 
