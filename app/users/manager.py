@@ -117,7 +117,9 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         a new password meets the policy."""
         values: dict[str, Any] = {}
         for field, value in update_dict.items():
-            if field == "email" and value != user.email:
+            if field == "email":
+                if value == user.email:
+                    continue  # unchanged: writing it would write the request's copy back
                 if await self.user_db.get_by_email(value) is not None:
                     raise exceptions.UserAlreadyExists()
                 values["email"] = value
@@ -222,11 +224,17 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         safe: bool = False,
         request: Request | None = None,
     ) -> User:
-        """fastapi-users' own; a new email (unlike a repeated one) ends sessions too."""
+        """fastapi-users' own; a new email (unlike a repeated one) ends sessions too. Only
+        the columns asked for are written: `user` may be a copy read before another
+        request's change (at authentication, or from the session cache), and writing its
+        other columns back would undo that change. Nothing to write answers the row as
+        it is now."""
         email_before = user.email
         values = (
             user_update.create_update_dict() if safe else user_update.create_update_dict_superuser()
         )
+        if not values:
+            return await self.user_db.get(user.id) or user
         updated = await self._update(user, values)
         if updated.email != email_before:
             values["email_changed"] = True
