@@ -157,10 +157,12 @@ async def log_in_user(*, phone: str, code: str, store: KeyValueStore, settings: 
 
 
 async def bind_with_code(
-    *, user: User, phone: str, code: str, store: KeyValueStore, settings: Settings
+    *, user: User, phone: str, code: str, store: KeyValueStore, settings: Settings, jobs: Jobs
 ) -> User:
-    """Binds `phone` to `user` with the bind `code` texted to it; PhoneBadCode for a wrong
-    code, PhoneTaken when another account has the phone."""
+    """Binds `phone` to `user` with the bind `code` texted to it and mails the account a
+    notice; PhoneBadCode for a wrong code, PhoneTaken when another account has the phone.
+    The caller has checked the password: a phone logs in, so a stolen token alone must not
+    bind one."""
     # The code first: only the holder of a code texted to the phone (each one counted per
     # phone) learns that another account has the number.
     spent = await spend_code(
@@ -168,4 +170,18 @@ async def bind_with_code(
     )
     if not spent:
         raise errors.PhoneBadCode
-    return await set_phone(user=user, phone=phone, store=store, settings=settings)
+    user = await set_phone(user=user, phone=phone, store=store, settings=settings)
+    await jobs.submit(tasks.send_phone_notice, user_id=str(user.id), change="bound")
+    return user
+
+
+async def remove_phone(
+    *, user: User, store: KeyValueStore, settings: Settings, jobs: Jobs
+) -> User:
+    """Clears the account's phone (the caller has checked the password) and mails the
+    account a notice when there was one."""
+    had_phone = user.phone is not None
+    user = await set_phone(user=user, phone=None, store=store, settings=settings)
+    if had_phone:
+        await jobs.submit(tasks.send_phone_notice, user_id=str(user.id), change="removed")
+    return user

@@ -3,7 +3,7 @@ each does with the code is app/users/phone.py; the routes parse, count and answe
 
 from typing import Annotated
 
-from fastapi import Depends, Request, status
+from fastapi import Body, Depends, Request, status
 from fastapi.routing import APIRouter
 
 from app.auth.dependencies import CurrentUser, authenticate, bearer_scheme
@@ -15,6 +15,7 @@ from app.users.accounts import AccountsDep
 from app.users.dependencies import AccountRateLimiterDep, body_phone, require_sms
 from app.users.schemas import (
     PhoneBindRequest,
+    PhoneRemoveRequest,
     SmsCodeRequest,
     SmsCodeSent,
     SmsLoginRequest,
@@ -91,24 +92,36 @@ async def bind_phone(
     user: CurrentUser,
     settings: SettingsDep,
     store: StoreDep,
-    limiter: AccountRateLimiterDep,
+    jobs: JobsDep,
+    account_service: AccountsDep,
 ) -> UserRead:
-    """Bind a phone number to the current user with the code texted to it."""
-    await limiter.hit_sms_check()
+    """Bind a phone number to the current user with the code texted to it and the password."""
+    phone = body_phone(body.phone, settings)
+    await account_service.require_password(user, body.current_password)
+    await account_service.limiter.hit_sms_check()
     user = await phone_service.bind_with_code(
         user=user,
-        phone=body_phone(body.phone, settings),
+        phone=phone,
         code=body.code,
         store=store,
         settings=settings,
+        jobs=jobs,
     )
     return UserRead.model_validate(user)
 
 
 @me_phone.delete(
-    "/me/phone", response_model=UserRead, name="unbind_phone", responses=errors(401, 503)
+    "/me/phone", response_model=UserRead, name="unbind_phone", responses=errors(400, 401, 429, 503)
 )
-async def unbind_phone(user: CurrentUser, settings: SettingsDep, store: StoreDep) -> UserRead:
-    """Remove the current user's phone number (SMS login stops working for it)."""
-    user = await phone_service.set_phone(user=user, phone=None, store=store, settings=settings)
+async def unbind_phone(
+    user: CurrentUser,
+    settings: SettingsDep,
+    store: StoreDep,
+    jobs: JobsDep,
+    account_service: AccountsDep,
+    body: Annotated[PhoneRemoveRequest | None, Body()] = None,
+) -> UserRead:
+    """Remove the current user's phone number with the password (SMS login stops working)."""
+    await account_service.require_password(user, body.current_password if body else None)
+    user = await phone_service.remove_phone(user=user, store=store, settings=settings, jobs=jobs)
     return UserRead.model_validate(user)

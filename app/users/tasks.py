@@ -1,4 +1,4 @@
-"""The account jobs: verification and reset mails, SMS codes. Each runs at most once per
+"""The account jobs: verification and reset mails, phone notices, SMS codes. Each runs at most once per
 message and is retried, with backoff, when the mail server or the SMS provider may take it
 later (app/jobs/worker.py runs them; without a broker, the web process after the answer)."""
 
@@ -23,6 +23,13 @@ async def send_verify_mail(ctx: JobContext, *, user_id: str) -> None:
 @job(once=True, retry_on=RETRYABLE)
 async def send_reset_password_mail(ctx: JobContext, *, user_id: str) -> None:
     await service.send_reset_password_mail(user_id=user_id, settings=ctx.settings, mail=ctx.mail)
+
+
+@job(once=True, retry_on=RETRYABLE)
+async def send_phone_notice(ctx: JobContext, *, user_id: str, change: str) -> None:
+    await service.send_phone_notice(
+        user_id=user_id, change=change, settings=ctx.settings, mail=ctx.mail
+    )
 
 
 @job(once=True, retry_on=RETRYABLE)
