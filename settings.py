@@ -229,6 +229,13 @@ class Settings(BaseSettings):
     SMS_MAX_ATTEMPTS: int = Field(default=5, ge=1, le=20)
     SMS_DAILY_LIMIT_PER_PHONE: int = Field(default=10, ge=1, le=1000)
     RATE_LIMIT_SMS_PER_IP: int = Field(default=20, ge=0)
+    # Paid SMS is capped: codes go only to mobile numbers of these regions; one account asks
+    # for so many bind codes an hour and a UTC day; the whole service sends so many an hour
+    # (0: no ceiling), past which code requests answer 503.
+    SMS_ALLOWED_REGIONS: CommaList = ["CN"]
+    SMS_BIND_CODES_PER_ACCOUNT_HOUR: int = Field(default=5, ge=1, le=1000)
+    SMS_BIND_CODES_PER_ACCOUNT_DAY: int = Field(default=10, ge=1, le=10_000)
+    SMS_MAX_PER_HOUR: int = Field(default=1000, ge=0)
 
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     LOG_FORMAT: Literal["text", "json"] | None = None
@@ -280,6 +287,17 @@ class Settings(BaseSettings):
         if region not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"{value!r} is not a region code phonenumbers knows (CN, US, GB, …)")
         return region
+
+    @field_validator("SMS_ALLOWED_REGIONS", mode="before")
+    @classmethod
+    def _known_regions(cls, value: Any) -> Any:
+        regions = [region.upper() for region in _split_commas(value)]
+        unknown = [r for r in regions if r not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown or not regions:
+            raise ValueError(
+                f"{unknown or value!r}: need one or more region codes phonenumbers knows (CN, …)"
+            )
+        return regions
 
     @field_validator("ALIYUN_SMS_ENDPOINT")
     @classmethod

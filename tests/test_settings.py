@@ -275,6 +275,14 @@ def test_an_unknown_sms_region_is_refused() -> None:
     assert Settings(SMS_DEFAULT_REGION="gb").SMS_DEFAULT_REGION == "GB"
 
 
+def test_sms_allowed_regions_are_known_region_codes() -> None:
+    assert Settings().SMS_ALLOWED_REGIONS == ["CN"]
+    assert Settings(SMS_ALLOWED_REGIONS="cn, gb").SMS_ALLOWED_REGIONS == ["CN", "GB"]
+    for bad in ("XX", "CN,ZZ", ","):
+        with pytest.raises(ValidationError, match="SMS_ALLOWED_REGIONS"):
+            Settings(SMS_ALLOWED_REGIONS=bad)
+
+
 def test_allowed_hosts_default_to_any_outside_production_and_to_local_names_in_it() -> None:
     assert Settings(APP_ENV="development").allowed_hosts == ["*"]
     assert Settings(APP_ENV="test").allowed_hosts == ["*"]

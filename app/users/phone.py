@@ -6,6 +6,7 @@ phone, and which of these an SMS route does (`request_code`, `log_in_user`,
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
@@ -13,11 +14,13 @@ from tortoise.exceptions import IntegrityError
 from app.auth import sessions
 from app.auth.models import User
 from app.jobs.runner import Jobs
-from app.platform import ratelimit
+from app.platform import metrics, ratelimit
 from app.platform.store import KeyValueStore
 from app.users import errors, tasks
 from app.users.codes import Purpose, code_digest, code_key, new_code, sealed
 from settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 def _seconds_to_utc_midnight() -> tuple[str, int]:
@@ -44,6 +47,44 @@ async def count_code_request(*, phone: str, store: KeyValueStore, settings: Sett
         key=key,
         limit=ratelimit.Limit(settings.SMS_DAILY_LIMIT_PER_PHONE, seconds_left),
     )
+
+
+async def count_bind_request(*, user_id: str, store: KeyValueStore, settings: Settings) -> None:
+    """The bind codes one account may ask for (to any numbers), per hour and per UTC day;
+    429 past either."""
+    await ratelimit.hit(
+        store,
+        bucket="sms:bind:hour",
+        key=user_id,
+        limit=ratelimit.Limit(settings.SMS_BIND_CODES_PER_ACCOUNT_HOUR, 3600),
+    )
+    day, seconds_left = _seconds_to_utc_midnight()
+    await ratelimit.hit(
+        store,
+        bucket=f"sms:bind:day:{day}",
+        key=user_id,
+        limit=ratelimit.Limit(settings.SMS_BIND_CODES_PER_ACCOUNT_DAY, seconds_left),
+    )
+
+
+async def count_service_wide(*, store: KeyValueStore, settings: Settings) -> None:
+    """The service-wide ceiling of SMS_MAX_PER_HOUR code requests an hour (sent or decoy, so
+    the answer tells nothing): past it, 503 SmsCapacityReached, counted and logged."""
+    try:
+        await ratelimit.hit(
+            store,
+            bucket="sms:service",
+            key="hour",
+            limit=ratelimit.Limit(settings.SMS_MAX_PER_HOUR, 3600),
+        )
+    except ratelimit.RateLimitExceeded as exc:
+        metrics.SMS_CAPACITY_REFUSALS.inc()
+        logger.warning(
+            "SMS_MAX_PER_HOUR (%d) reached: SMS code requests answer 503 for %d s",
+            settings.SMS_MAX_PER_HOUR,
+            exc.retry_after,
+        )
+        raise errors.SmsCapacityReached(exc.retry_after) from exc
 
 
 async def send_new_code(
@@ -124,12 +165,16 @@ async def request_code(
     """Texts a code to `phone`: to bind it to `user`, or without one to log in. A login
     code is sent only to a phone an active account has; for any other a decoy is stored,
     so the answer tells nothing. PhoneTaken when binding a phone another account has."""
+    # An account's bind codes first: one account past its limits spends no phone's budget.
+    if user is not None:
+        await count_bind_request(user_id=str(user.id), store=store, settings=settings)
     # Counted per phone before anything that depends on who has it, so probing whether a
     # number is taken is bounded per number like asking for codes.
     await count_code_request(phone=phone, store=store, settings=settings)
+    if user is not None and await taken_by_another(phone=phone, user=user):
+        raise errors.PhoneTaken
+    await count_service_wide(store=store, settings=settings)
     if user is not None:
-        if await taken_by_another(phone=phone, user=user):
-            raise errors.PhoneTaken
         await send_new_code(
             purpose="bind",
             phone=phone,
@@ -175,9 +220,7 @@ async def bind_with_code(
     return user
 
 
-async def remove_phone(
-    *, user: User, store: KeyValueStore, settings: Settings, jobs: Jobs
-) -> User:
+async def remove_phone(*, user: User, store: KeyValueStore, settings: Settings, jobs: Jobs) -> User:
     """Clears the account's phone (the caller has checked the password) and mails the
     account a notice when there was one."""
     had_phone = user.phone is not None

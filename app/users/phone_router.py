@@ -12,7 +12,7 @@ from app.http.routing import FormLimitRoute
 from app.http.state import JobsDep, SettingsDep, StoreDep
 from app.users import phone as phone_service
 from app.users.accounts import AccountsDep
-from app.users.dependencies import AccountRateLimiterDep, body_phone, require_sms
+from app.users.dependencies import AccountRateLimiterDep, body_phone, require_sms, sms_phone
 from app.users.schemas import (
     PhoneBindRequest,
     PhoneRemoveRequest,
@@ -24,6 +24,10 @@ from app.users.schemas import (
 )
 
 SMS_DISABLED_503 = {503: "SMS_BACKEND is none (`SMS_DISABLED`), or a backing service is down."}
+SMS_CODE_503 = {
+    503: "SMS_BACKEND is none (`SMS_DISABLED`), SMS_MAX_PER_HOUR is reached "
+    "(`SMS_CAPACITY_REACHED`, with Retry-After), or a backing service is down."
+}
 
 # Not mounted themselves: the account routers take these routes in among their own
 # (app/users/auth_router.py, app/users/router.py), so each path has the router, the place
@@ -38,7 +42,7 @@ me_phone = APIRouter(prefix="/users", tags=["users"])
     status_code=status.HTTP_202_ACCEPTED,
     name="sms_code",
     dependencies=[Depends(require_sms)],
-    responses=errors(400, 401, 429, 503, descriptions=SMS_DISABLED_503),
+    responses=errors(400, 401, 422, 429, 503, descriptions=SMS_CODE_503),
     # The bearer token is optional: needed for `bind` only (`{}` is "no security").
     openapi_extra={"security": [{}]},
 )
@@ -57,7 +61,7 @@ async def sms_code(
     user = (await authenticate(request, token)).user if body.purpose == "bind" else None
     await limiter.hit_sms_code()
     await phone_service.request_code(
-        phone=body_phone(body.phone, settings), user=user, store=store, settings=settings, jobs=jobs
+        phone=sms_phone(body.phone, settings), user=user, store=store, settings=settings, jobs=jobs
     )
     return SmsCodeSent(resend_after_seconds=settings.SMS_RESEND_SECONDS)
 

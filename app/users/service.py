@@ -1,5 +1,6 @@
 """Account work outside the manager's hooks: the mails that carry verification and reset
-tokens and the notices of a phone bound or removed (sent by the jobs in app/users/tasks.py), and the user count a public route shows."""
+tokens and the notices of a phone bound or removed (sent by the jobs in
+app/users/tasks.py), and the user count a public route shows."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""The account jobs: verification and reset mails, phone notices, SMS codes. Each runs at most once per
-message and is retried, with backoff, when the mail server or the SMS provider may take it
-later (app/jobs/worker.py runs them; without a broker, the web process after the answer)."""
+"""The account jobs: verification and reset mails, phone notices, SMS codes. Each runs at
+most once per message and is retried, with backoff, when the mail server or the SMS
+provider may take it later (app/jobs/worker.py runs them; without a broker, the web process
+after the answer)."""
 
 from __future__ import annotations
 

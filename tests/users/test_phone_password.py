@@ -35,7 +35,9 @@ async def _bind_code(client: httpx.AsyncClient, aliyun: AliyunStandIn, headers: 
 async def _bind(
     client: httpx.AsyncClient, headers: dict[str, str], code: str, **password: str
 ) -> httpx.Response:
-    return await client.post(PHONE_URL, json={"phone": PHONE, "code": code, **password}, headers=headers)
+    return await client.post(
+        PHONE_URL, json={"phone": PHONE, "code": code, **password}, headers=headers
+    )
 
 
 async def _unbind(client: httpx.AsyncClient, headers: dict[str, str], body: Any) -> httpx.Response:
@@ -43,7 +45,7 @@ async def _unbind(client: httpx.AsyncClient, headers: dict[str, str], body: Any)
 
 
 async def test_a_token_alone_cannot_bind_a_phone(
-    client: httpx.AsyncClient, aliyun: AliyunStandIn, outbox: Outbox
+    client: httpx.AsyncClient, aliyun: AliyunStandIn
 ) -> None:
     email = unique_email("victim")
     headers = await register_and_login(client, email)

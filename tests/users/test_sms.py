@@ -25,7 +25,7 @@ from tests.fixtures.aliyun import (
 from tests.users.conftest import bearer, me_status, refresh
 
 PHONE = "+8613800138000"
-OTHER_PHONE = "+447400123456"
+OTHER_PHONE = "+8613900139000"
 CODE_URL = "/api/v1/auth/sms/code"
 LOGIN_URL = "/api/v1/auth/sms/login"
 PHONE_URL = "/api/v1/users/me/phone"
@@ -433,9 +433,7 @@ async def test_a_code_is_in_no_log_audit_entry_or_answer(
     headers = await register_and_login(client, unique_email("quiet"))
     answers = [await request_code(client, PHONE, "bind", headers)]
     bind_code = aliyun.last_code(PHONE)
-    answers.append(
-        await client.post(PHONE_URL, json=bind_body(PHONE, bind_code), headers=headers)
-    )
+    answers.append(await client.post(PHONE_URL, json=bind_body(PHONE, bind_code), headers=headers))
     answers.append(await request_code(client, PHONE))
     login_code = aliyun.last_code(PHONE)
     # A client that puts the code in the query string too.

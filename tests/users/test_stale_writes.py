@@ -41,7 +41,9 @@ def settings_overrides() -> dict[str, object]:
     return NO_LIMITS
 
 
-async def _patch_loop(client: httpx.AsyncClient, headers: dict[str, str], stop: asyncio.Event) -> int:
+async def _patch_loop(
+    client: httpx.AsyncClient, headers: dict[str, str], stop: asyncio.Event
+) -> int:
     sent = 0
     while not stop.is_set():
         body = {} if sent % 2 else {"display_name": f"name {sent}"}
@@ -63,7 +65,8 @@ async def stale_writers(client: httpx.AsyncClient, headers: dict[str, str]) -> A
     finally:
         stop.set()
         sent = await asyncio.gather(*loops)
-    assert all(count >= 1 for count in sent) and sum(sent) >= 2 * WRITERS, sent
+    assert all(count >= 1 for count in sent), sent
+    assert sum(sent) >= 2 * WRITERS, sent
 
 
 async def _can_log_in(client: httpx.AsyncClient, email: str, password: str) -> bool:
@@ -83,7 +86,8 @@ async def test_an_own_password_change_holds(client: httpx.AsyncClient, app: Fast
     headers = await bearer_for(app, user)
 
     async def change(round_no: int) -> None:
-        old, new = (PASSWORD if round_no == 0 else f"password {round_no}"), f"password {round_no + 1}"
+        old = PASSWORD if round_no == 0 else f"password {round_no}"
+        new = f"password {round_no + 1}"
         async with stale_writers(client, headers):
             changed = await client.patch(
                 ME, json={"password": new, "current_password": old}, headers=headers
@@ -117,7 +121,7 @@ async def test_a_password_reset_holds(client: httpx.AsyncClient, app: FastAPI) -
 
 
 async def test_an_admin_deactivation_holds(
-    client: httpx.AsyncClient, app: FastAPI, superuser_headers: dict[str, str]
+    client: httpx.AsyncClient, superuser_headers: dict[str, str]
 ) -> None:
     user = await make_user()
     url = f"/api/v1/users/{user.id}"
