@@ -17,7 +17,7 @@ import secrets
 import time
 from typing import Literal
 
-from app.notify.sms import SmsRefused, SmsSender
+from app.notify.sms import SmsRefused, SmsSender, SmsUnanswered
 from app.platform import ratelimit
 from app.platform.phone import masked
 from app.platform.security import SealBroken, keyed_digest, seal, unseal
@@ -47,11 +47,13 @@ def code_digest(
 
 
 def sealed(*, code: str, phone: str, purpose: Purpose, user_id: str, settings: Settings) -> str:
-    """The code as it travels in a job: readable only with SECRET_KEY, good until its TTL."""
+    """The code as it travels in a job: readable only with SECRET_KEY, good until its TTL,
+    with the OutId every try of this one message is sent with."""
     return seal(
         json.dumps(
             {
                 "code": code,
+                "out_id": secrets.token_hex(16),
                 "phone": phone,
                 "purpose": purpose,
                 "user_id": user_id,
@@ -85,7 +87,20 @@ async def deliver(
     if await store.get_one_time(code_key(purpose, phone)) != digest:
         logger.info("SMS code for %s no longer waiting (used or replaced): not sent", masked(phone))
         return
+    out_id = str(sealed.get("out_id", ""))
     try:
-        await sms.send_code(phone=phone, code=code)
+        await sms.send_code(phone=phone, code=code, out_id=out_id)
     except SmsRefused as exc:
         logger.error("SMS to %s refused, not retried: %s", masked(phone), exc)
+    except SmsUnanswered as exc:
+        # It may have gone out: one more try at most, so a slow provider texts the same
+        # code twice at worst, never once per retry.
+        key = f"sms:unanswered:{out_id or digest}"
+        if await store.add(key, "1", ttl_seconds=settings.SMS_CODE_TTL_SECONDS):
+            raise
+        logger.error(
+            "SMS to %s (OutId %s) unanswered twice, not retried (it may have been sent): %s",
+            masked(phone),
+            out_id,
+            exc,
+        )

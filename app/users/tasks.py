@@ -9,6 +9,7 @@ import smtplib
 
 from app.jobs.runner import JobContext, job
 from app.notify.sms import SmsRetryable
+from app.platform.phone import masked
 from app.users import codes, service
 
 # Worth another try later: the mail server refused (4xx/5xx), timed out or was away; the
@@ -33,7 +34,12 @@ async def send_phone_notice(ctx: JobContext, *, user_id: str, change: str) -> No
     )
 
 
-@job(once=True, retry_on=RETRYABLE)
+def _sealed(_: object) -> str:
+    return "<sealed>"
+
+
+# Celery's lines show the phone masked and the sealed code not at all.
+@job(once=True, retry_on=RETRYABLE, shown={"phone": masked, "sealed_code": _sealed})
 async def send_sms_code(ctx: JobContext, *, phone: str, sealed_code: str) -> None:
     await codes.deliver(
         phone=phone, sealed_code=sealed_code, settings=ctx.settings, store=ctx.store, sms=ctx.sms
