@@ -10,8 +10,12 @@ back. Each change must hold every time. PostgreSQL with Redis, as in production.
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,12 +23,15 @@ from fastapi import FastAPI
 
 from app.auth.models import User
 from app.users import passwords
-from tests.conftest import PASSWORD, bearer_for, make_user
+from settings import Settings
+from tests.conftest import PASSWORD, TEST_SECRET_KEY, bearer_for, make_user
+from tests.fixtures.servers import free_port, server_process, wait_until_up
 from tests.users.conftest import bearer, login_tokens
 
 pytestmark = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 
 ROUNDS = 5
+GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "asgi:app"]
 WRITERS = 6
 ME = "/api/v1/users/me"
 NO_LIMITS = {
@@ -173,3 +180,81 @@ async def test_an_empty_update_writes_nothing_and_answers_the_current_user(
         assert answer.status_code == 200, answer.text
         assert answer.json()["display_name"] == "set elsewhere"
     assert (await User.get(id=user.id)).display_name == "set elsewhere"
+
+
+async def _gunicorn_round(
+    client: httpx.AsyncClient,
+    victim: User,
+    admin_headers: dict[str, str],
+    password: str,
+    settings: Settings,
+) -> str:
+    """One round of the four changes against the server; the victim's password after it."""
+    headers = bearer(await login_tokens(client, victim.email, password))
+    new = f"{password} +"
+    async with stale_writers(client, headers):
+        body = {"password": new, "current_password": password}
+        changed = await client.patch(ME, json=body, headers=headers)
+        assert changed.status_code == 200, changed.text
+    assert await _can_log_in(client, victim.email, new)
+
+    password, new = new, f"{new} reset"
+    token = await passwords.reset_password_token(await User.get(id=victim.id), settings)
+    async with stale_writers(client, headers):
+        body = {"token": token, "password": new}
+        reset = await client.post("/api/v1/auth/reset-password", json=body)
+        assert reset.status_code == 200, reset.text
+    assert await _can_log_in(client, victim.email, new)
+
+    url = f"/api/v1/users/{victim.id}"
+    headers = bearer(await login_tokens(client, victim.email, new))
+    async with stale_writers(client, headers):
+        demoted = await client.patch(url, json={"is_superuser": False}, headers=admin_headers)
+        assert demoted.status_code == 200, demoted.text
+    assert (await User.get(id=victim.id)).is_superuser is False
+    assert (await client.get("/api/v1/users", headers=headers)).status_code == 403
+
+    async with stale_writers(client, headers):
+        off = await client.patch(url, json={"is_active": False}, headers=admin_headers)
+        assert off.status_code == 200, off.text
+    assert (await User.get(id=victim.id)).is_active is False
+    assert not await _can_log_in(client, victim.email, new)
+
+    back = {"is_active": True, "is_superuser": True}
+    assert (await client.patch(url, json=back, headers=admin_headers)).status_code == 200
+    return new
+
+
+@pytest.mark.slow  # a real gunicorn with two worker processes
+@pytest.mark.usefixtures("app")  # the database, emptied, and Tortoise for the checks
+async def test_every_change_holds_under_gunicorn_with_two_workers(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The same races across two worker processes, each with its own session cache (as
+    production runs): the stale copy may be the other worker's."""
+    victim = await make_user(superuser=True)
+    admin = await make_user(superuser=True)
+    port = free_port()
+    env = {
+        **os.environ,
+        **{name: str(value) for name, value in NO_LIMITS.items()},
+        "APP_ENV": "test",
+        "DATABASE_URL": settings.DATABASE_URL,
+        "REDIS_URL": settings.REDIS_URL,
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "2",
+        "AUDIT_ENABLED": "false",
+    }
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "gunicorn.log"
+    with server_process(GUNICORN, env, log) as server:
+        wait_until_up(base, server, log)
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            admin_headers = bearer(await login_tokens(client, admin.email))
+            password = PASSWORD
+            for _ in range(ROUNDS):
+                password = await _gunicorn_round(client, victim, admin_headers, password, settings)
+    # Two worker processes ran, each with its own session cache.
+    pids = set(re.findall(r"Started server process \[(\d+)\]", log.read_text()))
+    assert len(pids) == 2, log.read_text()[-2000:]
