@@ -35,7 +35,11 @@ def new_code() -> str:
     return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
 
 
-def code_key(purpose: Purpose, phone: str) -> str:
+def code_key(purpose: Purpose, phone: str, user_id: str = "") -> str:
+    """Where a phone's waiting code is kept: a login code per phone; a bind code per
+    (account, phone), so another account's request for the number cannot replace it."""
+    if purpose == "bind":
+        return f"sms:code:bind:{ratelimit.hashed(phone)}:{user_id}"
     return f"sms:code:{purpose}:{ratelimit.hashed(phone)}"
 
 
@@ -84,7 +88,7 @@ async def deliver(
     digest = code_digest(
         settings, purpose=purpose, phone=phone, code=code, user_id=sealed["user_id"]
     )
-    if await store.get_one_time(code_key(purpose, phone)) != digest:
+    if await store.get_one_time(code_key(purpose, phone, sealed["user_id"])) != digest:
         logger.info("SMS code for %s no longer waiting (used or replaced): not sent", masked(phone))
         return
     out_id = str(sealed.get("out_id", ""))

@@ -100,7 +100,7 @@ async def send_new_code(
     code = new_code()
     digest = code_digest(settings, purpose=purpose, phone=phone, code=code, user_id=user_id)
     await store.set_one_time(
-        code_key(purpose, phone), digest, ttl_seconds=settings.SMS_CODE_TTL_SECONDS
+        code_key(purpose, phone, user_id), digest, ttl_seconds=settings.SMS_CODE_TTL_SECONDS
     )
     sealed_code = sealed(
         code=code, phone=phone, purpose=purpose, user_id=user_id, settings=settings
@@ -134,7 +134,7 @@ async def spend_code(
     wrong one counts toward SMS_MAX_ATTEMPTS."""
     digest = code_digest(settings, purpose=purpose, phone=phone, code=code, user_id=user_id)
     return await store.spend_one_time(
-        code_key(purpose, phone), digest, max_misses=settings.SMS_MAX_ATTEMPTS
+        code_key(purpose, phone, user_id), digest, max_misses=settings.SMS_MAX_ATTEMPTS
     )
 
 

@@ -115,3 +115,19 @@ async def test_the_email_is_told_when_a_phone_is_bound_or_removed(
     # Removing when there is no phone tells nothing.
     assert (await _unbind(client, headers, {"current_password": PASSWORD})).status_code == 200
     assert len(outbox.to(email)) == 2
+
+
+async def test_a_bind_code_belongs_to_its_account_and_phone(
+    client: httpx.AsyncClient, aliyun: AliyunStandIn
+) -> None:
+    owner = await register_and_login(client, unique_email("owner"))
+    code = await _bind_code(client, aliyun, owner)
+    # A stranger asking for a bind code to the same number gets one of its own...
+    stranger = await register_and_login(client, unique_email("stranger"))
+    strangers_code = await _bind_code(client, aliyun, stranger)
+    # ...and the owner's waiting code still binds.
+    bound = await _bind(client, owner, code, current_password=PASSWORD)
+    assert bound.status_code == 200, bound.text
+    # The stranger's code is good only for the stranger, and the number is taken now.
+    taken = await _bind(client, stranger, strangers_code, current_password=PASSWORD)
+    assert (taken.status_code, taken.json()) == (400, {"detail": "PHONE_ALREADY_USED"})
