@@ -50,7 +50,15 @@ def code_digest(
     return keyed_digest(settings.SECRET_KEY, "sms-code", purpose, phone, user_id, code)
 
 
-def sealed(*, code: str, phone: str, purpose: Purpose, user_id: str, settings: Settings) -> str:
+def sealed(
+    *,
+    code: str,
+    phone: str,
+    purpose: Purpose,
+    user_id: str,
+    settings: Settings,
+    send: bool = True,
+) -> str:
     """The code as it travels in a job: readable only with SECRET_KEY, good until its TTL,
     with the OutId every try of this one message is sent with."""
     return seal(
@@ -58,6 +66,7 @@ def sealed(*, code: str, phone: str, purpose: Purpose, user_id: str, settings: S
             {
                 "code": code,
                 "out_id": secrets.token_hex(16),
+                "send": send,
                 "phone": phone,
                 "purpose": purpose,
                 "user_id": user_id,
@@ -80,6 +89,8 @@ async def deliver(
     except SealBroken:
         logger.error("SMS job for %s dropped: its seal does not open", masked(phone))
         return
+    if not sealed.get("send", True):
+        return  # a decoy: queued so that a phone without an account answers the same
     if sealed["phone"] != phone or sealed["expires"] <= time.time():
         logger.info("SMS code for %s expired before it was sent", masked(phone))
         return
