@@ -9,6 +9,7 @@ import math
 import os
 import sys
 from collections import Counter
+from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -18,6 +19,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.exceptions import ConfigurationError
+from zxcvbn import zxcvbn
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -44,6 +46,24 @@ MIN_PRODUCTION_SECRET_LENGTH = 32
 # secrets.token_urlsafe(32) about 200; "aaaa…" scores 0.
 MIN_PRODUCTION_SECRET_BITS = 80
 MIN_PRODUCTION_SECRET_DISTINCT = 8
+MAX_PRODUCTION_SECRET_LENGTH = 512
+# Keys written in this repository (its defaults, tests and benchmarks) are public: a key
+# that shares a piece this long with one of them (or with a well-known value of 8
+# characters or more) is an edit of it, not a secret.
+REPOSITORY_SECRETS = (
+    DEV_SECRET_KEY,
+    "test-secret-key-that-is-long-enough-for-hs256-0123456789",
+    "bench-secret-key-that-is-long-enough-for-hs256-0123456789",
+    "another-secret-key-that-is-also-long-enough-0123",
+)
+MAX_SHARED_WITH_KNOWN = 9
+# zxcvbn (Dropbox's estimator: dictionaries, names, l33t, keyboard walks, sequences,
+# repeats, dates) must estimate at least 10^(this x length) guesses, in pieces of at most
+# 64 characters (its own limit is 72). Random keys score 0.87 to 1 per character
+# (secrets.token_urlsafe(32) at least 0.95, token_hex(16) 0.87, over thousands of keys);
+# word phrases, however long, 0.7 to 0.78; sequences and repeats far less.
+MIN_GUESSES_LOG10_PER_CHARACTER = 0.85
+ESTIMATE_PIECE = 64
 
 ALIYUN_REQUIRED = (
     "ALIYUN_ACCESS_KEY_ID",
@@ -73,14 +93,53 @@ EMPTY_IS_A_VALUE = frozenset(
 MODEL_MODULES = ["app.auth.models", "app.study.models", "app.audit.models", "aerich.models"]
 
 
+def _near_a_known_secret(key: str) -> bool:
+    lowered = key.lower()
+    for known in (*REPOSITORY_SECRETS, *WELL_KNOWN_SECRETS):
+        if len(known) < 8:
+            continue
+        other = known.lower()
+        matcher = SequenceMatcher(None, lowered, other, autojunk=False)
+        shared = matcher.find_longest_match(0, len(lowered), 0, len(other)).size
+        if shared >= min(MAX_SHARED_WITH_KNOWN, len(other)):
+            return True
+    return False
+
+
+def _guessable(key: str) -> bool:
+    """Whether zxcvbn estimates any piece of `key` guessable (pieces of near-equal length,
+    at most ESTIMATE_PIECE characters, so a weak tail cannot hide behind a strong head)."""
+    count = -(-len(key) // ESTIMATE_PIECE)
+    size = -(-len(key) // count)
+    for start in range(0, len(key), size):
+        piece = key[start : start + size]
+        guesses_log10 = float(zxcvbn(piece, max_length=ESTIMATE_PIECE)["guesses_log10"])
+        if guesses_log10 < MIN_GUESSES_LOG10_PER_CHARACTER * len(piece):
+            return True
+    return False
+
+
 def secret_key_problem(key: str) -> str | None:
     """Why `key` is too weak to sign production tokens, or None."""
     if key != key.strip():
         return "SECRET_KEY has leading or trailing spaces"
     if key in WELL_KNOWN_SECRETS:
         return "SECRET_KEY is missing or a well-known value; set a random one"
-    if len(key) < MIN_PRODUCTION_SECRET_LENGTH:
-        return f"SECRET_KEY must be at least {MIN_PRODUCTION_SECRET_LENGTH} characters"
+    if not MIN_PRODUCTION_SECRET_LENGTH <= len(key) <= MAX_PRODUCTION_SECRET_LENGTH:
+        return (
+            f"SECRET_KEY must be at least {MIN_PRODUCTION_SECRET_LENGTH} characters "
+            f"(and at most {MAX_PRODUCTION_SECRET_LENGTH})"
+        )
+    if _near_a_known_secret(key):
+        return (
+            "SECRET_KEY shares a long piece with a key written in this repository or a "
+            "well-known value; set a random one"
+        )
+    if _guessable(key):
+        return (
+            "SECRET_KEY is guessable (words, names, sequences, repeats, dates or keyboard "
+            "patterns, by zxcvbn's estimate); set a random one"
+        )
     counts = Counter(key)
     # Shannon's estimate over the key's own characters: a repeated or narrow alphabet
     # ("aaaa…", "abab…") scores low, whatever the length.
@@ -245,6 +304,13 @@ class Settings(BaseSettings):
     SMS_MAX_ATTEMPTS: int = Field(default=5, ge=1, le=20)
     SMS_DAILY_LIMIT_PER_PHONE: int = Field(default=10, ge=1, le=1000)
     RATE_LIMIT_SMS_PER_IP: int = Field(default=20, ge=0)
+    # Paid SMS is capped: codes go only to mobile numbers of these regions; one account asks
+    # for so many bind codes an hour and a UTC day; the whole service sends so many an hour
+    # (0: no ceiling), past which code requests answer 503.
+    SMS_ALLOWED_REGIONS: CommaList = ["CN"]
+    SMS_BIND_CODES_PER_ACCOUNT_HOUR: int = Field(default=5, ge=1, le=1000)
+    SMS_BIND_CODES_PER_ACCOUNT_DAY: int = Field(default=10, ge=1, le=10_000)
+    SMS_MAX_PER_HOUR: int = Field(default=1000, ge=0)
 
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     LOG_FORMAT: Literal["text", "json"] | None = None
@@ -301,6 +367,17 @@ class Settings(BaseSettings):
         if region not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"{value!r} is not a region code phonenumbers knows (CN, US, GB, …)")
         return region
+
+    @field_validator("SMS_ALLOWED_REGIONS", mode="before")
+    @classmethod
+    def _known_regions(cls, value: Any) -> Any:
+        regions = [region.upper() for region in _split_commas(value)]
+        unknown = [r for r in regions if r not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown or not regions:
+            raise ValueError(
+                f"{unknown or value!r}: need one or more region codes phonenumbers knows (CN, …)"
+            )
+        return regions
 
     @field_validator("ALIYUN_SMS_ENDPOINT")
     @classmethod

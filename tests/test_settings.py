@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from settings import BASE_DIR, DEV_SECRET_KEY, Settings
+from settings import BASE_DIR, DEV_SECRET_KEY, Settings, secret_key_problem
 from tests.conftest import TEST_SECRET_KEY
 
 # A Redis address for production settings (nothing here connects to it).
@@ -55,6 +56,14 @@ WEAK_SECRETS = [
     f"{STRONG_SECRET} ",
     "bench-secret-key-that-is-long-enough-for-hs256-0123456789",
     TEST_SECRET_KEY,
+    # Accepted before issue 24: edits of the repository's keys, sequences, repeated words
+    # and dictionary phrases.
+    f"{DEV_SECRET_KEY}!",
+    f"{TEST_SECRET_KEY}0",
+    "changeme-changeme-changeme-changeme1",
+    "abcdefghijklmnopqrstuvwxyz012345",
+    "studylog-production-secret-key-2026",
+    "correct horse battery staple of forty",
 ]
 
 
@@ -77,14 +86,54 @@ def test_production_refuses_to_start_without_a_secret_in_one_line(tmp_path: Path
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize(
-    "secret",
-    [STRONG_SECRET, "9f86d081884c7d659a2feaa0c55ad015", "correct horse battery staple of forty"],
-)
+@pytest.mark.parametrize("secret", [STRONG_SECRET, "9f86d081884c7d659a2feaa0c55ad015"])
 def test_production_accepts_a_random_secret(secret: str) -> None:
     assert (
         secret == Settings(APP_ENV="production", SECRET_KEY=secret, REDIS_URL=PROD_REDIS).SECRET_KEY
     )
+
+
+def test_a_token_urlsafe_key_always_passes() -> None:
+    for _ in range(200):
+        key = secrets.token_urlsafe(32)
+        assert secret_key_problem(key) is None, key
+
+
+@pytest.mark.parametrize(
+    ("secret", "why"),
+    [
+        # No piece of a repository key, but words: zxcvbn's estimate refuses them.
+        ("correct-horse-battery-staple-violin-sunset-river", "guessable"),
+        ("Tr0ub4dor&3-Tr0ub4dor&3-Tr0ub4dor&3-Tr0ub4dor&3", "guessable"),
+        ("qwertyuiopasdfghjklzxcvbnmqazwsxedcrfv", "guessable"),
+        ("2026-12-06 2026-12-07 2026-12-08 1999", "guessable"),
+        # A random head does not carry a weak tail.
+        (STRONG_SECRET + "password" * 8, "guessable"),
+        # A random key with a piece of a published one in it.
+        (STRONG_SECRET[:24] + "long-enough-for", "shares a long piece"),
+    ],
+)
+def test_a_key_is_refused_for_its_weakness(secret: str, why: str) -> None:
+    problem = secret_key_problem(secret)
+    assert problem is not None
+    assert why in problem
+
+
+# A string literal that looks like a key: long, no spaces, naming itself a secret or a key.
+_KEY_LITERAL = re.compile(r"""["']([^"'\s]*(?:secret|key)[^"'\s]*)["']""", re.IGNORECASE)
+
+
+def test_every_key_written_in_the_repository_is_refused() -> None:
+    found = set()
+    for path in BASE_DIR.glob("**/*.py"):
+        if ".venv" in path.parts:
+            continue
+        for literal in _KEY_LITERAL.findall(path.read_text(encoding="utf-8")):
+            if len(literal) >= 32 and "{" not in literal:
+                found.add(literal)
+    assert TEST_SECRET_KEY in found
+    accepted = [key for key in found if secret_key_problem(key) is None]
+    assert not accepted, "add these to REPOSITORY_SECRETS in settings.py"
 
 
 @pytest.mark.slow  # a Python process of its own
@@ -307,6 +356,14 @@ def test_an_unknown_sms_region_is_refused() -> None:
     with pytest.raises(ValidationError, match="SMS_DEFAULT_REGION"):
         Settings(SMS_DEFAULT_REGION="XX")
     assert Settings(SMS_DEFAULT_REGION="gb").SMS_DEFAULT_REGION == "GB"
+
+
+def test_sms_allowed_regions_are_known_region_codes() -> None:
+    assert Settings().SMS_ALLOWED_REGIONS == ["CN"]
+    assert Settings(SMS_ALLOWED_REGIONS="cn, gb").SMS_ALLOWED_REGIONS == ["CN", "GB"]
+    for bad in ("XX", "CN,ZZ", ","):
+        with pytest.raises(ValidationError, match="SMS_ALLOWED_REGIONS"):
+            Settings(SMS_ALLOWED_REGIONS=bad)
 
 
 def test_allowed_hosts_default_to_any_outside_production_and_to_local_names_in_it() -> None:

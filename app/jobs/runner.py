@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from amqp.exceptions import NotFound
@@ -53,23 +53,45 @@ def job_name(job: Job) -> str:
     return f"{job.__module__}.{job.__qualname__}"
 
 
+# How one argument of a job shows in Celery's log lines and events (never its value).
+Redactor = Callable[[Any], str]
+
+
 @dataclass(frozen=True, slots=True)
 class JobPolicy:
     """How a worker runs a job. `once`: a redelivered message does nothing the second time
     (mail, SMS). `retry_on`: failures worth another try later, with exponential backoff
-    (JOB_RETRY_MAX, JOB_RETRY_BACKOFF_SECONDS); anything else fails the job at once."""
+    (JOB_RETRY_MAX, JOB_RETRY_BACKOFF_SECONDS); anything else fails the job at once.
+    `shown`: arguments that are no plain ids, and how each shows (masked) where Celery
+    logs a task's arguments; the others show as they are."""
 
     once: bool = False
     retry_on: tuple[type[BaseException], ...] = ()
+    shown: Mapping[str, Redactor] = field(default_factory=dict)
+
+    def kwargs_repr(self, kwargs: Mapping[str, Any]) -> str:
+        """The arguments as Celery's lines show them (the message's `kwargsrepr`)."""
+        return repr(
+            {
+                name: self.shown[name](value) if name in self.shown else value
+                for name, value in kwargs.items()
+            }
+        )
 
 
 # Every job marked with @job, by task name; the worker registers one Celery task for each.
 REGISTRY: dict[str, tuple[Job, JobPolicy]] = {}
 
 
-def job(*, once: bool = False, retry_on: tuple[type[BaseException], ...] = ()) -> Callable[[J], J]:
-    """Marks an async function as a job a worker may run, with its retry policy."""
-    policy = JobPolicy(once=once, retry_on=retry_on)
+def job(
+    *,
+    once: bool = False,
+    retry_on: tuple[type[BaseException], ...] = (),
+    shown: Mapping[str, Redactor] | None = None,
+) -> Callable[[J], J]:
+    """Marks an async function as a job a worker may run, with its retry policy and how
+    arguments that are no ids show in logs."""
+    policy = JobPolicy(once=once, retry_on=retry_on, shown=dict(shown or {}))
 
     def mark(function: J) -> J:
         REGISTRY[job_name(function)] = (function, policy)
@@ -109,8 +131,8 @@ async def record_outcome(store: KeyValueStore, name: str, outcome: str) -> None:
 async def outcome_counts(store: KeyValueStore) -> dict[tuple[str, str], int]:
     """(job name, outcome) -> how many times, over every process that shares the store."""
     counts = {}
-    for field, count in (await store.tallies(OUTCOMES_KEY)).items():
-        name, _, outcome = field.rpartition("|")
+    for entry, count in (await store.tallies(OUTCOMES_KEY)).items():
+        name, _, outcome = entry.rpartition("|")
         counts[(name, outcome)] = count
     return counts
 
@@ -152,10 +174,18 @@ class CeleryJobs:
         self.queue = queue
 
     async def submit(self, job: Job, **kwargs: Any) -> None:
+        name = job_name(job)
+        _, policy = REGISTRY.get(name, (job, JobPolicy()))
         # kombu publishes synchronously; a thread keeps the event loop free meanwhile.
+        # The worker's lines show `kwargsrepr`, never the arguments themselves.
         try:
             await asyncio.to_thread(
-                self.celery.send_task, job_name(job), kwargs=kwargs, queue=self.queue
+                self.celery.send_task,
+                name,
+                kwargs=kwargs,
+                queue=self.queue,
+                argsrepr="()",
+                kwargsrepr=policy.kwargs_repr(kwargs),
             )
         except Exception as exc:
             logger.error("job %s not queued: %s: %s", job_name(job), type(exc).__name__, exc)

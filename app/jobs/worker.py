@@ -170,7 +170,14 @@ def run(task: Task, job: Job, policy: JobPolicy, **kwargs: Any) -> Any:
             countdown,
         )
         _count(task, "retried")
-        raise task.retry(exc=exc, countdown=countdown, max_retries=settings.JOB_RETRY_MAX) from exc
+        raise task.retry(
+            exc=exc,
+            countdown=countdown,
+            max_retries=settings.JOB_RETRY_MAX,
+            # The retried message shows its arguments masked like the first one.
+            argsrepr="()",
+            kwargsrepr=policy.kwargs_repr(kwargs),
+        ) from exc
     except Exception:
         _count(task, "failed")
         raise

@@ -5,8 +5,9 @@ ALIYUN_SMS_ENDPOINT); `LogSmsSender` writes the code to the log (development onl
 settings refuse it in production); `NoSmsSender` is `SMS_BACKEND=none`, where the SMS
 routes answer 503 and nothing is ever sent.
 
-A failed send raises `SmsRetryable` when another try later can help (a timeout, a refused
-connection, the provider's flow control or its own failure) and `SmsRefused` when it
+A failed send raises `SmsRetryable` when another try later can help (a refused
+connection, the provider's flow control or its own failure; `SmsUnanswered`, a timeout
+after the request went out, which may have been sent) and `SmsRefused` when it
 cannot (a number the provider calls illegal, a wrong template or credentials). Neither
 message ever holds the code.
 """
@@ -63,6 +64,11 @@ class SmsRetryable(SmsError):
     """Another try later may succeed."""
 
 
+class SmsUnanswered(SmsRetryable):
+    """No answer after the request went out (a read timeout, a connection dropped): the
+    provider may have taken it and sent the message. Retried at most once."""
+
+
 class SmsRefused(SmsError):
     """The provider will not send this, however often asked."""
 
@@ -74,15 +80,17 @@ class SmsDisabled(RuntimeError):
 class SmsSender(Protocol):
     name: str
 
-    async def send_code(self, *, phone: str, code: str) -> None:
-        """Sends `code` to `phone` (E.164); raises SmsRetryable or SmsRefused."""
+    async def send_code(self, *, phone: str, code: str, out_id: str = "") -> None:
+        """Sends `code` to `phone` (E.164) as message `out_id` (the same for every try of
+        one code); raises SmsRetryable (SmsUnanswered when it may have been sent) or
+        SmsRefused."""
         ...
 
 
 class NoSmsSender:
     name = "none"
 
-    async def send_code(self, *, phone: str, code: str) -> None:
+    async def send_code(self, *, phone: str, code: str, out_id: str = "") -> None:
         raise SmsDisabled("SMS_BACKEND is none")
 
 
@@ -91,8 +99,10 @@ class LogSmsSender:
 
     name = "log"
 
-    async def send_code(self, *, phone: str, code: str) -> None:
-        logger.warning("SMS to %s (SMS_BACKEND=log, not sent): code %s", phone, code)
+    async def send_code(self, *, phone: str, code: str, out_id: str = "") -> None:
+        logger.warning(
+            "SMS to %s (SMS_BACKEND=log, not sent, OutId %s): code %s", phone, out_id, code
+        )
 
 
 def retryable(code: str, status_code: int | None = None) -> bool:
@@ -133,8 +143,10 @@ class AliyunSmsSender:
             )
         return self._client
 
-    async def send_code(self, *, phone: str, code: str) -> None:
+    async def send_code(self, *, phone: str, code: str, out_id: str = "") -> None:
         request = dysms_models.SendSmsRequest(
+            # Ours, echoed in the provider's delivery receipts: one id for every try of a code.
+            out_id=out_id or None,
             # The provider takes the country code without the plus (86… for mainland China).
             phone_numbers=phone.removeprefix("+"),
             sign_name=self.settings.ALIYUN_SMS_SIGN_NAME,
@@ -152,9 +164,10 @@ class AliyunSmsSender:
             error = SmsRetryable if retryable(answer) else SmsRefused
             raise error(answer or "no answer code", message)
         logger.info(
-            "SMS to %s accepted by Alibaba Cloud (BizId %s)",
+            "SMS to %s accepted by Alibaba Cloud (BizId %s, OutId %s)",
             masked(phone),
             getattr(body, "biz_id", None),
+            out_id,
         )
 
 
@@ -166,8 +179,12 @@ def _classified(exc: Exception, code: str) -> SmsError:
         error = SmsRetryable if retryable(provider_code, exc.status_code) else SmsRefused
         return error(provider_code, _scrubbed(str(exc.message or ""), code))
     if isinstance(exc, (UnretryableException, RetryError, OSError)):
-        # No answer: a timeout, a refused or dropped connection (the SDK wraps them).
-        return SmsRetryable(type(exc).__name__)
+        # No answer (the SDK wraps the cause): a connection never made reached nobody; a
+        # timeout or a dropped connection after the request went out may have been sent.
+        cause = str(getattr(exc, "inner_exception", None) or exc).lower()
+        if "connect" in cause or isinstance(exc, ConnectionRefusedError):
+            return SmsRetryable(type(exc).__name__)
+        return SmsUnanswered(type(exc).__name__)
     # The SDK refused the request before sending it (a missing parameter, …).
     return SmsRefused(type(exc).__name__)
 

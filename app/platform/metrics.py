@@ -90,6 +90,10 @@ EXPORT_JOBS = Gauge(
     ["status"],
     multiprocess_mode="mostrecent",
 )
+SMS_CAPACITY_REFUSALS = Counter(
+    "studylog_sms_capacity_refusals_total",
+    "SMS code requests answered 503 because SMS_MAX_PER_HOUR codes were asked for this hour.",
+)
 JOB_OUTCOMES = Gauge(
     "studylog_job_outcomes",
     "How jobs ended, by job and outcome (succeeded, retried: a try failed and another is "

@@ -12,6 +12,7 @@ take over again when it answers.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import math
 import time
@@ -62,6 +63,26 @@ class Limit:
 def hashed(value: str) -> str:
     """A fixed-length key part that keeps emails and other personal data out of the store."""
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+# An IPv6 client usually holds a whole /64 (SLAAC, privacy addresses): it is one address.
+IPV6_PREFIX_LENGTH = 64
+
+
+def address_key(ip: str | None) -> str:
+    """The key of a client address for per-address limits: an IPv4 address itself (an
+    IPv4-mapped IPv6 one too), an IPv6 address by its /64; "unknown" without one."""
+    if not ip:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, IPV6_PREFIX_LENGTH), strict=False))
+    return str(address)
 
 
 class _Fallback:

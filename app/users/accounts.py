@@ -120,13 +120,15 @@ class Accounts:
         return await self.open_session(user)
 
     async def forgot_password(self, email: str) -> None:
-        """Mails a reset token if an active account has `email`; as slow when none has."""
+        """Mails a reset token if an active account has `email`; as slow when none has, and
+        with a decoy job queued (the same answer while the broker is away)."""
         await self.limiter.hit("forgot_password", email=email)
         try:
             user = await self.user_manager.get_by_email(email)
             await self.user_manager.forgot_password(user, self.request)
         except (exceptions.UserNotExists, exceptions.UserInactive):
             await self.user_manager.spend_hash_time()
+            await self.user_manager.submit_decoy_mail("reset")
 
     async def reset_password(self, token: str, password: str) -> None:
         with refusals("reset_password"):
@@ -135,7 +137,7 @@ class Accounts:
 
     async def request_verify(self, email: str) -> None:
         """Mails a verification token if an unverified active account has `email`; the
-        answer is the same either way."""
+        answer is the same either way (a decoy job is queued otherwise)."""
         await self.limiter.hit("verify", email=email)
         try:
             user = await self.user_manager.get_by_email(email)
@@ -145,7 +147,7 @@ class Accounts:
             exceptions.UserInactive,
             exceptions.UserAlreadyVerified,
         ):
-            pass
+            await self.user_manager.submit_decoy_mail("verify")
 
     async def verify(self, token: str) -> User:
         with refusals("verify"):

@@ -51,11 +51,13 @@ class TortoiseUserDatabase(BaseUserDatabase[User, uuid.UUID]):  # pylint: disabl
         values = dict(update_dict)
         if "email" in values:
             values["email"] = normalize_email(values["email"])
+        if not values:
+            return user  # nothing to write: never save the whole (possibly stale) row
         previous = {field: getattr(user, field) for field in values}
         for field, value in values.items():
             setattr(user, field, value)
         try:
-            await user.save(update_fields=list(values) or None)
+            await user.save(update_fields=list(values))
         except IntegrityError as exc:
             for field, value in previous.items():  # the object keeps matching its row
                 setattr(user, field, value)

@@ -17,7 +17,7 @@ import secrets
 import time
 from typing import Literal
 
-from app.notify.sms import SmsRefused, SmsSender
+from app.notify.sms import SmsRefused, SmsSender, SmsUnanswered
 from app.platform import ratelimit
 from app.platform.phone import masked
 from app.platform.security import SealBroken, keyed_digest, seal, unseal
@@ -35,7 +35,11 @@ def new_code() -> str:
     return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
 
 
-def code_key(purpose: Purpose, phone: str) -> str:
+def code_key(purpose: Purpose, phone: str, user_id: str = "") -> str:
+    """Where a phone's waiting code is kept: a login code per phone; a bind code per
+    (account, phone), so another account's request for the number cannot replace it."""
+    if purpose == "bind":
+        return f"sms:code:bind:{ratelimit.hashed(phone)}:{user_id}"
     return f"sms:code:{purpose}:{ratelimit.hashed(phone)}"
 
 
@@ -46,12 +50,23 @@ def code_digest(
     return keyed_digest(settings.SECRET_KEY, "sms-code", purpose, phone, user_id, code)
 
 
-def sealed(*, code: str, phone: str, purpose: Purpose, user_id: str, settings: Settings) -> str:
-    """The code as it travels in a job: readable only with SECRET_KEY, good until its TTL."""
+def sealed(
+    *,
+    code: str,
+    phone: str,
+    purpose: Purpose,
+    user_id: str,
+    settings: Settings,
+    send: bool = True,
+) -> str:
+    """The code as it travels in a job: readable only with SECRET_KEY, good until its TTL,
+    with the OutId every try of this one message is sent with."""
     return seal(
         json.dumps(
             {
                 "code": code,
+                "out_id": secrets.token_hex(16),
+                "send": send,
                 "phone": phone,
                 "purpose": purpose,
                 "user_id": user_id,
@@ -74,6 +89,8 @@ async def deliver(
     except SealBroken:
         logger.error("SMS job for %s dropped: its seal does not open", masked(phone))
         return
+    if not sealed.get("send", True):
+        return  # a decoy: queued so that a phone without an account answers the same
     if sealed["phone"] != phone or sealed["expires"] <= time.time():
         logger.info("SMS code for %s expired before it was sent", masked(phone))
         return
@@ -82,10 +99,23 @@ async def deliver(
     digest = code_digest(
         settings, purpose=purpose, phone=phone, code=code, user_id=sealed["user_id"]
     )
-    if await store.get_one_time(code_key(purpose, phone)) != digest:
+    if await store.get_one_time(code_key(purpose, phone, sealed["user_id"])) != digest:
         logger.info("SMS code for %s no longer waiting (used or replaced): not sent", masked(phone))
         return
+    out_id = str(sealed.get("out_id", ""))
     try:
-        await sms.send_code(phone=phone, code=code)
+        await sms.send_code(phone=phone, code=code, out_id=out_id)
     except SmsRefused as exc:
         logger.error("SMS to %s refused, not retried: %s", masked(phone), exc)
+    except SmsUnanswered as exc:
+        # It may have gone out: one more try at most, so a slow provider texts the same
+        # code twice at worst, never once per retry.
+        key = f"sms:unanswered:{out_id or digest}"
+        if await store.add(key, "1", ttl_seconds=settings.SMS_CODE_TTL_SECONDS):
+            raise
+        logger.error(
+            "SMS to %s (OutId %s) unanswered twice, not retried (it may have been sent): %s",
+            masked(phone),
+            out_id,
+            exc,
+        )

@@ -14,7 +14,7 @@ from app.auth.models import User
 from app.http.net import client_ip
 from app.http.state import SettingsDep, StoreDep
 from app.platform import ratelimit
-from app.platform.phone import InvalidPhoneNumber, normalize_phone
+from app.platform.phone import InvalidPhoneNumber, normalize_phone, sms_refusal
 from app.platform.store import KeyValueStore
 from app.users.adapter import normalize_email
 from app.users.errors import SmsDisabled, UserNotFound
@@ -42,7 +42,8 @@ class AccountRateLimiter:
     def __init__(self, *, store: KeyValueStore, settings: Settings, ip: str | None) -> None:
         self.store = store
         self.settings = settings
-        self.ip = ip or "unknown"
+        # Per-address limits count an IPv6 client by its /64, which it usually holds whole.
+        self.ip = ratelimit.address_key(ip)
 
     def _limit(self, attempts: int) -> ratelimit.Limit:
         return ratelimit.Limit(attempts, self.settings.RATE_LIMIT_WINDOW_SECONDS)
@@ -151,15 +152,29 @@ async def require_sms(settings: SettingsDep) -> None:
         raise SmsDisabled
 
 
+def _phone_error(kind: str, message: str, value: str) -> RequestValidationError:
+    return RequestValidationError(
+        [{"type": kind, "loc": ("body", "phone"), "msg": message, "input": value}]
+    )
+
+
 def body_phone(value: str, settings: Settings) -> str:
     """A phone number from a request body in E.164; a 422 at `["body", "phone"]` like any
     malformed field."""
     try:
         return normalize_phone(value, default_region=settings.SMS_DEFAULT_REGION)
     except InvalidPhoneNumber as exc:
-        raise RequestValidationError(
-            [{"type": "value_error", "loc": ("body", "phone"), "msg": str(exc), "input": value}]
-        ) from exc
+        raise _phone_error("value_error", str(exc), value) from exc
+
+
+def sms_phone(value: str, settings: Settings) -> str:
+    """`body_phone` for a number a code is to be texted to: also a 422 (`phone_not_allowed`)
+    for one that is no mobile number of SMS_ALLOWED_REGIONS (paid SMS is capped)."""
+    phone = body_phone(value, settings)
+    refusal = sms_refusal(phone, allowed_regions=settings.SMS_ALLOWED_REGIONS)
+    if refusal is not None:
+        raise _phone_error("phone_not_allowed", refusal, value)
+    return phone
 
 
 # OAuth2's password form: grant_type, username, password, scope, client_id, client_secret.

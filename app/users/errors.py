@@ -64,6 +64,16 @@ class SmsDisabled(DomainError):
     detail = "SMS_DISABLED"
 
 
+class SmsCapacityReached(DomainError):
+    """SMS_MAX_PER_HOUR codes were asked for this hour, service-wide: 503 until it ends."""
+
+    status_code = 503
+    detail = "SMS_CAPACITY_REACHED"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(headers={"Retry-After": str(retry_after)})
+
+
 class UserNotFound(NotFound):
     """No account has the id a superuser route names."""
 

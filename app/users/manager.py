@@ -17,7 +17,7 @@ from fastapi_users.jwt import decode_jwt
 from app.auth import sessions
 from app.auth.models import User
 from app.http.state import JobsDep, SettingsDep, StoreDep, app_state
-from app.jobs.runner import InProcessJobs, JobContext, Jobs
+from app.jobs.runner import InProcessJobs, JobContext, Jobs, JobsUnavailable
 from app.notify.mail import MailSender, create_mail_sender
 from app.notify.sms import create_sms_sender
 from app.platform.store import KeyValueStore, MemoryStore
@@ -117,7 +117,9 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         a new password meets the policy."""
         values: dict[str, Any] = {}
         for field, value in update_dict.items():
-            if field == "email" and value != user.email:
+            if field == "email":
+                if value == user.email:
+                    continue  # unchanged: writing it would write the request's copy back
                 if await self.user_db.get_by_email(value) is not None:
                     raise exceptions.UserAlreadyExists()
                 values["email"] = value
@@ -173,6 +175,14 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         token = await self.reset_password_token(user)
         await self.on_after_forgot_password(user, token, request)
 
+    async def submit_decoy_mail(self, kind: str) -> None:
+        """For an address without a (suitable) account, the job a real one gets, for a user
+        id no account has: the same broker round trip, so the answer and its timing, and
+        its 503 while the broker is away, tell nothing; the job finds no user and sends
+        nothing."""
+        job = tasks.send_reset_password_mail if kind == "reset" else tasks.send_verify_mail
+        await self.jobs.submit(job, user_id=str(uuid.uuid4()))
+
     async def spend_hash_time(self) -> None:
         """One password hash for nothing: answers about unknown emails take as long."""
         await passwords.off_loop(self.password_helper.hash, "not-a-password")
@@ -195,7 +205,15 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         logger.info("user registered", extra={"user_id": str(user.id)})
         await self._invalidate_count()
         if user.is_active and not user.is_verified:
-            await self.request_verify(user, request)
+            try:
+                await self.request_verify(user, request)
+            except JobsUnavailable:
+                # The account exists: the answer says so (201), never a failure. The user
+                # asks for another verification mail when the queue is back.
+                logger.error(
+                    "user registered; verification mail not queued (broker unavailable)",
+                    extra={"user_id": str(user.id)},
+                )
 
     async def on_after_request_verify(
         self, user: User, token: str, request: Request | None = None
@@ -222,11 +240,17 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
         safe: bool = False,
         request: Request | None = None,
     ) -> User:
-        """fastapi-users' own; a new email (unlike a repeated one) ends sessions too."""
+        """fastapi-users' own; a new email (unlike a repeated one) ends sessions too. Only
+        the columns asked for are written: `user` may be a copy read before another
+        request's change (at authentication, or from the session cache), and writing its
+        other columns back would undo that change. Nothing to write answers the row as
+        it is now."""
         email_before = user.email
         values = (
             user_update.create_update_dict() if safe else user_update.create_update_dict_superuser()
         )
+        if not values:
+            return await self.user_db.get(user.id) or user
         updated = await self._update(user, values)
         if updated.email != email_before:
             values["email_changed"] = True

@@ -6,6 +6,7 @@ phone, and which of these an SMS route does (`request_code`, `log_in_user`,
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
@@ -13,11 +14,13 @@ from tortoise.exceptions import IntegrityError
 from app.auth import sessions
 from app.auth.models import User
 from app.jobs.runner import Jobs
-from app.platform import ratelimit
+from app.platform import metrics, ratelimit
 from app.platform.store import KeyValueStore
 from app.users import errors, tasks
 from app.users.codes import Purpose, code_digest, code_key, new_code, sealed
 from settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 def _seconds_to_utc_midnight() -> tuple[str, int]:
@@ -46,6 +49,44 @@ async def count_code_request(*, phone: str, store: KeyValueStore, settings: Sett
     )
 
 
+async def count_bind_request(*, user_id: str, store: KeyValueStore, settings: Settings) -> None:
+    """The bind codes one account may ask for (to any numbers), per hour and per UTC day;
+    429 past either."""
+    await ratelimit.hit(
+        store,
+        bucket="sms:bind:hour",
+        key=user_id,
+        limit=ratelimit.Limit(settings.SMS_BIND_CODES_PER_ACCOUNT_HOUR, 3600),
+    )
+    day, seconds_left = _seconds_to_utc_midnight()
+    await ratelimit.hit(
+        store,
+        bucket=f"sms:bind:day:{day}",
+        key=user_id,
+        limit=ratelimit.Limit(settings.SMS_BIND_CODES_PER_ACCOUNT_DAY, seconds_left),
+    )
+
+
+async def count_service_wide(*, store: KeyValueStore, settings: Settings) -> None:
+    """The service-wide ceiling of SMS_MAX_PER_HOUR code requests an hour (sent or decoy, so
+    the answer tells nothing): past it, 503 SmsCapacityReached, counted and logged."""
+    try:
+        await ratelimit.hit(
+            store,
+            bucket="sms:service",
+            key="hour",
+            limit=ratelimit.Limit(settings.SMS_MAX_PER_HOUR, 3600),
+        )
+    except ratelimit.RateLimitExceeded as exc:
+        metrics.SMS_CAPACITY_REFUSALS.inc()
+        logger.warning(
+            "SMS_MAX_PER_HOUR (%d) reached: SMS code requests answer 503 for %d s",
+            settings.SMS_MAX_PER_HOUR,
+            exc.retry_after,
+        )
+        raise errors.SmsCapacityReached(exc.retry_after) from exc
+
+
 async def send_new_code(
     *,
     purpose: Purpose,
@@ -59,7 +100,7 @@ async def send_new_code(
     code = new_code()
     digest = code_digest(settings, purpose=purpose, phone=phone, code=code, user_id=user_id)
     await store.set_one_time(
-        code_key(purpose, phone), digest, ttl_seconds=settings.SMS_CODE_TTL_SECONDS
+        code_key(purpose, phone, user_id), digest, ttl_seconds=settings.SMS_CODE_TTL_SECONDS
     )
     sealed_code = sealed(
         code=code, phone=phone, purpose=purpose, user_id=user_id, settings=settings
@@ -67,17 +108,24 @@ async def send_new_code(
     await jobs.submit(tasks.send_sms_code, phone=phone, sealed_code=sealed_code)
 
 
-async def store_decoy_code(*, phone: str, store: KeyValueStore, settings: Settings) -> None:
+async def store_decoy_code(
+    *, phone: str, store: KeyValueStore, settings: Settings, jobs: Jobs
+) -> None:
     """What `send_new_code` does for a login code, for a phone without an account: a code
     nobody is told is stored the same way (the same store write, sealed the same way), so
-    the answer does not come back sooner; nothing is queued or sent. An inactive account's
+    the answer does not come back sooner; a job that sends nothing is queued. An inactive account's
     waiting code, if any, is replaced: it cannot log in anyway."""
     code = new_code()
     digest = code_digest(settings, purpose="login", phone=phone, code=code)
     await store.set_one_time(
         code_key("login", phone), digest, ttl_seconds=settings.SMS_CODE_TTL_SECONDS
     )
-    sealed(code=code, phone=phone, purpose="login", user_id="", settings=settings)
+    decoy = sealed(
+        code=code, phone=phone, purpose="login", user_id="", settings=settings, send=False
+    )
+    # The same job, marked (inside the seal) to send nothing: the broker round trip, and
+    # a 503 while the broker is away, are the same as for a phone with an account.
+    await jobs.submit(tasks.send_sms_code, phone=phone, sealed_code=decoy)
 
 
 async def spend_code(
@@ -93,7 +141,7 @@ async def spend_code(
     wrong one counts toward SMS_MAX_ATTEMPTS."""
     digest = code_digest(settings, purpose=purpose, phone=phone, code=code, user_id=user_id)
     return await store.spend_one_time(
-        code_key(purpose, phone), digest, max_misses=settings.SMS_MAX_ATTEMPTS
+        code_key(purpose, phone, user_id), digest, max_misses=settings.SMS_MAX_ATTEMPTS
     )
 
 
@@ -124,12 +172,16 @@ async def request_code(
     """Texts a code to `phone`: to bind it to `user`, or without one to log in. A login
     code is sent only to a phone an active account has; for any other a decoy is stored,
     so the answer tells nothing. PhoneTaken when binding a phone another account has."""
+    # An account's bind codes first: one account past its limits spends no phone's budget.
+    if user is not None:
+        await count_bind_request(user_id=str(user.id), store=store, settings=settings)
     # Counted per phone before anything that depends on who has it, so probing whether a
     # number is taken is bounded per number like asking for codes.
     await count_code_request(phone=phone, store=store, settings=settings)
+    if user is not None and await taken_by_another(phone=phone, user=user):
+        raise errors.PhoneTaken
+    await count_service_wide(store=store, settings=settings)
     if user is not None:
-        if await taken_by_another(phone=phone, user=user):
-            raise errors.PhoneTaken
         await send_new_code(
             purpose="bind",
             phone=phone,
@@ -141,7 +193,7 @@ async def request_code(
     elif await User.exists(phone=phone, is_active=True):
         await send_new_code(purpose="login", phone=phone, store=store, settings=settings, jobs=jobs)
     else:
-        await store_decoy_code(phone=phone, store=store, settings=settings)
+        await store_decoy_code(phone=phone, store=store, settings=settings, jobs=jobs)
 
 
 async def log_in_user(*, phone: str, code: str, store: KeyValueStore, settings: Settings) -> User:
@@ -157,10 +209,12 @@ async def log_in_user(*, phone: str, code: str, store: KeyValueStore, settings: 
 
 
 async def bind_with_code(
-    *, user: User, phone: str, code: str, store: KeyValueStore, settings: Settings
+    *, user: User, phone: str, code: str, store: KeyValueStore, settings: Settings, jobs: Jobs
 ) -> User:
-    """Binds `phone` to `user` with the bind `code` texted to it; PhoneBadCode for a wrong
-    code, PhoneTaken when another account has the phone."""
+    """Binds `phone` to `user` with the bind `code` texted to it and mails the account a
+    notice; PhoneBadCode for a wrong code, PhoneTaken when another account has the phone.
+    The caller has checked the password: a phone logs in, so a stolen token alone must not
+    bind one."""
     # The code first: only the holder of a code texted to the phone (each one counted per
     # phone) learns that another account has the number.
     spent = await spend_code(
@@ -168,4 +222,16 @@ async def bind_with_code(
     )
     if not spent:
         raise errors.PhoneBadCode
-    return await set_phone(user=user, phone=phone, store=store, settings=settings)
+    user = await set_phone(user=user, phone=phone, store=store, settings=settings)
+    await jobs.submit(tasks.send_phone_notice, user_id=str(user.id), change="bound")
+    return user
+
+
+async def remove_phone(*, user: User, store: KeyValueStore, settings: Settings, jobs: Jobs) -> User:
+    """Clears the account's phone (the caller has checked the password) and mails the
+    account a notice when there was one."""
+    had_phone = user.phone is not None
+    user = await set_phone(user=user, phone=None, store=store, settings=settings)
+    if had_phone:
+        await jobs.submit(tasks.send_phone_notice, user_id=str(user.id), change="removed")
+    return user

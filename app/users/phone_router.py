@@ -3,7 +3,7 @@ each does with the code is app/users/phone.py; the routes parse, count and answe
 
 from typing import Annotated
 
-from fastapi import Depends, Request, status
+from fastapi import Body, Depends, Request, status
 from fastapi.routing import APIRouter
 
 from app.auth.dependencies import CurrentUser, authenticate, bearer_scheme
@@ -12,9 +12,10 @@ from app.http.routing import FormLimitRoute
 from app.http.state import JobsDep, SettingsDep, StoreDep
 from app.users import phone as phone_service
 from app.users.accounts import AccountsDep
-from app.users.dependencies import AccountRateLimiterDep, body_phone, require_sms
+from app.users.dependencies import AccountRateLimiterDep, body_phone, require_sms, sms_phone
 from app.users.schemas import (
     PhoneBindRequest,
+    PhoneRemoveRequest,
     SmsCodeRequest,
     SmsCodeSent,
     SmsLoginRequest,
@@ -23,6 +24,10 @@ from app.users.schemas import (
 )
 
 SMS_DISABLED_503 = {503: "SMS_BACKEND is none (`SMS_DISABLED`), or a backing service is down."}
+SMS_CODE_503 = {
+    503: "SMS_BACKEND is none (`SMS_DISABLED`), SMS_MAX_PER_HOUR is reached "
+    "(`SMS_CAPACITY_REACHED`, with Retry-After), or a backing service is down."
+}
 
 # Not mounted themselves: the account routers take these routes in among their own
 # (app/users/auth_router.py, app/users/router.py), so each path has the router, the place
@@ -37,7 +42,7 @@ me_phone = APIRouter(prefix="/users", tags=["users"])
     status_code=status.HTTP_202_ACCEPTED,
     name="sms_code",
     dependencies=[Depends(require_sms)],
-    responses=errors(400, 401, 429, 503, descriptions=SMS_DISABLED_503),
+    responses=errors(400, 401, 422, 429, 503, descriptions=SMS_CODE_503),
     # The bearer token is optional: needed for `bind` only (`{}` is "no security").
     openapi_extra={"security": [{}]},
 )
@@ -56,7 +61,7 @@ async def sms_code(
     user = (await authenticate(request, token)).user if body.purpose == "bind" else None
     await limiter.hit_sms_code()
     await phone_service.request_code(
-        phone=body_phone(body.phone, settings), user=user, store=store, settings=settings, jobs=jobs
+        phone=sms_phone(body.phone, settings), user=user, store=store, settings=settings, jobs=jobs
     )
     return SmsCodeSent(resend_after_seconds=settings.SMS_RESEND_SECONDS)
 
@@ -91,24 +96,36 @@ async def bind_phone(
     user: CurrentUser,
     settings: SettingsDep,
     store: StoreDep,
-    limiter: AccountRateLimiterDep,
+    jobs: JobsDep,
+    account_service: AccountsDep,
 ) -> UserRead:
-    """Bind a phone number to the current user with the code texted to it."""
-    await limiter.hit_sms_check()
+    """Bind a phone number to the current user with the code texted to it and the password."""
+    phone = body_phone(body.phone, settings)
+    await account_service.require_password(user, body.current_password)
+    await account_service.limiter.hit_sms_check()
     user = await phone_service.bind_with_code(
         user=user,
-        phone=body_phone(body.phone, settings),
+        phone=phone,
         code=body.code,
         store=store,
         settings=settings,
+        jobs=jobs,
     )
     return UserRead.model_validate(user)
 
 
 @me_phone.delete(
-    "/me/phone", response_model=UserRead, name="unbind_phone", responses=errors(401, 503)
+    "/me/phone", response_model=UserRead, name="unbind_phone", responses=errors(400, 401, 429, 503)
 )
-async def unbind_phone(user: CurrentUser, settings: SettingsDep, store: StoreDep) -> UserRead:
-    """Remove the current user's phone number (SMS login stops working for it)."""
-    user = await phone_service.set_phone(user=user, phone=None, store=store, settings=settings)
+async def unbind_phone(
+    user: CurrentUser,
+    settings: SettingsDep,
+    store: StoreDep,
+    jobs: JobsDep,
+    account_service: AccountsDep,
+    body: Annotated[PhoneRemoveRequest | None, Body()] = None,
+) -> UserRead:
+    """Remove the current user's phone number with the password (SMS login stops working)."""
+    await account_service.require_password(user, body.current_password if body else None)
+    user = await phone_service.remove_phone(user=user, store=store, settings=settings, jobs=jobs)
     return UserRead.model_validate(user)

@@ -114,3 +114,9 @@ class SmsLoginRequest(BaseModel):
 class PhoneBindRequest(BaseModel):
     phone: PhoneInput
     code: SmsCode
+    # A phone logs in: binding one takes the password, like a new email or password.
+    current_password: str | None = Field(default=None, max_length=PASSWORD_MAX_LENGTH)
+
+
+class PhoneRemoveRequest(BaseModel):
+    current_password: str | None = Field(default=None, max_length=PASSWORD_MAX_LENGTH)

@@ -1,5 +1,6 @@
 """Account work outside the manager's hooks: the mails that carry verification and reset
-tokens (sent by the jobs in app/users/tasks.py), and the user count a public route shows."""
+tokens and the notices of a phone bound or removed (sent by the jobs in
+app/users/tasks.py), and the user count a public route shows."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from urllib.parse import urlencode
 
 from app.auth.models import User
 from app.notify.mail import MailMessage, MailSender
+from app.platform.phone import masked
 from app.platform.store import STORE_ERRORS, KeyValueStore
 from app.users import passwords
 from settings import Settings
@@ -77,6 +79,41 @@ async def send_reset_password_mail(*, user_id: str, settings: Settings, mail: Ma
                 )
                 + "\nIf it was not you, ignore this mail: nothing changes.\n"
             ),
+        )
+    )
+
+
+PHONE_NOTICES = {
+    "bound": (
+        "A phone number was bound to your Study Log account",
+        "The phone number {phone} was bound to your Study Log account: codes texted to it now "
+        "log in to the account.",
+    ),
+    "removed": (
+        "The phone number was removed from your Study Log account",
+        "The phone number was removed from your Study Log account: codes texted to it no "
+        "longer log in.",
+    ),
+}
+
+
+async def send_phone_notice(
+    *, user_id: str, change: str, settings: Settings, mail: MailSender
+) -> None:
+    """Tells the account's email that a phone was bound or removed (the number masked);
+    nothing for a deleted account or an unknown `change`."""
+    del settings  # the notice carries no token
+    user = await User.get_or_none(id=uuid.UUID(user_id))
+    if user is None or change not in PHONE_NOTICES:
+        return
+    subject, text = PHONE_NOTICES[change]
+    phone = masked(user.phone) if user.phone else "(since removed)"
+    await mail.send(
+        MailMessage(
+            to=user.email,
+            subject=subject,
+            body=text.format(phone=phone)
+            + "\n\nIf it was not you, change your password at once: whoever did it knew it.\n",
         )
     )
 

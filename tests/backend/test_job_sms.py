@@ -13,6 +13,8 @@ import httpx
 import pytest
 
 from app.auth.models import User
+from app.users import codes
+from app.users import phone as phone_service
 from settings import Settings
 from tests.backend.test_job_mail import wait_for
 
@@ -24,7 +26,7 @@ from tests.backend.test_jobs import (  # noqa: F401  # pylint: disable=unused-im
     worker_settings,
 )
 from tests.conftest import register_and_login, unique_email
-from tests.fixtures.aliyun import AliyunStandIn, aliyun_settings
+from tests.fixtures.aliyun import AliyunStandIn, Answer, aliyun_settings
 from tests.fixtures.workers import QUEUE, broker_url, worker_args
 
 # Each test runs once per broker (the fixture is parametrized), through settings_overrides.
@@ -112,3 +114,62 @@ async def test_an_illegal_number_is_given_up_after_one_try(
     await asyncio.sleep(1)  # past several backoffs: nothing more is tried
     assert len(aliyun.requests) == 1
     assert aliyun.requests[0].code not in worker.text()
+
+
+@pytest.mark.parametrize("broker", ["redis"], indirect=True)
+async def test_a_send_that_timed_out_is_retried_once_with_the_same_out_id(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    start_process: StartProcess,
+    aliyun: AliyunStandIn,
+) -> None:
+    # The provider takes each request (and sends it) but answers after the client gave up.
+    worker = start_sms_worker(start_process, settings, aliyun, SMS_TIMEOUT_SECONDS=0.5)
+    await user_with_phone(client)
+    aliyun.answer(*[Answer(stall_seconds=1.5)] * 6)
+    asked = await client.post("/api/v1/auth/sms/code", json={"phone": PHONE, "purpose": "login"})
+    assert asked.status_code == 202
+    worker.wait_for("unanswered twice, not retried", seconds=30)
+    await asyncio.sleep(2)  # past several backoffs: nothing more is tried
+    assert len(aliyun.requests) == 2, worker.text()[-3000:]
+    out_ids = {sms.out_id for sms in aliyun.requests}
+    assert len(out_ids) == 1
+    assert len(next(iter(out_ids))) == 32
+
+
+@pytest.mark.parametrize("broker", ["redis"], indirect=True)
+async def test_task_lines_at_info_show_the_phone_masked_and_no_sealed_code(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    start_process: StartProcess,
+    aliyun: AliyunStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seals: list[str] = []
+
+    def keep(**kwargs: Any) -> str:
+        seals.append(codes.sealed(**kwargs))
+        return seals[-1]
+
+    monkeypatch.setattr(phone_service, "sealed", keep)
+    # As production logs: JSON lines, with every extra Celery passes (the task's arguments).
+    worker = start_process(
+        "texter",
+        worker_args("texter", QUEUE, loglevel="INFO"),
+        worker_settings(settings, **aliyun_settings(aliyun), LOG_FORMAT="json", LOG_LEVEL="INFO"),
+    )
+    worker.wait_for("ready.")
+    await user_with_phone(client)
+    aliyun.answer("isv.BUSINESS_LIMIT_CONTROL")  # a retry: the republished message too
+    asked = await client.post("/api/v1/auth/sms/code", json={"phone": PHONE, "purpose": "login"})
+    assert asked.status_code == 202
+    await wait_for(lambda: aliyun.codes_to(PHONE), 60, f"an SMS: {worker.text()[-3000:]}")
+    worker.wait_for("succeeded")
+    log = worker.text()
+    assert "send_sms_code" in log
+    assert "+86*********00" in log
+    assert "<sealed>" in log
+    assert PHONE.removeprefix("+") not in log
+    assert len(seals) == 1
+    assert seals[0] not in log
+    assert seals[0][:24] not in log

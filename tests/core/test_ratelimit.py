@@ -126,3 +126,18 @@ def test_hashed_keys_hide_the_value_and_have_a_fixed_length() -> None:
     assert "ada" not in key
     assert len(key) == len(ratelimit.hashed("x" * 10_000)) == 32
     assert key == ratelimit.hashed("ada@example.com")
+
+
+@pytest.mark.parametrize(
+    ("ip", "key"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2:ffff:ffff:ffff:fffe", "2001:db8:1:2::/64"),
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+        ("::ffff:203.0.113.9", "203.0.113.9"),
+        (None, "unknown"),
+    ],
+)
+def test_an_ipv6_address_is_counted_by_its_64(ip: str | None, key: str) -> None:
+    assert ratelimit.address_key(ip) == key

@@ -18,6 +18,7 @@ from app.notify.sms import (
     SmsDisabled,
     SmsRefused,
     SmsRetryable,
+    SmsUnanswered,
     create_sms_sender,
 )
 from settings import Settings
@@ -117,10 +118,18 @@ async def test_provider_error_codes_map_to_retry_or_give_up(
     assert not aliyun.sent
 
 
-async def test_a_provider_that_does_not_answer_in_time_is_retryable(aliyun: AliyunStandIn) -> None:
+async def test_a_send_carries_its_out_id(aliyun: AliyunStandIn) -> None:
+    await sender_for(aliyun).send_code(phone=PHONE, code=CODE, out_id="5f1e0c")
+    assert [sms.out_id for sms in aliyun.sent] == ["5f1e0c"]
+
+
+async def test_a_provider_that_does_not_answer_in_time_may_have_sent_it(
+    aliyun: AliyunStandIn,
+) -> None:
     aliyun.answer(Answer(stall_seconds=2))
-    with pytest.raises(SmsRetryable):
+    with pytest.raises(SmsUnanswered):
         await sender_for(aliyun, SMS_TIMEOUT_SECONDS=0.5).send_code(phone=PHONE, code=CODE)
+    assert len(aliyun.requests) == 1  # it did reach the provider
 
 
 async def test_a_provider_that_refuses_connections_is_retryable(aliyun: AliyunStandIn) -> None:
@@ -128,8 +137,10 @@ async def test_a_provider_that_refuses_connections_is_retryable(aliyun: AliyunSt
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     aliyun.url = f"http://127.0.0.1:{port}"
-    with pytest.raises(SmsRetryable):
+    with pytest.raises(SmsRetryable) as raised:
         await sender_for(aliyun, SMS_TIMEOUT_SECONDS=2).send_code(phone=PHONE, code=CODE)
+    # Never sent: retried as often as the job's policy allows, unlike an unanswered send.
+    assert not isinstance(raised.value, SmsUnanswered)
 
 
 async def test_the_log_backend_writes_the_code_and_none_sends_nothing(

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from app.audit.models import AuditLog
 from app.auth.models import User
 from app.users import phone as phone_service
-from tests.conftest import register_and_login, unique_email
+from tests.conftest import PASSWORD, register_and_login, unique_email
 from tests.fixtures.aliyun import (
     AliyunStandIn,
     aliyun_settings,
@@ -25,7 +25,7 @@ from tests.fixtures.aliyun import (
 from tests.users.conftest import bearer, me_status, refresh
 
 PHONE = "+8613800138000"
-OTHER_PHONE = "+447400123456"
+OTHER_PHONE = "+8613900139000"
 CODE_URL = "/api/v1/auth/sms/code"
 LOGIN_URL = "/api/v1/auth/sms/login"
 PHONE_URL = "/api/v1/users/me/phone"
@@ -62,7 +62,9 @@ async def bind(
     asked = await request_code(client, phone, "bind", headers)
     assert asked.status_code == 202, asked.text
     return await client.post(
-        PHONE_URL, json={"phone": phone, "code": aliyun.last_code(phone)}, headers=headers
+        PHONE_URL,
+        json={"phone": phone, "code": aliyun.last_code(phone), "current_password": PASSWORD},
+        headers=headers,
     )
 
 
@@ -73,6 +75,17 @@ async def user_with_phone(
     response = await bind(client, aliyun, headers, phone)
     assert response.status_code == 200, response.text
     return headers
+
+
+def bind_body(phone: str, code: str, password: str = PASSWORD) -> dict[str, str]:
+    return {"phone": phone, "code": code, "current_password": password}
+
+
+async def unbind(
+    client: httpx.AsyncClient, headers: dict[str, str], password: str | None = PASSWORD
+) -> httpx.Response:
+    body = {} if password is None else {"current_password": password}
+    return await client.request("DELETE", PHONE_URL, json=body, headers=headers)
 
 
 def wrong(code: str) -> str:
@@ -89,7 +102,11 @@ async def test_bind_then_log_in_with_a_code_for_a_full_session(
     assert asked.json() == {"resend_after_seconds": 0}
     bound = await client.post(
         PHONE_URL,
-        json={"phone": "+86 138-0013-8000", "code": aliyun.last_code(PHONE)},
+        json={
+            "phone": "+86 138-0013-8000",
+            "code": aliyun.last_code(PHONE),
+            "current_password": PASSWORD,
+        },
         headers=headers,
     )
     assert bound.status_code == 200, bound.text
@@ -267,11 +284,11 @@ async def test_a_code_is_good_only_for_its_purpose_and_account(
     await request_code(client, PHONE, "bind", first)
     bind_code = aliyun.last_code(PHONE)
     # Another account cannot use the first one's bind code, nor can it log anyone in.
-    stolen = await client.post(PHONE_URL, json={"phone": PHONE, "code": bind_code}, headers=second)
+    stolen = await client.post(PHONE_URL, json=bind_body(PHONE, bind_code), headers=second)
     assert (stolen.status_code, stolen.json()) == (400, {"detail": "PHONE_BAD_CODE"})
     await request_code(client, PHONE, "bind", first)
     bind_code = aliyun.last_code(PHONE)
-    await client.post(PHONE_URL, json={"phone": PHONE, "code": bind_code}, headers=first)
+    await client.post(PHONE_URL, json=bind_body(PHONE, bind_code), headers=first)
     assert (await sms_login(client, PHONE, bind_code)).status_code == 400
 
 
@@ -287,7 +304,7 @@ async def test_a_phone_of_another_account_cannot_be_bound(
     await request_code(client, OTHER_PHONE, "bind", headers)
     code = aliyun.last_code(OTHER_PHONE)
     await User.filter(phone=PHONE).update(phone=OTHER_PHONE)
-    raced = await client.post(PHONE_URL, json={"phone": OTHER_PHONE, "code": code}, headers=headers)
+    raced = await client.post(PHONE_URL, json=bind_body(OTHER_PHONE, code), headers=headers)
     assert (raced.status_code, raced.json()) == (400, {"detail": "PHONE_ALREADY_USED"})
     assert await User.filter(phone=OTHER_PHONE).count() == 1
 
@@ -324,7 +341,7 @@ class TestProbing:
         await User.filter(email=owner).update(phone=PHONE)
         prober = await register_and_login(client, unique_email("prober"))
         answers = [
-            await client.post(PHONE_URL, json={"phone": p, "code": "123456"}, headers=prober)
+            await client.post(PHONE_URL, json=bind_body(p, "123456"), headers=prober)
             for p in (PHONE, OTHER_PHONE)
         ]
         assert {(a.status_code, a.text) for a in answers} == {(400, '{"detail":"PHONE_BAD_CODE"}')}
@@ -366,7 +383,7 @@ async def test_unbinding_stops_sms_login(client: httpx.AsyncClient, aliyun: Aliy
     headers = await user_with_phone(client, aliyun)
     await request_code(client, PHONE)
     code = aliyun.last_code(PHONE)
-    unbound = await client.delete(PHONE_URL, headers=headers)
+    unbound = await unbind(client, headers)
     assert unbound.status_code == 200
     assert unbound.json()["phone"] is None
     assert (await client.get("/api/v1/users/me", headers=headers)).json()["phone"] is None
@@ -416,9 +433,7 @@ async def test_a_code_is_in_no_log_audit_entry_or_answer(
     headers = await register_and_login(client, unique_email("quiet"))
     answers = [await request_code(client, PHONE, "bind", headers)]
     bind_code = aliyun.last_code(PHONE)
-    answers.append(
-        await client.post(PHONE_URL, json={"phone": PHONE, "code": bind_code}, headers=headers)
-    )
+    answers.append(await client.post(PHONE_URL, json=bind_body(PHONE, bind_code), headers=headers))
     answers.append(await request_code(client, PHONE))
     login_code = aliyun.last_code(PHONE)
     # A client that puts the code in the query string too.
@@ -460,7 +475,7 @@ class TestSmsDisabled:
             ),
         ):
             assert (response.status_code, response.json()) == (503, {"detail": "SMS_DISABLED"})
-        assert (await client.delete(PHONE_URL, headers=user_headers)).status_code == 200
+        assert (await unbind(client, user_headers)).status_code == 200
 
 
 async def test_binding_needs_a_user(client: httpx.AsyncClient, aliyun: AliyunStandIn) -> None:
