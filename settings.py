@@ -250,6 +250,12 @@ class Settings(BaseSettings):
     # Where the links in verify and reset mails point: the web client, which sends the token
     # on to the API. Empty (no web client): the mails carry the token and the API route only.
     MAIL_LINK_BASE_URL: str = ""
+    # `smtp` (SMTP_HOST), `log` (into the log, for development) or `none` (no mail at all:
+    # password reset and email verification cannot work). Unset: smtp when SMTP_HOST is
+    # set, else log; production refuses log.
+    MAIL_BACKEND: Literal["smtp", "log", "none"] | None = None
+    # The log backend writes a mail's body (its token) only when this is true.
+    MAIL_LOG_TOKENS: bool = False
 
     # --- background jobs --------------------------------------------------------------
     # Empty: jobs run inside the web process after the answer (one host; development).
@@ -391,28 +397,43 @@ class Settings(BaseSettings):
         return value.strip()
 
     @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> Settings:
-        if self.APP_ENV != "production":
-            return self
-        problem = secret_key_problem(self.SECRET_KEY)
-        if problem:
-            raise ValueError(problem)
+    def _refuse_unsafe_settings(self) -> Settings:
+        """Every unsafe or missing production setting at once, in one refusal."""
+        problems = []
+        if self.MAIL_BACKEND == "smtp" and not self.SMTP_HOST:
+            problems.append("MAIL_BACKEND=smtp needs SMTP_HOST")
+        if self.APP_ENV == "production":
+            problems += self._production_problems()
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def _production_problems(self) -> list[str]:
+        problems = []
+        key_problem = secret_key_problem(self.SECRET_KEY)
+        if key_problem:
+            problems.append(key_problem)
         if self.SMS_BACKEND == "log":
-            raise ValueError("SMS_BACKEND=log writes codes to the log; use aliyun or none")
+            problems.append("SMS_BACKEND=log writes codes to the log; use aliyun or none")
         if self.SMS_BACKEND == "aliyun":
             missing = [name for name in ALIYUN_REQUIRED if not getattr(self, name)]
             if missing:
-                raise ValueError(f"SMS_BACKEND=aliyun needs {', '.join(missing)}")
+                problems.append(f"SMS_BACKEND=aliyun needs {', '.join(missing)}")
         if "*" in self.allowed_hosts:
-            raise ValueError("ALLOWED_HOSTS must name the service's hosts in production, not *")
+            problems.append("ALLOWED_HOSTS must name the service's hosts in production, not *")
         if not self.REDIS_URL.strip():
             # Without it each process keeps its own limits, revocations and counts: with
             # two workers a login limit of 10 lets 20 through.
-            raise ValueError(
+            problems.append(
                 "REDIS_URL is empty; production needs Redis shared by every process "
                 "(rate limits, session revocation, one-time codes)"
             )
-        return self
+        if self.mail_backend == "log":
+            problems.append(
+                "SMTP_HOST is empty: password reset and verification mails cannot be sent; "
+                "set SMTP_HOST, or MAIL_BACKEND=none to run without mail"
+            )
+        return problems
 
     @property
     def broker_visibility_timeout(self) -> int:
@@ -423,6 +444,12 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.APP_ENV == "production"
+
+    @property
+    def mail_backend(self) -> str:
+        if self.MAIL_BACKEND is None:
+            return "smtp" if self.SMTP_HOST else "log"
+        return self.MAIL_BACKEND
 
     @property
     def sms_backend(self) -> str:

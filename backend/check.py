@@ -26,6 +26,7 @@ def masked_settings(settings: Settings) -> dict[str, Any]:
     effective["LOG_FORMAT"] = settings.log_format
     effective["ALLOWED_HOSTS"] = settings.allowed_hosts
     effective["SMS_BACKEND"] = settings.sms_backend
+    effective["MAIL_BACKEND"] = settings.mail_backend
     shown: dict[str, Any] = {}
     for name, value in effective.items():
         if name in SECRET_FIELDS:

@@ -370,6 +370,7 @@ class Deployment:
             "SECRET_KEY": secrets.token_urlsafe(48),
             "DATABASE_URL": database_url,
             "REDIS_URL": services.REDIS_URL,
+            "MAIL_BACKEND": "none",
             "REDIS_KEY_PREFIX": f"studylog-image-{SESSION}:",
             "CELERY_BROKER_URL": AMQP_URL,
             "CELERY_QUEUE": self.queue,

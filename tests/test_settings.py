@@ -7,7 +7,9 @@ import secrets
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import annotated_types
 import pytest
 from pydantic import ValidationError
 
@@ -70,7 +72,7 @@ WEAK_SECRETS = [
 @pytest.mark.parametrize("secret", WEAK_SECRETS)
 def test_production_settings_refuse_a_weak_secret(secret: str) -> None:
     with pytest.raises(ValidationError) as refused:
-        Settings(APP_ENV="production", SECRET_KEY=secret, REDIS_URL=PROD_REDIS)
+        Settings(APP_ENV="production", SECRET_KEY=secret, REDIS_URL=PROD_REDIS, MAIL_BACKEND="none")
     assert "SECRET_KEY" in str(refused.value)
 
 
@@ -89,7 +91,10 @@ def test_production_refuses_to_start_without_a_secret_in_one_line(tmp_path: Path
 @pytest.mark.parametrize("secret", [STRONG_SECRET, "9f86d081884c7d659a2feaa0c55ad015"])
 def test_production_accepts_a_random_secret(secret: str) -> None:
     assert (
-        secret == Settings(APP_ENV="production", SECRET_KEY=secret, REDIS_URL=PROD_REDIS).SECRET_KEY
+        secret
+        == Settings(
+            APP_ENV="production", SECRET_KEY=secret, REDIS_URL=PROD_REDIS, MAIL_BACKEND="none"
+        ).SECRET_KEY
     )
 
 
@@ -143,6 +148,7 @@ def test_production_starts_with_a_strong_secret_and_closed_docs(tmp_path: Path) 
         "SECRET_KEY": STRONG_SECRET,
         "DATABASE_URL": f"sqlite://{tmp_path}/x.db",
         "REDIS_URL": PROD_REDIS,
+        "MAIL_BACKEND": "none",
     }
     code = "import asgi; print(asgi.app.docs_url, asgi.app.openapi_url)"
     result = _run(code, env, tmp_path)
@@ -174,12 +180,16 @@ def test_production_refuses_to_start_without_redis_in_one_line(
 
 def test_docs_open_in_production_only_when_asked() -> None:
     settings = Settings(
-        APP_ENV="production", SECRET_KEY=STRONG_SECRET, REDIS_URL=PROD_REDIS, DOCS_ENABLED=True
+        APP_ENV="production",
+        SECRET_KEY=STRONG_SECRET,
+        REDIS_URL=PROD_REDIS,
+        MAIL_BACKEND="none",
+        DOCS_ENABLED=True,
     )
     assert settings.docs_enabled
     assert Settings(APP_ENV="development").docs_enabled
     assert not Settings(
-        APP_ENV="production", SECRET_KEY=STRONG_SECRET, REDIS_URL=PROD_REDIS
+        APP_ENV="production", SECRET_KEY=STRONG_SECRET, REDIS_URL=PROD_REDIS, MAIL_BACKEND="none"
     ).docs_enabled
 
 
@@ -310,6 +320,7 @@ def test_production_refuses_an_unsafe_sms_backend_in_one_line(
         "SECRET_KEY": STRONG_SECRET,
         "DATABASE_URL": f"sqlite://{tmp_path}/x.db",
         "REDIS_URL": PROD_REDIS,
+        "MAIL_BACKEND": "none",
         **sms,
     }
     result = _run("import asgi", env, tmp_path)
@@ -321,12 +332,15 @@ def test_production_refuses_an_unsafe_sms_backend_in_one_line(
 
 
 def test_production_sends_no_sms_unless_configured() -> None:
-    production = Settings(APP_ENV="production", SECRET_KEY=STRONG_SECRET, REDIS_URL=PROD_REDIS)
+    production = Settings(
+        APP_ENV="production", SECRET_KEY=STRONG_SECRET, REDIS_URL=PROD_REDIS, MAIL_BACKEND="none"
+    )
     assert production.sms_backend == "none"
     configured = Settings(
         APP_ENV="production",
         SECRET_KEY=STRONG_SECRET,
         REDIS_URL=PROD_REDIS,
+        MAIL_BACKEND="none",
         SMS_BACKEND="aliyun",
         ALIYUN_ACCESS_KEY_ID="id",
         ALIYUN_ACCESS_KEY_SECRET="secret",
@@ -369,12 +383,15 @@ def test_sms_allowed_regions_are_known_region_codes() -> None:
 def test_allowed_hosts_default_to_any_outside_production_and_to_local_names_in_it() -> None:
     assert Settings(APP_ENV="development").allowed_hosts == ["*"]
     assert Settings(APP_ENV="test").allowed_hosts == ["*"]
-    production = Settings(APP_ENV="production", SECRET_KEY=STRONG_SECRET, REDIS_URL=PROD_REDIS)
+    production = Settings(
+        APP_ENV="production", SECRET_KEY=STRONG_SECRET, REDIS_URL=PROD_REDIS, MAIL_BACKEND="none"
+    )
     assert production.allowed_hosts == ["localhost", "127.0.0.1"]
     named = Settings(
         APP_ENV="production",
         SECRET_KEY=STRONG_SECRET,
         REDIS_URL=PROD_REDIS,
+        MAIL_BACKEND="none",
         ALLOWED_HOSTS="a.example, b",
     )
     assert named.allowed_hosts == ["a.example", "b"]
@@ -386,5 +403,46 @@ def test_production_refuses_any_host() -> None:
             APP_ENV="production",
             SECRET_KEY=STRONG_SECRET,
             REDIS_URL=PROD_REDIS,
+            MAIL_BACKEND="none",
             ALLOWED_HOSTS="api.example,*",
         )
+
+
+def test_production_names_every_problem_in_one_refusal() -> None:
+    """Not the first problem, then the next one on the next start: all of them at once."""
+    with pytest.raises(ValidationError) as refused:
+        Settings(APP_ENV="production", SECRET_KEY="short", SMS_BACKEND="log", REDIS_URL="")
+    (error,) = refused.value.errors()
+    message = error["msg"]
+    for problem in ("SECRET_KEY", "SMS_BACKEND=log", "REDIS_URL is empty", "SMTP_HOST is empty"):
+        assert problem in message, message
+    assert "MAIL_BACKEND=none" in message  # the way out for a service without mail
+
+
+def _documented_range(field: Any) -> str:
+    low = high = ""
+    for bound in field.metadata:
+        if isinstance(bound, annotated_types.Ge):
+            low = f"≥ {bound.ge}"
+        elif isinstance(bound, annotated_types.Gt):
+            low = f"> {bound.gt}"
+        elif isinstance(bound, annotated_types.Le):
+            high = f"≤ {bound.le}"
+        elif isinstance(bound, annotated_types.Lt):
+            high = f"< {bound.lt}"
+    return ", ".join(part for part in (low, high) if part)
+
+
+def test_docs_give_the_range_of_every_bounded_setting() -> None:
+    """docs/API.md, "Allowed values": each bounded setting with its range, as settings.py has
+    it (ACCESS_TOKEN_TTL_SECONDS ≥ 30 and the rest)."""
+    text = (BASE_DIR / "docs" / "API.md").read_text(encoding="utf-8")
+    section = text.split("### Allowed values", 1)[1].split("\n## ", 1)[0]
+    documented = dict(re.findall(r"^\| `(\w+)` \| ([^|]+?) \|$", section, re.MULTILINE))
+    expected = {
+        name: _documented_range(field)
+        for name, field in Settings.model_fields.items()
+        if _documented_range(field)
+    }
+    assert documented == expected
+    assert documented["ACCESS_TOKEN_TTL_SECONDS"] == "≥ 30"

@@ -132,6 +132,7 @@ def supervised(tmp_path: Path, redis_url: str) -> Iterator[tuple[Path, str, Path
         "DATABASE_URL": f"sqlite://{database}",
         # Production settings refuse a weak key and a missing Redis.
         "REDIS_URL": redis_url,
+        "MAIL_BACKEND": "none",
         "SECRET_KEY": secrets.token_urlsafe(48),
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "2",

@@ -32,7 +32,8 @@ class MailSender(Protocol):
 
 
 class LogMailSender:
-    """Mail into the log. Bodies (which hold tokens) only where `show_body` is set."""
+    """Mail into the log (MAIL_BACKEND=log). Bodies, which hold tokens, only where
+    `show_body` is set (MAIL_LOG_TOKENS)."""
 
     def __init__(self, *, show_body: bool) -> None:
         self.show_body = show_body
@@ -41,9 +42,18 @@ class LogMailSender:
         if self.show_body:
             logger.info("mail to %s: %s\n%s", message.to, message.subject, message.body)
         else:
-            logger.warning(
-                "mail to %s not sent (SMTP_HOST is empty): %s", message.to, message.subject
+            logger.info(
+                "mail to %s: %s (body withheld: it holds a token; MAIL_LOG_TOKENS=true shows it)",
+                message.to,
+                message.subject,
             )
+
+
+class NoMailSender:
+    """No mail at all (MAIL_BACKEND=none): each one is logged as not sent."""
+
+    async def send(self, message: MailMessage) -> None:
+        logger.warning("mail to %s not sent (MAIL_BACKEND=none): %s", message.to, message.subject)
 
 
 class SmtpMailSender:
@@ -84,8 +94,10 @@ class SmtpMailSender:
 
 
 def create_mail_sender(settings: Settings) -> MailSender:
-    """SMTP when SMTP_HOST is set; the log otherwise (bodies shown outside production)."""
-    if settings.SMTP_HOST:
+    """The MAIL_BACKEND's sender: SMTP, the log (bodies only with MAIL_LOG_TOKENS), none."""
+    if settings.mail_backend == "none":
+        return NoMailSender()
+    if settings.mail_backend == "smtp":
         return SmtpMailSender(
             host=settings.SMTP_HOST,
             port=settings.SMTP_PORT,
@@ -95,4 +107,4 @@ def create_mail_sender(settings: Settings) -> MailSender:
             starttls=settings.SMTP_STARTTLS,
             timeout_seconds=settings.SMTP_TIMEOUT_SECONDS,
         )
-    return LogMailSender(show_body=not settings.is_production)
+    return LogMailSender(show_body=settings.MAIL_LOG_TOKENS)

@@ -144,6 +144,7 @@ def test_demo_seed_refuses_production_without_yes(database: str) -> None:
         "APP_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(48),
         "REDIS_URL": services.REDIS_URL,
+        "MAIL_BACKEND": "none",
     }
     args = ("demo", "seed", "--users", "1", "--records-per-user", "2", "--prefix", "prodseed")
     refused = _cli(*args, url=database, **production)

@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from pydantic import ValidationError
 
 from app.notify.mail import (
     LogMailSender,
     MailMessage,
+    NoMailSender,
     SmtpMailSender,
     create_mail_sender,
 )
@@ -73,13 +75,15 @@ async def test_smtp_sender_delivers_to_the_server(smtp_sink: tuple[Sink, int]) -
     assert "token=secret-token-123" in received.get_content()
 
 
-async def test_log_sender_shows_the_body_in_development(caplog: pytest.LogCaptureFixture) -> None:
+async def test_log_sender_shows_the_body_with_mail_log_tokens(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.INFO, logger="app.notify.mail")
     await LogMailSender(show_body=True).send(MESSAGE)
     assert "secret-token-123" in caplog.text
 
 
-async def test_log_sender_withholds_the_body_in_production(
+async def test_log_sender_withholds_the_body_by_default(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="app.notify.mail")
@@ -88,19 +92,30 @@ async def test_log_sender_withholds_the_body_in_production(
     assert "secret-token-123" not in caplog.text
 
 
-def test_smtp_host_selects_the_smtp_sender() -> None:
+def test_the_mail_backend_selects_the_sender() -> None:
     prod_key = "Vq8-Zr3tLw0pXe7NbY2sKc5uHf9jMd4gAo1i"
     assert isinstance(create_mail_sender(Settings(SMTP_HOST="mail.example.com")), SmtpMailSender)
     dev = create_mail_sender(Settings(SMTP_HOST=""))
     assert isinstance(dev, LogMailSender)
-    assert dev.show_body
-    prod = create_mail_sender(
+    assert not dev.show_body  # tokens stay out of the log unless asked for
+    assert create_mail_sender(Settings(MAIL_LOG_TOKENS=True)).show_body  # type: ignore[attr-defined]
+    off = create_mail_sender(
         Settings(
-            SMTP_HOST="",
             APP_ENV="production",
             SECRET_KEY=prod_key,
             REDIS_URL="redis://127.0.0.1:6379/0",
+            MAIL_BACKEND="none",
         )
     )
-    assert isinstance(prod, LogMailSender)
-    assert not prod.show_body
+    assert isinstance(off, NoMailSender)
+    with pytest.raises(ValidationError, match="SMTP_HOST is empty"):
+        Settings(APP_ENV="production", SECRET_KEY=prod_key, REDIS_URL="redis://127.0.0.1:6379/0")
+    with pytest.raises(ValidationError, match="MAIL_BACKEND=smtp needs SMTP_HOST"):
+        Settings(MAIL_BACKEND="smtp")
+
+
+async def test_no_mail_backend_logs_the_mail_as_not_sent(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="app.notify.mail")
+    await NoMailSender().send(MESSAGE)
+    assert "not sent (MAIL_BACKEND=none)" in caplog.text
+    assert "secret-token-123" not in caplog.text

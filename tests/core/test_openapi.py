@@ -204,6 +204,7 @@ async def test_docs_pages_and_assets_follow_docs_enabled(
         ALLOWED_HOSTS=["testserver"],
         # Production refuses to start without Redis (nothing here connects to it).
         REDIS_URL="redis://127.0.0.1:6379/0",
+        MAIL_BACKEND="none",
     )
     transport = httpx.ASGITransport(app=create_app(settings))
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

@@ -160,5 +160,6 @@ def test_backends_by_environment() -> None:
         APP_ENV="production",
         SECRET_KEY=secrets.token_urlsafe(32),
         REDIS_URL="redis://127.0.0.1:6379/0",
+        MAIL_BACKEND="none",
     )
     assert create_sms_sender(production).name == "none"
