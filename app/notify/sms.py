@@ -95,13 +95,14 @@ class NoSmsSender:
 
 
 class LogSmsSender:
-    """Codes into the log, for development (the settings refuse this backend in production)."""
+    """Codes into the log, for development (the settings refuse this backend in production);
+    the number masked, as in every other log line."""
 
     name = "log"
 
     async def send_code(self, *, phone: str, code: str, out_id: str = "") -> None:
         logger.warning(
-            "SMS to %s (SMS_BACKEND=log, not sent, OutId %s): code %s", phone, out_id, code
+            "SMS to %s (SMS_BACKEND=log, not sent, OutId %s): code %s", masked(phone), out_id, code
         )
 
 

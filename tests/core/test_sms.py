@@ -149,6 +149,8 @@ async def test_the_log_backend_writes_the_code_and_none_sends_nothing(
     caplog.set_level(logging.INFO, logger="app.notify.sms")
     await LogSmsSender().send_code(phone=PHONE, code=CODE)
     assert CODE in caplog.text
+    assert PHONE not in caplog.text  # the number is masked, even in development
+    assert PHONE[-2:] in caplog.text
     with pytest.raises(SmsDisabled):
         await NoSmsSender().send_code(phone=PHONE, code=CODE)
 
