@@ -23,11 +23,15 @@ from kombu.exceptions import ChannelError, OperationalError
 
 from app.notify.mail import MailSender
 from app.notify.sms import SmsSender
+from app.platform.context import request_id_var
 from app.platform.errors import DomainError
 from app.platform.store import KeyValueStore
 from settings import Settings
 
 logger = logging.getLogger(__name__)
+
+# The message header with the id of the request that queued a job.
+REQUEST_ID_HEADER = "studylog_request_id"
 
 J = TypeVar("J", bound=Callable[..., Awaitable[Any]])
 
@@ -186,6 +190,8 @@ class CeleryJobs:
                 queue=self.queue,
                 argsrepr="()",
                 kwargsrepr=policy.kwargs_repr(kwargs),
+                # The request that queued the job: the worker's lines for it carry its id.
+                headers={REQUEST_ID_HEADER: request_id_var.get()},
             )
         except Exception as exc:
             logger.error("job %s not queued: %s: %s", job_name(job), type(exc).__name__, exc)

@@ -27,10 +27,19 @@ from celery.beat import PersistentScheduler
 from tortoise import Tortoise
 from tortoise.context import TortoiseContext
 
-from app.jobs.runner import REGISTRY, Job, JobContext, JobPolicy, create_celery, record_outcome
+from app.jobs.runner import (
+    REGISTRY,
+    REQUEST_ID_HEADER,
+    Job,
+    JobContext,
+    JobPolicy,
+    create_celery,
+    record_outcome,
+)
 from app.jobs.schedule import beat_schedule
 from app.notify.mail import create_mail_sender
 from app.notify.sms import create_sms_sender
+from app.platform.context import request_id_var
 from app.platform.db import process_config
 from app.platform.logging import configure_logging
 from app.platform.store import create_store
@@ -108,6 +117,26 @@ def _require_broker(**_: Any) -> None:
     if not settings.CELERY_BROKER_URL:
         logger.error("CELERY_BROKER_URL is empty: no worker or beat without a broker")
         raise SystemExit(1)
+
+
+def _queued_by(task: Task) -> str | None:
+    """The id of the request that queued this run (CeleryJobs.submit's header)."""
+    request = task.request
+    value = getattr(request, REQUEST_ID_HEADER, None) or (request.headers or {}).get(
+        REQUEST_ID_HEADER
+    )
+    return value if isinstance(value, str) and value else None
+
+
+@signals.task_prerun.connect
+def _bind_request_id(task: Task, **_: Any) -> None:
+    # Every line of the run (the job's own and Celery's about it) names that request.
+    request_id_var.set(_queued_by(task))
+
+
+@signals.task_postrun.connect
+def _unbind_request_id(**_: Any) -> None:
+    request_id_var.set(None)
 
 
 @signals.worker_process_init.connect

@@ -6,6 +6,7 @@ logs every task's arguments."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -161,11 +162,19 @@ async def test_task_lines_at_info_show_the_phone_masked_and_no_sealed_code(
     worker.wait_for("ready.")
     await user_with_phone(client)
     aliyun.answer("isv.BUSINESS_LIMIT_CONTROL")  # a retry: the republished message too
-    asked = await client.post("/api/v1/auth/sms/code", json={"phone": PHONE, "purpose": "login"})
+    asked = await client.post(
+        "/api/v1/auth/sms/code",
+        json={"phone": PHONE, "purpose": "login"},
+        headers={"X-Request-ID": "queued-by-rid-42"},
+    )
     assert asked.status_code == 202
     await wait_for(lambda: aliyun.codes_to(PHONE), 60, f"an SMS: {worker.text()[-3000:]}")
     worker.wait_for("succeeded")
     log = worker.text()
+    # The job's lines name the request that queued it.
+    entries = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    tagged = [e["message"] for e in entries if e.get("request_id") == "queued-by-rid-42"]
+    assert any("send_sms_code" in message for message in tagged), log[-3000:]
     assert "send_sms_code" in log
     assert "+86*********00" in log
     assert "<sealed>" in log
