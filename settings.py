@@ -320,6 +320,9 @@ class Settings(BaseSettings):
 
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     LOG_FORMAT: Literal["text", "json"] | None = None
+    # One line per request (logger app.access): method, route template, status, time, size,
+    # request id. Off by default: the audit trail is the record of requests.
+    ACCESS_LOG: bool = False
 
     # --- serving ----------------------------------------------------------------------
     METRICS_ENABLED: bool = False

@@ -186,6 +186,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             else None
         ),
         count_metrics=settings.METRICS_ENABLED,
+        access_log=settings.ACCESS_LOG,
     )
 
     if settings.docs_enabled:

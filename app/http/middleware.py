@@ -17,6 +17,7 @@ more `send` wrapper per request. Now two, named by what they do:
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -80,6 +81,28 @@ SERVER_ERROR_STATUS = 500
 _BAD_HOST_BODY = b'{"detail":"Invalid host header"}'
 
 
+access_logger = logging.getLogger("app.access")
+
+
+def _log_access(scope: Scope, status: int, seconds: float, response_bytes: int) -> None:
+    """One line for one request: the route template, never the path or query (they may
+    carry tokens; the audit trail keeps them redacted)."""
+    route = route_template(scope)
+    access_logger.info(
+        "%s %s %d",
+        scope["method"],
+        route,
+        status,
+        extra={
+            "method": scope["method"],
+            "route": route,
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+            "response_bytes": response_bytes,
+        },
+    )
+
+
 class RequestObserver(_HttpOnly):
     """Metrics, request id, audit entry and Host check, in that order, in one layer."""
 
@@ -90,11 +113,13 @@ class RequestObserver(_HttpOnly):
         hosts: HostCheck,
         audit: RequestRecorder | None = None,
         count_metrics: bool = False,
+        access_log: bool = False,
     ) -> None:
         super().__init__(app)
         self.hosts = hosts
         self.audit = audit
         self.count_metrics = count_metrics
+        self.access_log = access_log
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -137,11 +162,13 @@ class RequestObserver(_HttpOnly):
             failure = exc
             raise
         finally:
-            request_id_var.reset(token)
             seconds = time.perf_counter() - started
             if status is None:
                 cancelled = isinstance(failure, asyncio.CancelledError)
                 status = CLIENT_CLOSED_STATUS if cancelled else SERVER_ERROR_STATUS
+            if self.access_log:
+                _log_access(scope, status, seconds, response_bytes)
+            request_id_var.reset(token)
             if audited and self.audit is not None and created_at is not None:
                 self.audit.record(
                     scope,
