@@ -36,6 +36,17 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class ClosedSocketNoise(logging.Filter):
+    """Drops gunicorn's INFO line when a stopping worker closes a listening socket that
+    uvicorn has closed already (EBADF): nothing went wrong, and it said so at every stop."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.msg == "Error while closing socket %s"
+            and "Bad file descriptor" in record.getMessage()
+        )
+
+
 class JsonFormatter(logging.Formatter):
     """A record as one line of JSON, with its extras and any exception as text."""
 
@@ -69,7 +80,10 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": RequestIdFilter}},
+        "filters": {
+            "request_id": {"()": RequestIdFilter},
+            "closed_socket": {"()": ClosedSocketNoise},
+        },
         "formatters": {"default": formatter},
         "handlers": {"default": handler},
         "root": {"handlers": ["default"], "level": level},
@@ -79,7 +93,7 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
             "uvicorn.error": {"handlers": [], "propagate": True},
             # Access lines duplicate the audit trail; keep them at warning and above.
             "uvicorn.access": {"handlers": [], "propagate": True, "level": "WARNING"},
-            "gunicorn.error": {"handlers": [], "propagate": True},
+            "gunicorn.error": {"handlers": [], "propagate": True, "filters": ["closed_socket"]},
             "gunicorn.access": {"handlers": [], "propagate": True},
             "tortoise": {"level": "WARNING"},
             "aiosqlite": {"level": "WARNING"},
