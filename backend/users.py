@@ -24,7 +24,7 @@ from app.users import phone as phone_service
 from app.users.adapter import TortoiseUserDatabase, normalize_email
 from app.users.errors import PhoneTaken
 from app.users.manager import UserManager
-from app.users.schemas import UserCreate, UserRead, UserUpdate
+from app.users.schemas import SuperuserCreate, UserRead, UserUpdate
 from backend.common import (
     CommandError,
     current_settings,
@@ -126,7 +126,7 @@ def create_superuser_command(
 ) -> None:
     """Create an active, verified superuser account (the API's password rules apply)."""
     try:
-        user_in = UserCreate(
+        user_in = SuperuserCreate(
             email=email,
             password=password,
             display_name=display_name,
