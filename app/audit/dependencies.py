@@ -23,7 +23,7 @@ MAX_ENTRY_ID = 2**63 - 1
 
 
 def encode_position(position: Position) -> str:
-    """The cursor's content (CursorPage base64-encodes and URL-quotes it)."""
+    """The cursor's content (CursorPage base64-encodes it)."""
     direction = "b" if position.backwards else "f"
     return json.dumps([direction, position.created_at.isoformat(), position.entry_id])
 

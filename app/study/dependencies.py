@@ -208,7 +208,7 @@ OrderByQuery = Annotated[
 
 
 def encode_position(position: Position) -> str:
-    """The cursor's content (CursorPage base64-encodes and URL-quotes it)."""
+    """The cursor's content (CursorPage base64-encodes it)."""
     value = position.value
     if isinstance(value, datetime):
         value = value.astimezone(UTC).isoformat()
