@@ -211,6 +211,37 @@ async def test_generated_client_scenario(generated: ModuleType, app: FastAPI) ->
     rows = [json.loads(line) for line in export.splitlines()]
     assert [(r["id"], r["minutes"]) for r in rows] == [(created.id, 55)]
 
+    logout = await _api(pkg, "auth", "auth_logout").asyncio_detailed(client=user)
+    assert logout.status_code == 204
+
+    after = await _api(pkg, "users", "users_me").asyncio_detailed(client=user)
+    assert after.status_code == 401
+    # Parsed as the declared answer, so a generated client can branch on its type.
+    assert isinstance(after.parsed, _model(pkg, "ErrorDetail")), after.parsed
+    assert after.parsed.detail == "Unauthorized"
+
+
+async def test_generated_client_export_jobs_and_readiness(
+    generated: ModuleType, app: FastAPI
+) -> None:
+    """An export job through the generated client: typed enums for its format, order and
+    status, `file_format` and `size_bytes` as named, the download typed as the file's text;
+    and the readiness answer parsed as its declared model."""
+    pkg = generated
+    public = _client(pkg, app)
+    email = unique_email("client-jobs")
+    await _api(pkg, "auth", "auth_register").asyncio(
+        client=public, body=_model(pkg, "UserCreate")(email=email, password=PASSWORD)
+    )
+    tokens = await _api(pkg, "auth", "auth_login").asyncio(
+        client=public, body=_model(pkg, "PasswordLoginForm")(username=email, password=PASSWORD)
+    )
+    user = _client(pkg, app, tokens.access_token)
+    await _api(pkg, "study_records", "study_records_create").asyncio(
+        client=user,
+        body=_model(pkg, "StudyRecordCreate")(subject="Physics", title="Optics", minutes=40),
+    )
+
     job = await _api(pkg, "study_records", "study_records_create_export_job").asyncio(
         client=user,
         body=_model(pkg, "ExportJobCreate")(
@@ -236,12 +267,3 @@ async def test_generated_client_scenario(generated: ModuleType, app: FastAPI) ->
     ready = await _api(pkg, "health", "health_ready").asyncio(client=public)
     assert isinstance(ready, _model(pkg, "Readiness")), ready
     assert ready.checks.database == _model(pkg, "ReadinessChecksDatabase").OK
-
-    logout = await _api(pkg, "auth", "auth_logout").asyncio_detailed(client=user)
-    assert logout.status_code == 204
-
-    after = await _api(pkg, "users", "users_me").asyncio_detailed(client=user)
-    assert after.status_code == 401
-    # Parsed as the declared answer, so a generated client can branch on its type.
-    assert isinstance(after.parsed, _model(pkg, "ErrorDetail")), after.parsed
-    assert after.parsed.detail == "Unauthorized"

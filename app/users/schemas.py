@@ -159,5 +159,5 @@ class PhoneBindRequest(RequestBody):
     current_password: str | None = Field(default=None, max_length=PASSWORD_MAX_LENGTH)
 
 
-class PhoneRemoveRequest(BaseModel):
+class PhoneRemoveRequest(RequestBody):
     current_password: str | None = Field(default=None, max_length=PASSWORD_MAX_LENGTH)
