@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
 from celery import Celery
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,7 +25,7 @@ from app.http.errors import domain_error_handler, http_error_handler, validation
 from app.http.guards import HostCheck, RequestLimits
 from app.http.middleware import InputGuard, RequestObserver
 from app.http.openapi import operation_id
-from app.http.routing import include_gated
+from app.http.routing import include_gated, refuse_unknown_query
 from app.http.state import AppState
 from app.jobs.runner import broker_status, create_celery, outcome_counts
 from app.platform import metrics
@@ -119,6 +119,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url=OPENAPI_URL if settings.docs_enabled else None,
         generate_unique_id_function=operation_id,
+        # One rule for unknown input: a query parameter no route declares is a 422 (bodies
+        # refuse unknown keys through their models, app/http/types.py).
+        dependencies=[Depends(refuse_unknown_query)],
         # FastAPI's OpenTelemetry hooks looked up providers on every request; the service
         # exports its own Prometheus metrics (METRICS_ENABLED) instead.
         telemetry={"tracing": False, "metrics": False, "logs": False},

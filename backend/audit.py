@@ -6,6 +6,7 @@ choice, the output file check, and writing a file that appears complete or not a
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
@@ -13,9 +14,13 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import typer
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from app.audit import service
+from app.audit.cursor import CursorSlice, Position, cursor_page
+from app.audit.dependencies import decode_position, encode_position
 from app.audit.models import AuditLog
 from app.audit.schemas import AuditLogFilters, AuditLogRead
 from app.platform import csvsafe
@@ -24,8 +29,10 @@ from backend.common import (
     CommandError,
     err_console,
     fail,
+    json_option,
     out_console,
     print_json,
+    print_table,
     require_yes,
     run,
 )
@@ -239,3 +246,92 @@ def export_command(
 
     written = write_export(output, produce)
     out_console.print(f"wrote {written} audit entries to {output}", highlight=False)
+
+
+# --- list -------------------------------------------------------------------------------------
+
+
+def _cursor_text(position: Position | None) -> str | None:
+    """A position as the API's cursor text (`next_page`), so either reads the other's."""
+    if position is None:
+        return None
+    return base64.b64encode(encode_position(position).encode()).decode()
+
+
+def _read_cursor(value: str | None) -> Position | None:
+    if not value:
+        return None
+    try:
+        return decode_position(value)
+    except RequestValidationError as exc:
+        raise typer.BadParameter("not a cursor this command or the API made") from exc
+
+
+@cli.command("list")
+def list_command(  # pylint: disable=too-many-arguments,too-many-positional-arguments  # one option per API filter
+    user_id: uuid.UUID | None = typer.Option(None, "--user-id", help="Only this user's."),
+    method: str | None = typer.Option(None, "--method", help="Only this method (GET, …)."),
+    status_code: int | None = typer.Option(None, "--status-code", help="Only this status."),
+    path_prefix: str | None = typer.Option(
+        None, "--path-prefix", help="Paths starting with this (case counts)."
+    ),
+    route: str | None = typer.Option(
+        None, "--route", help="The exact route template (/api/v1/study-records/{item_id})."
+    ),
+    since: datetime | None = typer.Option(
+        None, "--since", parser=_utc_time, metavar="TIME", help="Entries at or after (UTC)."
+    ),
+    until: datetime | None = typer.Option(
+        None, "--until", parser=_utc_time, metavar="TIME", help="Entries before (UTC)."
+    ),
+    limit: int = typer.Option(50, "--limit", min=1, max=1000, help="Entries to show."),
+    cursor: str | None = typer.Option(
+        None, "--cursor", help="Go on from a previous run's `next` (or the API's next_page)."
+    ),
+    as_json: bool = json_option(),
+) -> None:
+    """Recorded requests, newest first, with the API's filters. Pages by keyset (the
+    (created_at, id) index), so a deep page costs what the first does."""
+    try:
+        filters = AuditLogFilters(
+            user_id=user_id,
+            method=method,
+            status_code=status_code,
+            path_prefix=path_prefix,
+            route=route,
+            since=since,
+            until=until,
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        option = "--" + str(error["loc"][0]).replace("_", "-") if error["loc"] else "--since"
+        raise typer.BadParameter(error["msg"], param_hint=f"'{option}'") from exc
+    position = _read_cursor(cursor)
+
+    async def work() -> CursorSlice:
+        return await cursor_page(filters=filters, size=limit, position=position)
+
+    page = run(work)
+    entries = [AuditLogRead.model_validate(entry) for entry in page.items]
+    following = _cursor_text(page.next)
+    if as_json:
+        print_json({"items": [e.model_dump(mode="json") for e in entries], "next": following})
+        return
+    print_table(
+        f"{len(entries)} audit entries, newest first",
+        ("id", "time (UTC)", "method", "status", "path", "user", "client"),
+        (
+            (
+                e.id,
+                e.created_at.astimezone(UTC).isoformat(timespec="seconds"),
+                e.method,
+                e.status_code,
+                e.path,
+                e.user_id,
+                e.client_ip,
+            )
+            for e in entries
+        ),
+    )
+    if following is not None:
+        out_console.print(f"next: --cursor {following}", highlight=False, soft_wrap=True)

@@ -118,6 +118,19 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, default=str, indent=2) + "\n")
 
 
+def json_option() -> Any:
+    """The `--json` flag every command that reports or changes something takes."""
+    return typer.Option(False, "--json", help="Machine-readable output.")
+
+
+def report(as_json: bool, data: Any, text: str) -> None:
+    """What a command did: `data` as JSON with `--json`, otherwise one line of `text`."""
+    if as_json:
+        print_json(data)
+    else:
+        out_console.print(text, highlight=False)
+
+
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     table = Table(title=title, title_justify="left")
     for column in columns:

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import typer
 from fastapi_users.password import PasswordHelper
 from rich.progress import Progress
+from tortoise.functions import Count
 
 from app.auth.models import User
 from app.study.models import StudyRecord
@@ -44,7 +45,9 @@ def _records(owner: User, count: int, rng: random.Random, today: date) -> list[S
 async def seed(
     *, users: int, records_per_user: int, prefix: str, seed_value: int, progress: Progress | None
 ) -> tuple[int, int]:
-    """Creates users `{prefix}-{n}@example.com` with records; existing emails are reused."""
+    """Creates users `{prefix}-{n}@example.com` with records; existing emails are reused.
+    Idempotent: each user is topped up to `records_per_user` records, so a second run (or
+    one after an interrupted run) adds only what is missing, never duplicates."""
     rng = random.Random(seed_value)  # noqa: S311  (demo data, not security)
     hashed = PasswordHelper().hash(DEMO_PASSWORD)  # one hash for all: argon2 is slow on purpose
     emails = [f"{prefix}-{n}@example.com" for n in range(1, users + 1)]
@@ -58,14 +61,22 @@ async def seed(
     ]
     if new:
         await User.bulk_create(new, batch_size=BATCH_SIZE)
-    owners = await User.filter(email__in=emails)
-    task = progress.add_task("records", total=users * records_per_user) if progress else None
+    owners = await User.filter(email__in=emails).order_by("email")
+    have = {
+        row["owner_id"]: row["records"]
+        for row in await StudyRecord.filter(owner_id__in=[o.id for o in owners])
+        .annotate(records=Count("id"))
+        .group_by("owner_id")
+        .values("owner_id", "records")
+    }
+    missing = {o.id: max(0, records_per_user - have.get(o.id, 0)) for o in owners}
+    task = progress.add_task("records", total=sum(missing.values())) if progress else None
     today = datetime.now(UTC).date()
     created = 0
     pending: list[StudyRecord] = []
     for owner in owners:
-        pending.extend(_records(owner, records_per_user, rng, today))
-        if len(pending) >= BATCH_SIZE or owner is owners[-1]:
+        pending.extend(_records(owner, missing[owner.id], rng, today))
+        if pending and (len(pending) >= BATCH_SIZE or owner is owners[-1]):
             # Through the service: the users' counts and per-day rollup stay exact.
             created += await create_many(pending, batch_size=BATCH_SIZE)
             if progress and task is not None:
@@ -112,8 +123,13 @@ def seed_command(
     seconds = round(time.perf_counter() - started, 2)
     if as_json:
         print_json({"users_created": new_users, "records_created": records, "seconds": seconds})
-    else:
-        out_console.print(
-            f"created {new_users} users and {records} study records in {seconds} s "
-            f"(password for demo users: {DEMO_PASSWORD})"
-        )
+        return
+    # The shared password is printed for a developer trying the service, never in
+    # production, where terminal output ends up in logs and tickets.
+    password = (
+        "" if current_settings().is_production else f" (password for demo users: {DEMO_PASSWORD})"
+    )
+    out_console.print(
+        f"created {new_users} users and {records} study records in {seconds} s{password}",
+        highlight=False,
+    )

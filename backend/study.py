@@ -15,7 +15,7 @@ import typer
 from app.auth.models import User
 from app.study.formats import EXPORTERS
 from app.study.records import NO_FILTERS, scoped
-from app.study.schemas import DEFAULT_ORDER_BY, OrderBy, StudyStats, utc_today
+from app.study.schemas import DEFAULT_ORDER_BY, OrderByKey, StudyStats, utc_today
 from app.study.stats import RangeTooLong, summarize, window
 from app.users.adapter import TortoiseUserDatabase, normalize_email
 from backend.audit import ExportFormat, Write, format_option, output_option, write_export
@@ -43,7 +43,7 @@ def export_command(
     email: str = typer.Option(..., "--user", metavar="EMAIL", help="Whose records."),
     export_format: ExportFormat = format_option(),
     output: Path = output_option(),
-    order_by: OrderBy = typer.Option(
+    order_by: OrderByKey = typer.Option(
         DEFAULT_ORDER_BY,
         "--order-by",
         help="The list's sort keys (a leading '-' sorts descending; write --order-by=-minutes).",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import typer
 from fastapi_users import exceptions
@@ -24,13 +24,14 @@ from app.users import phone as phone_service
 from app.users.adapter import TortoiseUserDatabase, normalize_email
 from app.users.errors import PhoneTaken
 from app.users.manager import UserManager
-from app.users.schemas import UserCreate, UserRead, UserUpdate
+from app.users.schemas import SuperuserCreate, UserRead, UserUpdate
 from backend.common import (
     CommandError,
     current_settings,
-    out_console,
+    json_option,
     print_json,
     print_table,
+    report,
     require_yes,
     run,
 )
@@ -123,10 +124,11 @@ def create_superuser_command(
     display_name: str = typer.Option(
         "", "--display-name", help="Shown name (optional, up to 100 characters)."
     ),
+    as_json: bool = json_option(),
 ) -> None:
     """Create an active, verified superuser account (the API's password rules apply)."""
     try:
-        user_in = UserCreate(
+        user_in = SuperuserCreate(
             email=email,
             password=password,
             display_name=display_name,
@@ -148,12 +150,12 @@ def create_superuser_command(
             raise _bad_password(exc) from exc
 
     user = run(work)
-    out_console.print(f"created superuser {user.email} ({user.id})", highlight=False)
+    report(as_json, _user_json(user), f"created superuser {user.email} ({user.id})")
 
 
 @cli.command("list")
 def list_command(
-    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    as_json: bool = json_option(),
 ) -> None:
     """Every account, oldest first."""
 
@@ -182,6 +184,11 @@ def list_command(
     )
 
 
+def _user_json(user: User) -> dict[str, Any]:
+    """An account as `--json` prints it: the API's user object."""
+    return UserRead.model_validate(user).model_dump(mode="json")
+
+
 def _yes_no(value: bool) -> str:
     return "yes" if value else "no"
 
@@ -196,23 +203,24 @@ def _set_active(email: str, *, active: bool) -> User:
 
 
 @cli.command("activate")
-def activate_command(email: str = EMAIL_ARGUMENT) -> None:
+def activate_command(email: str = EMAIL_ARGUMENT, as_json: bool = json_option()) -> None:
     """Let the account log in again."""
     user = _set_active(email, active=True)
-    out_console.print(f"activated {user.email}", highlight=False)
+    report(as_json, _user_json(user), f"activated {user.email}")
 
 
 @cli.command("deactivate")
-def deactivate_command(email: str = EMAIL_ARGUMENT) -> None:
+def deactivate_command(email: str = EMAIL_ARGUMENT, as_json: bool = json_option()) -> None:
     """Stop the account from logging in and end its login sessions now."""
     user = _set_active(email, active=False)
-    out_console.print(f"deactivated {user.email}; its login sessions are ended", highlight=False)
+    report(as_json, _user_json(user), f"deactivated {user.email}; its login sessions are ended")
 
 
 @cli.command("set-password")
 def set_password_command(
     email: str = EMAIL_ARGUMENT,
     password: str = _password_option("The new password."),
+    as_json: bool = json_option(),
 ) -> None:
     """Set a new password; the account's login sessions end."""
 
@@ -223,8 +231,8 @@ def set_password_command(
             raise _bad_password(exc) from exc
 
     user = _with_user(email, change)
-    out_console.print(
-        f"password of {user.email} changed; its login sessions are ended", highlight=False
+    report(
+        as_json, _user_json(user), f"password of {user.email} changed; its login sessions are ended"
     )
 
 
@@ -232,16 +240,17 @@ def set_password_command(
 def delete_command(
     email: str = EMAIL_ARGUMENT,
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    as_json: bool = json_option(),
 ) -> None:
     """Delete the account and its study records; its audit entries stay, unattributed."""
     require_yes(yes, f"Delete {normalize_email(email)} and all of its study records?")
 
-    async def change(manager: UserManager, user: User) -> str:
+    async def change(manager: UserManager, user: User) -> dict[str, str]:
         await manager.delete(user)
-        return user.email
+        return {"id": str(user.id), "email": user.email}
 
     deleted = _with_user(email, change)
-    out_console.print(f"deleted {deleted}", highlight=False)
+    report(as_json, {"deleted": deleted}, f"deleted {deleted['email']}")
 
 
 def _phone_argument(value: str) -> str:
@@ -260,6 +269,7 @@ def set_phone_command(
         callback=_phone_argument,
         help="The number: +country code, or national digits in SMS_DEFAULT_REGION.",
     ),
+    as_json: bool = json_option(),
 ) -> None:
     """Bind a phone number to the account without an SMS code."""
 
@@ -272,11 +282,11 @@ def set_phone_command(
             raise CommandError(f"another account already has the phone number {phone}") from exc
 
     user = _with_user(email, change)
-    out_console.print(f"phone of {user.email} set to {user.phone}", highlight=False)
+    report(as_json, _user_json(user), f"phone of {user.email} set to {user.phone}")
 
 
 @cli.command("clear-phone")
-def clear_phone_command(email: str = EMAIL_ARGUMENT) -> None:
+def clear_phone_command(email: str = EMAIL_ARGUMENT, as_json: bool = json_option()) -> None:
     """Remove the account's phone number (it can no longer log in with an SMS code)."""
 
     async def change(manager: UserManager, user: User) -> User:
@@ -285,4 +295,4 @@ def clear_phone_command(email: str = EMAIL_ARGUMENT) -> None:
         )
 
     user = _with_user(email, change)
-    out_console.print(f"phone of {user.email} cleared", highlight=False)
+    report(as_json, _user_json(user), f"phone of {user.email} cleared")

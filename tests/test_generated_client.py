@@ -85,6 +85,45 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
             del sys.modules[name]
 
 
+def test_generated_names_read_well(generated: ModuleType) -> None:
+    """What a client developer sees: tag modules, enum members with names, the login body
+    named for what it is, no built-in names renamed, no flags the server ignores."""
+    pkg = generated
+    api = Path(pkg.__file__).parent / "api"
+    assert {p.name for p in api.iterdir() if p.is_dir() and p.name != "__pycache__"} == {
+        "study_records",
+        "users",
+        "auth",
+        "audit_log",
+        "health",
+    }
+    order = _model(pkg, "StudyRecordsListOrderBy")
+    assert {m.name: m.value for m in order} == {
+        "STUDIED_ON": "studied_on",
+        "STUDIED_ON_DESC": "-studied_on",
+        "MINUTES": "minutes",
+        "MINUTES_DESC": "-minutes",
+        "CREATED_AT": "created_at",
+        "CREATED_AT_DESC": "-created_at",
+    }
+    assert _model(pkg, "PasswordLoginForm")
+    assert not hasattr(importlib.import_module(f"{PACKAGE}.models"), "BodyAuthLogin")
+    job_fields = {a.name for a in _model(pkg, "ExportJobRead").__attrs_attrs__}
+    assert {"file_format", "size_bytes", "status"} <= job_fields
+    assert not {"format_", "bytes_"} & job_fields
+    assert {a.name for a in _model(pkg, "UserCreate").__attrs_attrs__} == {
+        "email",
+        "password",
+        "display_name",
+    }
+    assert {m.value for m in _model(pkg, "ExportJobReadStatus")} == {
+        "queued",
+        "running",
+        "done",
+        "failed",
+    }
+
+
 def _api(package: ModuleType, tag: str, operation: str) -> Any:
     return importlib.import_module(f"{package.__name__}.api.{tag}.{operation}")
 
@@ -117,13 +156,13 @@ async def test_generated_client_scenario(generated: ModuleType, app: FastAPI) ->
     assert registered.email == email
 
     bad_login = await _api(pkg, "auth", "auth_login").asyncio(
-        client=public, body=_model(pkg, "BodyAuthLogin")(username=email, password="wrong-one!")
+        client=public, body=_model(pkg, "PasswordLoginForm")(username=email, password="wrong-one!")
     )
     assert isinstance(bad_login, _model(pkg, "ErrorDetail"))
     assert bad_login.detail == "LOGIN_BAD_CREDENTIALS"
 
     tokens = await _api(pkg, "auth", "auth_login").asyncio(
-        client=public, body=_model(pkg, "BodyAuthLogin")(username=email, password=PASSWORD)
+        client=public, body=_model(pkg, "PasswordLoginForm")(username=email, password=PASSWORD)
     )
     assert isinstance(tokens, _model(pkg, "TokenPair")), tokens
     user = _client(pkg, app, tokens.access_token)
@@ -162,11 +201,14 @@ async def test_generated_client_scenario(generated: ModuleType, app: FastAPI) ->
     assert (stats.total_minutes, stats.record_count) == (55, 1)
     assert [(s.subject, s.minutes) for s in stats.by_subject] == [("Physics", 55)]
 
-    export = await _api(pkg, "study_records", "study_records_export").asyncio_detailed(
-        client=user, format_=_model(pkg, "StudyRecordsExportFormat")("jsonl")
+    export = await _api(pkg, "study_records", "study_records_export").asyncio(
+        client=user,
+        file_format=_model(pkg, "StudyRecordsExportFileFormat").JSONL,
+        order_by=_model(pkg, "StudyRecordsExportOrderBy").STUDIED_ON_DESC,
     )
-    assert export.status_code == 200
-    rows = [json.loads(line) for line in export.content.decode().splitlines()]
+    # Typed as the file's text, not `Any`.
+    assert isinstance(export, str), export
+    rows = [json.loads(line) for line in export.splitlines()]
     assert [(r["id"], r["minutes"]) for r in rows] == [(created.id, 55)]
 
     logout = await _api(pkg, "auth", "auth_logout").asyncio_detailed(client=user)
@@ -177,3 +219,51 @@ async def test_generated_client_scenario(generated: ModuleType, app: FastAPI) ->
     # Parsed as the declared answer, so a generated client can branch on its type.
     assert isinstance(after.parsed, _model(pkg, "ErrorDetail")), after.parsed
     assert after.parsed.detail == "Unauthorized"
+
+
+async def test_generated_client_export_jobs_and_readiness(
+    generated: ModuleType, app: FastAPI
+) -> None:
+    """An export job through the generated client: typed enums for its format, order and
+    status, `file_format` and `size_bytes` as named, the download typed as the file's text;
+    and the readiness answer parsed as its declared model."""
+    pkg = generated
+    public = _client(pkg, app)
+    email = unique_email("client-jobs")
+    await _api(pkg, "auth", "auth_register").asyncio(
+        client=public, body=_model(pkg, "UserCreate")(email=email, password=PASSWORD)
+    )
+    tokens = await _api(pkg, "auth", "auth_login").asyncio(
+        client=public, body=_model(pkg, "PasswordLoginForm")(username=email, password=PASSWORD)
+    )
+    user = _client(pkg, app, tokens.access_token)
+    await _api(pkg, "study_records", "study_records_create").asyncio(
+        client=user,
+        body=_model(pkg, "StudyRecordCreate")(subject="Physics", title="Optics", minutes=40),
+    )
+
+    job = await _api(pkg, "study_records", "study_records_create_export_job").asyncio(
+        client=user,
+        body=_model(pkg, "ExportJobCreate")(
+            file_format=_model(pkg, "ExportJobCreateFileFormat").CSV,
+            order_by=_model(pkg, "ExportJobCreateOrderBy").MINUTES_DESC,
+        ),
+    )
+    assert isinstance(job, _model(pkg, "ExportJobRead")), job
+    assert job.status in set(_model(pkg, "ExportJobReadStatus"))
+    done = await _api(pkg, "study_records", "study_records_get_export_job").asyncio(
+        job_id=job.id, client=user
+    )
+    assert done.status == _model(pkg, "ExportJobReadStatus").DONE, done
+    assert done.file_format == _model(pkg, "ExportJobReadFileFormat").CSV
+    assert done.size_bytes > 0
+    download = await _api(pkg, "study_records", "study_records_download_export_job").asyncio(
+        job_id=job.id, client=user
+    )
+    assert isinstance(download, str), download
+    assert download.startswith("id,"), download
+    assert len(download.encode()) == done.size_bytes
+
+    ready = await _api(pkg, "health", "health_ready").asyncio(client=public)
+    assert isinstance(ready, _model(pkg, "Readiness")), ready
+    assert ready.checks.database == _model(pkg, "ReadinessChecksDatabase").OK

@@ -8,17 +8,22 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
-from fastapi_pagination.cursor import CursorParams
 
 from app.audit.cursor import Position
 from app.audit.schemas import EARLIEST, LATEST, AuditLogFilters
-from app.http.pagination import DEFAULT_PAGE_SIZE, CursorValue, PageSize, read_cursor
+from app.http.pagination import (
+    DEFAULT_PAGE_SIZE,
+    CursorValue,
+    PageSize,
+    PlainCursorParams,
+    read_cursor,
+)
 
 MAX_ENTRY_ID = 2**63 - 1
 
 
 def encode_position(position: Position) -> str:
-    """The cursor's content (CursorPage base64-encodes and URL-quotes it)."""
+    """The cursor's content (CursorPage base64-encodes it)."""
     direction = "b" if position.backwards else "f"
     return json.dumps([direction, position.created_at.isoformat(), position.entry_id])
 
@@ -45,7 +50,7 @@ def decode_position(raw: str) -> Position:
 @dataclass(frozen=True, slots=True)
 class CursorQuery:
     filters: AuditLogFilters
-    params: CursorParams
+    params: PlainCursorParams
     position: Position | None
 
 
@@ -56,7 +61,7 @@ async def cursor_query(
 ) -> CursorQuery:
     return CursorQuery(
         filters=filters,
-        params=CursorParams(cursor=cursor or None, size=size),
+        params=PlainCursorParams(cursor=cursor or None, size=size),
         position=decode_position(cursor) if cursor else None,
     )
 

@@ -15,10 +15,15 @@ from app.http.pagination import PageParams
 # The id column is a signed 64-bit integer; anything larger can name no entry.
 MAX_ID = 2**63 - 1
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", tags=["Audit log"])
 
 
-@router.get("/audit-logs", tags=["audit_logs"], name="list", responses=errors(401, 403, 503))
+@router.get(
+    "/audit-logs",
+    name="list",
+    summary="List audit log entries",
+    responses=errors(401, 403, 503),
+)
 async def list_audit_logs(
     _superuser: CurrentSuperuser,
     filters: Annotated[AuditLogFilters, Query()],
@@ -39,8 +44,8 @@ async def list_audit_logs(
 
 @router.get(
     "/audit-logs/cursor",
-    tags=["audit_logs"],
     name="list_by_cursor",
+    summary="List audit log entries by cursor",
     responses=errors(401, 403, 503),
 )
 async def list_audit_logs_by_cursor(
@@ -64,8 +69,8 @@ async def list_audit_logs_by_cursor(
 
 @router.get(
     "/audit-logs/{audit_log_id}",
-    tags=["audit_logs"],
     name="get",
+    summary="Get an audit log entry",
     responses=errors(401, 403, 404, 503, descriptions={404: "No such entry."}),
 )
 async def get_audit_log(

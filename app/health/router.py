@@ -13,7 +13,7 @@ from app.http.state import SettingsDep, StoreDep
 from app.platform.db import ping_database
 
 logger = logging.getLogger(__name__)
-router = GatedRouter(prefix="/api/health", tags=["health"])
+router = GatedRouter(prefix="/api/health", tags=["Health"])
 
 READY_TIMEOUT_SECONDS = 2.0
 
@@ -21,18 +21,36 @@ READY_TIMEOUT_SECONDS = 2.0
 _ALIVE = b'{"status":"ok"}'
 
 
+CheckState = Literal["ok", "disabled", "unavailable"]
+
+
+class ReadinessChecks(BaseModel):
+    """Each dependency the service needs to answer: `disabled` when not configured."""
+
+    database: CheckState
+    redis: CheckState
+
+
 class Readiness(BaseModel):
     """The readiness answer, 200 and 503 alike: only what a load balancer needs (the audit
     queue's depth and drops are in /metrics, for operators)."""
 
     status: Literal["ok", "unavailable"]
-    checks: dict[str, Literal["ok", "disabled", "unavailable"]]
+    checks: ReadinessChecks
+
+
+class Liveness(BaseModel):
+    """The liveness answer: always `ok` while the process answers."""
+
+    status: Literal["ok"]
 
 
 @router.get(
     "/check",
     name="check",
+    summary="Check liveness",
     response_class=JSONResponse,
+    response_model=Liveness,
     responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
 )
 async def check() -> Response:
@@ -43,6 +61,7 @@ async def check() -> Response:
 @router.get(
     "/ready",
     name="ready",
+    summary="Check readiness",
     response_model=Readiness,
     responses={503: {"model": Readiness, "description": "A dependency does not answer."}},
 )
@@ -69,9 +88,7 @@ async def ready(settings: SettingsDep, store: StoreDep) -> JSONResponse:
         return "ok"
 
     db_state, redis_state = await asyncio.gather(database(), redis())
-    checks = {"database": db_state, "redis": redis_state}
-    healthy = all(value in {"ok", "disabled"} for value in checks.values())
-    return JSONResponse(
-        {"status": "ok" if healthy else "unavailable", "checks": checks},
-        status_code=200 if healthy else 503,
-    )
+    checks = ReadinessChecks.model_validate({"database": db_state, "redis": redis_state})
+    healthy = {checks.database, checks.redis} <= {"ok", "disabled"}
+    answer = Readiness(status="ok" if healthy else "unavailable", checks=checks)
+    return JSONResponse(answer.model_dump(), status_code=200 if healthy else 503)

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -79,6 +80,26 @@ class _HttpOnly:
 CLIENT_CLOSED_STATUS = 499
 SERVER_ERROR_STATUS = 500
 _BAD_HOST_BODY = b'{"detail":"Invalid host header"}'
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+def relative_location(scope: Scope, headers: list[tuple[bytes, bytes]]) -> None:
+    """A redirect to this same host (Starlette's trailing-slash redirect) made relative:
+    the app built it from the scheme it saw, which behind a TLS proxy is `http`, so an
+    absolute `http://host/…` would send the client off HTTPS. `/path?query` keeps the
+    client on the scheme and host it used (RFC 9110 allows a relative Location)."""
+    host = next((value for name, value in scope["headers"] if name == b"host"), None)
+    if host is None:
+        return
+    for index, (name, value) in enumerate(headers):
+        if name.lower() != b"location":
+            continue
+        parts = urlsplit(value.decode("latin-1"))
+        if parts.scheme in ("http", "https") and parts.netloc.encode("latin-1") == host:
+            relative = parts.path or "/"
+            if parts.query:
+                relative += "?" + parts.query
+            headers[index] = (name, relative.encode("latin-1"))
 
 
 access_logger = logging.getLogger("app.access")
@@ -147,6 +168,8 @@ class RequestObserver(_HttpOnly):
                     if header[0].lower() != REQUEST_ID_HEADER_BYTES
                 ]
                 headers.append(request_id_header)
+                if status in _REDIRECTS:
+                    relative_location(scope, headers)
                 message["headers"] = headers
             elif message["type"] == "http.response.body":
                 response_bytes += len(message.get("body", b""))

@@ -7,6 +7,9 @@ Two pieces every router uses:
   generated client then calls `study_records_list`, not
   `list_study_records_api_v1_study_records_get`. Ids are part of the contract: renaming
   one breaks generated clients.
+- Tags name a part of the API for readers, in one style (`Study records`, `Users`,
+  `Auth`, `Audit log`, `Health`), and each route declares a `summary=` in sentence case
+  starting with a verb ("List study records"); tests/core/test_openapi.py holds both to it.
 - `errors(...)`: the `responses=` entries for the error answers a route really gives, each
   with the `{"detail": …}` body every error has. `errors(401, 404)`; a description of
   one's own with `errors(404, descriptions={404: "No such user."})`.
@@ -74,9 +77,15 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
 
+# The operation id prefix of a tag whose snake case is not the prefix its ids were
+# published with (the tag was renamed for readers; the ids never change).
+_ID_PREFIXES = {"Audit log": "audit_logs"}
+
+
 def operation_id(route: APIRoute) -> str:
     """`{first tag}-{route name}`, both as snake case: `study_records-list`."""
     name = _slug(route.name)
     if not route.tags:
         return name
-    return f"{_slug(str(route.tags[0]))}-{name}"
+    tag = str(route.tags[0])
+    return f"{_ID_PREFIXES.get(tag, _slug(tag))}-{name}"

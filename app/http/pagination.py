@@ -11,12 +11,13 @@ import binascii
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 from urllib.parse import unquote
 
 from fastapi import Depends, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi_pagination import Params
+from fastapi_pagination.cursor import CursorParams
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -41,6 +42,14 @@ CursorValue = Annotated[
 ]
 
 
+class PlainCursorParams(CursorParams):
+    """Cursor parameters whose cursors a page carries as they are (base64), not
+    percent-encoded: a client that puts one in a URL encodes it once, as any value, instead
+    of sending `%253D`. A cursor an older page gave (quoted) is still read."""
+
+    quoted_cursor: ClassVar[bool] = False
+
+
 T = TypeVar("T")
 
 
@@ -52,11 +61,13 @@ def bad_cursor(message: str, raw: str) -> RequestValidationError:
 
 
 def read_cursor(raw: str, parse: Callable[[Any], T]) -> T:
-    """What `parse` makes of a cursor's JSON content (CursorPage sends it base64-encoded
-    and maybe URL-quoted); a 422 for anything `parse` or the decoding refuses, so a cursor
-    the API did not make never reaches SQL."""
+    """What `parse` makes of a cursor's JSON content (base64; a URL-quoted one as older
+    pages gave is unquoted first, and a `+` a client left unencoded in the URL arrives as a
+    space and is read as `+`); a 422 for anything `parse` or the decoding refuses, so a
+    cursor the API did not make never reaches SQL."""
     try:
-        return parse(json.loads(base64.b64decode(unquote(raw), validate=True).decode()))
+        text = unquote(raw).replace(" ", "+")
+        return parse(json.loads(base64.b64decode(text, validate=True).decode()))
     except (binascii.Error, UnicodeError, ValueError, TypeError, OverflowError, RecursionError):
         raise bad_cursor("not a cursor this API made", raw) from None
 

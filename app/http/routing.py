@@ -1,22 +1,28 @@
 """Which route template answered a request (for the audit trail and the metrics), which
-methods a path allows, and a route class that answers an over-long form like any other
-invalid input."""
+methods a path allows, the one rule for unknown query parameters, and a route class that
+answers an over-long form like any other invalid input."""
 
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute, APIRouter
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, get_route_path
 from starlette.types import Scope
 
+from app.platform.redact import MASK, is_secret_name
+
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 # Starlette's message when a form has more fields than the route's `form_limits` allow.
 _TOO_MANY_FIELDS = "Too many fields"
+# pydantic's words for an unknown key, so a query parameter and a body field read alike.
+_EXTRA_FORBIDDEN_MSG = "Extra inputs are not permitted"
 
 
 def route_template(scope: Scope) -> str | None:
@@ -89,3 +95,62 @@ class FormLimitRoute(APIRoute):
                 ) from exc
 
         return handle
+
+
+def _query_names(dependant: Dependant) -> frozenset[str]:
+    """The query parameter names a dependant and its sub-dependencies declare, with the
+    fields of a query model (`Annotated[Filters, Query()]`) by their aliases."""
+    names: set[str] = set()
+    stack, seen = [dependant], set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        for field in current.query_params:
+            annotation = field.field_info.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                names.update(info.alias or name for name, info in annotation.model_fields.items())
+            else:
+                names.add(field.alias)
+        stack.extend(current.dependencies)
+    return frozenset(names)
+
+
+def declared_query(route: APIRoute) -> frozenset[str]:
+    """The query parameters a route declares, worked out once per route."""
+    names: frozenset[str] | None = route.__dict__.get("_declared_query")
+    if names is None:
+        names = route.__dict__["_declared_query"] = _query_names(route.dependant)
+    return names
+
+
+async def refuse_unknown_query(request: Request) -> None:
+    """The app-wide dependency of the one rule for unknown input: a query parameter the
+    route does not declare is a 422 `extra_forbidden` at `["query", name]`, as an unknown
+    body field is (every body model is a `RequestBody`). A typo (`?sort=`, `?limit=`)
+    that was silently ignored now says so."""
+    if not request.scope.get("query_string"):
+        return
+    route = request.scope.get("route")
+    # Only the API's operations: the docs pages (outside the schema) keep Swagger UI's
+    # own query handling.
+    if not isinstance(route, APIRoute) or not route.include_in_schema:
+        return
+    declared = declared_query(route)
+    params = request.query_params
+    unknown = [name for name in dict.fromkeys(params.keys()) if name not in declared]
+    if unknown:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ("query", name),
+                    "msg": _EXTRA_FORBIDDEN_MSG,
+                    # A secret-named one (`?code=`, `?token=`) is not echoed back: the
+                    # audit trail's rule, so the answer carries no credential either.
+                    "input": MASK if is_secret_name(name) else params.get(name),
+                }
+                for name in unknown
+            ]
+        )

@@ -45,18 +45,36 @@ class StudyRecordCRUDRouter(GatedRouter, TortoiseCRUDRouter):
         self._route_options: dict[tuple[str, str], dict[str, Any]] = {
             ("", "GET"): {
                 "name": "list",
+                "summary": "List study records",
                 "response_model": Page[StudyRecordRead],
                 "responses": errors(401, 503),
             },
             ("", "POST"): {
                 "name": "create",
+                "summary": "Create a study record",
                 "status_code": status.HTTP_201_CREATED,
                 "responses": errors(401, 429, 503),
             },
-            ("/{item_id}", "GET"): {"name": "get", "responses": errors(401, 404, 503)},
-            ("/{item_id}", "PUT"): {"name": "replace", "responses": errors(401, 404, 429, 503)},
-            ("/{item_id}", "PATCH"): {"name": "patch", "responses": errors(401, 404, 429, 503)},
-            ("/{item_id}", "DELETE"): {"name": "delete", "responses": errors(401, 404, 429, 503)},
+            ("/{item_id}", "GET"): {
+                "name": "get",
+                "summary": "Get a study record",
+                "responses": errors(401, 404, 503),
+            },
+            ("/{item_id}", "PUT"): {
+                "name": "replace",
+                "summary": "Replace a study record",
+                "responses": errors(401, 404, 429, 503),
+            },
+            ("/{item_id}", "PATCH"): {
+                "name": "patch",
+                "summary": "Update a study record",
+                "responses": errors(401, 404, 429, 503),
+            },
+            ("/{item_id}", "DELETE"): {
+                "name": "delete",
+                "summary": "Delete a study record",
+                "responses": errors(401, 404, 429, 503),
+            },
         }
         super().__init__(
             schema=StudyRecordRead,
@@ -78,7 +96,6 @@ class StudyRecordCRUDRouter(GatedRouter, TortoiseCRUDRouter):
             self._patch(),
             methods=["PATCH"],
             response_model=self.schema,
-            summary="Patch One",
             dependencies=True,
         )
 

@@ -4,12 +4,11 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query
 from fastapi.exceptions import RequestValidationError
 from fastapi_pagination import Params
-from fastapi_pagination.cursor import CursorParams
 
 from app.auth.dependencies import Authentication, CurrentAuthentication, CurrentUser
 from app.auth.models import User
@@ -18,6 +17,7 @@ from app.http.pagination import (
     CursorValue,
     PageNumber,
     PageSize,
+    PlainCursorParams,
     bad_cursor,
     read_cursor,
 )
@@ -28,14 +28,14 @@ from app.study import exports, records, stats
 from app.study.cursor import Position
 from app.study.models import ExportJob, StudyRecord
 from app.study.records import RecordFilters
-from app.study.schemas import DEFAULT_ORDER_BY, OrderBy, utc_today
+from app.study.schemas import DEFAULT_ORDER_BY, ORDER_BY_KEYS, OrderBy, utc_today
 
 # The id column is a 32-bit INT on every database; larger ids cannot exist.
 MAX_RECORD_ID = 2**31 - 1
 
 # A cursor is a few dozen characters; anything much longer was not made by us.
 _INT_RANGE = (-(2**31), 2**31 - 1)  # the minutes column is a 32-bit INT everywhere
-_ORDER_KEYS = frozenset(get_args(OrderBy))
+_ORDER_KEYS = ORDER_BY_KEYS
 
 RecordId = Annotated[int, Path(ge=1, le=MAX_RECORD_ID, description="Study record id")]
 
@@ -208,7 +208,7 @@ OrderByQuery = Annotated[
 
 
 def encode_position(position: Position) -> str:
-    """The cursor's content (CursorPage base64-encodes and URL-quotes it)."""
+    """The cursor's content (CursorPage base64-encodes it)."""
     value = position.value
     if isinstance(value, datetime):
         value = value.astimezone(UTC).isoformat()
@@ -296,7 +296,7 @@ class CursorQuery:
     """The cursor list's query string: filters, cursor (decoded) and order."""
 
     filters: RecordFilters
-    params: CursorParams
+    params: PlainCursorParams
     order_by: OrderBy
     position: Position | None
 
@@ -313,7 +313,7 @@ async def cursor_query(
 ) -> CursorQuery:
     return CursorQuery(
         filters=await record_filters(studied_from, studied_to, subject, q),
-        params=CursorParams(cursor=cursor or None, size=size),
+        params=PlainCursorParams(cursor=cursor or None, size=size),
         order_by=order_by,
         position=decode_position(cursor, order_by) if cursor else None,
     )

@@ -7,16 +7,16 @@ builder and count only when the page does not already show the whole result.
 
 import functools
 import uuid
-from typing import Any, get_args
+from typing import Any
 
 from app.platform.dialect import placeholders, quote
 from app.study import records
 from app.study.models import StudyRecord
 from app.study.records import NO_FILTERS, ROW_FIELDS, RecordFilters
-from app.study.schemas import DEFAULT_ORDER_BY, OrderBy
+from app.study.schemas import DEFAULT_ORDER_BY, ORDER_BY_KEYS, OrderBy
 
 _TOTAL_COLUMN = "page_total__"
-_ORDER_BYS = frozenset(get_args(OrderBy))
+_ORDER_BYS = ORDER_BY_KEYS
 
 
 async def page_of(

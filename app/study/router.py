@@ -1,8 +1,10 @@
 """Study record routes under /api/v1/study-records."""
 
-from typing import Annotated, Any, Literal
+import uuid
+from datetime import UTC, date
+from typing import Any
 
-from fastapi import Query, Request, Response, status
+from fastapi import Request, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
 from fastapi_pagination import Page
 
@@ -29,28 +31,59 @@ from app.study.dependencies import (
 from app.study.formats import EXPORTERS
 from app.study.schemas import (
     DEFAULT_ORDER_BY,
+    ExportFormat,
     ExportJobCreate,
     ExportJobRead,
     StudyRecordCursorPage,
     StudyStats,
 )
 
-ExportFormat = Literal["csv", "jsonl"]
 _MEDIA_TYPES: dict[str, str] = {
     "csv": "text/csv; charset=utf-8",
     "jsonl": "application/x-ndjson; charset=utf-8",
 }
-# What the download routes declare for 200 (their error answers differ).
+# What the download routes declare for 200 (their error answers differ): a file download
+# (its `Content-Disposition` declared) whose body is text, so generated clients type it
+# (a `str`), not an untyped JSON value. Not `format: binary`: openapi-python-client reads
+# a `text/*` answer as text and would wrap that text in a bytes File, which fails.
 _FILE_ANSWER: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}
+    200: {
+        "description": "The file, CSV or JSON lines as asked (UTF-8 text).",
+        "headers": {
+            "Content-Disposition": {
+                "description": '`attachment; filename="study-records-{owner}-{date}.{format}"`',
+                "schema": {"type": "string"},
+            }
+        },
+        "content": {
+            "text/csv": {"schema": {"type": "string", "contentMediaType": "text/csv"}},
+            "application/x-ndjson": {
+                "schema": {"type": "string", "contentMediaType": "application/x-ndjson"}
+            },
+        },
+    }
 }
+
+
+def _download_name(owner_id: uuid.UUID | None, day: date, file_format: str) -> str:
+    """The one file name of an export, streamed or made by a job:
+    `study-records-{owner id, or all}-{day}.{format}` (a job's day is the one it was asked
+    on, in UTC)."""
+    scope = "all" if owner_id is None else str(owner_id)
+    return f"study-records-{scope}-{day.isoformat()}.{file_format}"
+
 
 # One router for every study record route, the generated ones and these: each router a
 # request passes through costs FastAPI a scan of its routes (twice, to match and to handle).
 router = StudyRecordCRUDRouter()
 
 
-@router.get("/stats", name="stats", responses=errors(401, 422, 503))
+@router.get(
+    "/stats",
+    name="stats",
+    summary="Get study statistics",
+    responses=errors(401, 422, 503),
+)
 async def get_stats(owner_id: VisibleOwnerId, dates: StatsRangeDep, today: Today) -> StudyStats:
     """Totals, minutes per subject and per day, and study streaks."""
     return await stats.summarize(
@@ -61,7 +94,12 @@ async def get_stats(owner_id: VisibleOwnerId, dates: StatsRangeDep, today: Today
     )
 
 
-@router.get("/cursor", name="cursor", responses=errors(401, 503))
+@router.get(
+    "/cursor",
+    name="cursor",
+    summary="List study records by cursor",
+    responses=errors(401, 503),
+)
 async def list_study_records_by_cursor(
     authentication: CurrentAuthentication, query: CursorQueryDep
 ) -> StudyRecordCursorPage:
@@ -91,6 +129,7 @@ async def list_study_records_by_cursor(
 @router.get(
     "/export",
     name="export",
+    summary="Export study records",
     response_class=StreamingResponse,
     responses={**_FILE_ANSWER, **errors(401, 503)},
 )
@@ -99,17 +138,16 @@ async def export_records(
     owner_id: VisibleOwnerId,
     filters: RecordFiltersDep,
     today: Today,
-    export_format: Annotated[ExportFormat, Query(alias="format")] = "csv",
+    file_format: ExportFormat = "csv",
     order_by: OrderByQuery = DEFAULT_ORDER_BY,
 ) -> StreamingResponse:
     """Download your records (with the list filters, in the list's order) as CSV or JSON
     lines."""
-    lines = EXPORTERS[export_format](owner_id=owner_id, filters=filters, order_by=order_by)
-    scope = "all" if owner_id is None else str(user.id)
-    filename = f"study-records-{scope}-{today.isoformat()}.{export_format}"
+    lines = EXPORTERS[file_format](owner_id=owner_id, filters=filters, order_by=order_by)
+    filename = _download_name(None if owner_id is None else user.id, today, file_format)
     return StreamingResponse(
         lines,
-        media_type=_MEDIA_TYPES[export_format],
+        media_type=_MEDIA_TYPES[file_format],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
@@ -117,6 +155,7 @@ async def export_records(
 @router.post(
     "/exports",
     name="create_export_job",
+    summary="Start an export job",
     status_code=status.HTTP_202_ACCEPTED,
     responses=errors(
         401,
@@ -151,7 +190,7 @@ async def create_export_job(
     job = await exports.create(
         owner_id=user.id,
         all_owners=owner_id is None,
-        export_format=job_in.format,
+        export_format=job_in.file_format,
         filters=filters,
         order_by=job_in.order_by,
         jobs=jobs,
@@ -161,7 +200,12 @@ async def create_export_job(
     return ExportJobRead.model_validate(job)
 
 
-@router.get("/exports", name="list_export_jobs", responses=errors(401, 503))
+@router.get(
+    "/exports",
+    name="list_export_jobs",
+    summary="List export jobs",
+    responses=errors(401, 503),
+)
 async def list_export_jobs(user: CurrentUser, params: PageParams) -> Page[ExportJobRead]:
     """Your export jobs, newest first."""
     query = exports.query(owner_id=user.id)
@@ -172,7 +216,12 @@ async def list_export_jobs(user: CurrentUser, params: PageParams) -> Page[Export
     )
 
 
-@router.get("/exports/{job_id}", name="get_export_job", responses=errors(401, 404, 503))
+@router.get(
+    "/exports/{job_id}",
+    name="get_export_job",
+    summary="Get an export job",
+    responses=errors(401, 404, 503),
+)
 async def get_export_job(job: OwnedExportJob) -> ExportJobRead:
     """One of your export jobs: its status, and once done its size and expiry."""
     return ExportJobRead.model_validate(job)
@@ -181,6 +230,7 @@ async def get_export_job(job: OwnedExportJob) -> ExportJobRead:
 @router.get(
     "/exports/{job_id}/download",
     name="download_export_job",
+    summary="Download an export file",
     response_class=FileResponse,
     responses={
         **_FILE_ANSWER,
@@ -208,7 +258,11 @@ async def download_export(
     return FileResponse(
         path,
         media_type=_MEDIA_TYPES[job.format],
-        filename=f"study-records-export-{job.id}.{job.format}",
+        filename=_download_name(
+            None if job.all_owners else job.owner_id,
+            job.created_at.astimezone(UTC).date(),
+            job.format,
+        ),
     )
 
 

@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 
 from fastapi_pagination.cursor import CursorPage
 from fastapi_pagination.customization import (
@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from app.http.text import text_problem
-from app.http.types import IsoDate
+from app.http.types import IsoDate, RequestBody
 
 # Surrounding whitespace is stripped first, so "   " is an empty (invalid) subject or title.
 Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -29,7 +29,31 @@ Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Minutes = Annotated[int, Field(ge=1, le=1440)]
 Notes = Annotated[str, Field(max_length=10_000)]
 # The list's sort keys (a leading '-' sorts descending; ties go by id), the export's too.
-OrderBy = Literal["studied_on", "-studied_on", "minutes", "-minutes", "created_at", "-created_at"]
+# `x-enum-varnames` gives generated clients member names (`STUDIED_ON_DESC`), where
+# `-studied_on` alone would make `VALUE_1`.
+OrderByKey = Literal[
+    "studied_on", "-studied_on", "minutes", "-minutes", "created_at", "-created_at"
+]
+ORDER_BY_KEYS: frozenset[str] = frozenset(get_args(OrderByKey))
+OrderBy = Annotated[
+    OrderByKey,
+    Field(
+        json_schema_extra={
+            "x-enum-varnames": [
+                "STUDIED_ON",
+                "STUDIED_ON_DESC",
+                "MINUTES",
+                "MINUTES_DESC",
+                "CREATED_AT",
+                "CREATED_AT_DESC",
+            ]
+        }
+    ),
+]
+# The export file formats. Named `file_format` on the wire: `format` (like `bytes`) is a
+# Python built-in, which client generators rename (`format_`).
+ExportFormat = Literal["csv", "jsonl"]
+ExportStatus = Literal["queued", "running", "done", "failed"]
 DEFAULT_ORDER_BY: OrderBy = "-studied_on"
 
 
@@ -37,11 +61,9 @@ def utc_today() -> date:
     return datetime.now(UTC).date()
 
 
-class StudyRecordCreate(BaseModel):
-    """The input fields; also the body of PUT, which replaces all of them."""
-
-    # Unknown keys (owner_id, id, created_at …) are ignored, never stored.
-    model_config = ConfigDict(extra="ignore")
+class StudyRecordCreate(RequestBody):
+    """The input fields; also the body of PUT, which replaces all of them. Any other key
+    (`id`, `owner_id`, `created_at` …) is a 422: a record always belongs to its creator."""
 
     subject: Subject
     title: Title
@@ -60,10 +82,8 @@ def _optional() -> Any:
     return Field(default=None, json_schema_extra=_leave_out_or_give)
 
 
-class StudyRecordUpdate(BaseModel):
+class StudyRecordUpdate(RequestBody):
     """PATCH: only the fields given change; none of them may be null (422)."""
-
-    model_config = ConfigDict(extra="ignore")
 
     # The types say what a client may send (no null, so the schema advertises none); None
     # is only the "left out" default, which pydantic does not validate, and is never
@@ -132,12 +152,10 @@ SubjectFilter = Annotated[str, StringConstraints(max_length=100), AfterValidator
 TitleFilter = Annotated[str, StringConstraints(max_length=200), AfterValidator(_printable)]
 
 
-class ExportJobCreate(BaseModel):
+class ExportJobCreate(RequestBody):
     """An export job's format and the list filters it applies."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    format: Literal["csv", "jsonl"]
+    file_format: ExportFormat
     subject: SubjectFilter | None = None
     studied_from: IsoDate | None = None
     studied_to: IsoDate | None = None
@@ -155,10 +173,11 @@ class ExportJobRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
-    status: str
-    format: str
+    status: ExportStatus
+    # The model's columns are `format` and `bytes`; the wire names are not built-ins.
+    file_format: ExportFormat = Field(validation_alias="format")
     rows: int | None
-    bytes: int | None
+    size_bytes: int | None = Field(validation_alias="bytes")
     error: str | None
     created_at: datetime
     finished_at: datetime | None

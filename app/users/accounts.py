@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordRequestForm
 from fastapi_users import exceptions
 from fastapi_users.router.common import ErrorCode
 
@@ -21,7 +20,13 @@ from app.platform.store import KeyValueStore
 from app.users import errors
 from app.users.dependencies import AccountRateLimiter, AccountRateLimiterDep
 from app.users.manager import UserManager, UserManagerDep
-from app.users.schemas import TokenPair, UserCreate, UserUpdate, UserUpdateMe
+from app.users.schemas import (
+    PasswordLoginForm,
+    TokenPair,
+    UserCreate,
+    UserUpdate,
+    UserUpdateMe,
+)
 from settings import Settings
 
 Operation = Literal["register", "update", "reset_password", "verify"]
@@ -110,7 +115,7 @@ class Accounts:
         await self.user_manager.on_after_login(user, self.request)
         return _token_pair(tokens)
 
-    async def log_in(self, credentials: OAuth2PasswordRequestForm) -> TokenPair:
+    async def log_in(self, credentials: PasswordLoginForm) -> TokenPair:
         attempt = await self.limiter.before_login(email=credentials.username)
         user = await self.user_manager.authenticate(credentials)
         if user is None or not user.is_active:
@@ -159,7 +164,7 @@ class Accounts:
         if not password or not await self.user_manager.check_password(user, password):
             raise errors.WrongPassword
 
-    async def update(self, user_in: UserUpdate, user: User, *, safe: bool) -> User:
+    async def update(self, user_in: UserUpdate | UserUpdateMe, user: User, *, safe: bool) -> User:
         """Applies a change; `safe` leaves out the fields only a superuser may set."""
         with refusals("update"):
             return await self.user_manager.update(user_in, user, safe=safe, request=self.request)

@@ -10,8 +10,7 @@ email. What each does is app/users/accounts.py.
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Depends, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import Depends, Form, Response, status
 
 from app.auth import sessions
 from app.auth.dependencies import CurrentAuthentication
@@ -24,6 +23,7 @@ from app.users.dependencies import LOGIN_FORM_MAX_FIELDS, single_valued_login_fo
 from app.users.phone_router import sms
 from app.users.schemas import (
     EmailRequest,
+    PasswordLoginForm,
     RefreshRequest,
     ResetPasswordRequest,
     TokenPair,
@@ -35,7 +35,7 @@ from app.users.schemas import (
 # The app mounts it under /api/v1 on its own: a router in between would cost FastAPI one
 # more scan of its routes per request. The login form's field limit answers 422
 # (FormLimitRoute).
-auth = GatedRouter(prefix="/auth", tags=["auth"], route_class=FormLimitRoute)
+auth = GatedRouter(prefix="/auth", tags=["Auth"], route_class=FormLimitRoute)
 
 # The routes that mail a token answer 202 whether or not one was sent: the answer tells
 # nothing about the email.
@@ -50,6 +50,7 @@ MAILS_A_TOKEN: dict[str, Any] = {
     response_model=UserRead,
     status_code=status.HTTP_201_CREATED,
     name="register",
+    summary="Register an account",
     responses=errors(400, 429, 503),
 )
 async def register(user_in: UserCreate, account_service: AccountsDep) -> UserRead:
@@ -61,12 +62,13 @@ async def register(user_in: UserCreate, account_service: AccountsDep) -> UserRea
     "/jwt/login",
     response_model=TokenPair,
     name="login",
+    summary="Log in with a password",
     responses=errors(400, 429, 503),
     dependencies=[Depends(single_valued_login_form)],
     form_limits={"max_fields": LOGIN_FORM_MAX_FIELDS},
 )
 async def login(
-    credentials: Annotated[OAuth2PasswordRequestForm, Depends()], account_service: AccountsDep
+    credentials: Annotated[PasswordLoginForm, Form()], account_service: AccountsDep
 ) -> TokenPair:
     """Log in with email (as `username`) and password: an access and a refresh token."""
     return await account_service.log_in(credentials)
@@ -76,6 +78,7 @@ async def login(
     "/jwt/refresh",
     response_model=TokenPair,
     name="refresh",
+    summary="Refresh the tokens",
     responses=errors(
         401, 503, descriptions={401: "The refresh token is unknown, spent, expired or revoked."}
     ),
@@ -90,6 +93,7 @@ async def refresh(body: RefreshRequest, settings: SettingsDep, store: StoreDep) 
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     name="logout",
+    summary="Log out",
     responses=errors(401, 503),
 )
 async def logout(
@@ -109,25 +113,43 @@ async def logout(
 auth.routes.extend(sms.routes)
 
 
-@auth.post("/forgot-password", name="forgot_password", **MAILS_A_TOKEN)
+@auth.post(
+    "/forgot-password", name="forgot_password", summary="Request a password reset", **MAILS_A_TOKEN
+)
 async def forgot_password(body: EmailRequest, account_service: AccountsDep) -> None:
     """Mail a password reset token, if the email has an active account (the answer is the same)."""
     await account_service.forgot_password(body.email)
 
 
-@auth.post("/reset-password", name="reset_password", responses=errors(400, 429, 503))
+@auth.post(
+    "/reset-password",
+    name="reset_password",
+    summary="Reset a password",
+    responses=errors(400, 429, 503),
+)
 async def reset_password(body: ResetPasswordRequest, account_service: AccountsDep) -> None:
     """Set a new password with a mailed reset token; the user's other tokens stop working."""
     await account_service.reset_password(body.token, body.password)
 
 
-@auth.post("/request-verify-token", name="request_verify_token", **MAILS_A_TOKEN)
+@auth.post(
+    "/request-verify-token",
+    name="request_verify_token",
+    summary="Request an email verification",
+    **MAILS_A_TOKEN,
+)
 async def request_verify_token(body: EmailRequest, account_service: AccountsDep) -> None:
     """Mail a verification token, if the email has an unverified active account."""
     await account_service.request_verify(body.email)
 
 
-@auth.post("/verify", response_model=UserRead, name="verify", responses=errors(400, 503))
+@auth.post(
+    "/verify",
+    response_model=UserRead,
+    name="verify",
+    summary="Verify an email address",
+    responses=errors(400, 503),
+)
 async def verify(body: VerifyRequest, account_service: AccountsDep) -> UserRead:
     """Confirm an email address with a mailed verification token."""
     return UserRead.model_validate(await account_service.verify(body.token))

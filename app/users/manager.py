@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 import jwt
 from fastapi import BackgroundTasks, Depends, Request
-from fastapi.security import OAuth2PasswordRequestForm
 from fastapi_users import BaseUserManager, UUIDIDMixin, exceptions, schemas
 from fastapi_users.jwt import decode_jwt
 
@@ -24,6 +23,7 @@ from app.platform.store import KeyValueStore, MemoryStore
 from app.users import passwords, tasks
 from app.users import service as users_service
 from app.users.adapter import TortoiseUserDatabase
+from app.users.schemas import PasswordLoginForm
 from settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
     ) -> None:
         passwords.check_policy(password, getattr(user, "email", None))
 
-    async def authenticate(self, credentials: OAuth2PasswordRequestForm) -> User | None:
+    async def authenticate(self, credentials: PasswordLoginForm) -> User | None:
         """The user for these credentials, or None; as slow for an unknown email as for a
         known one (the hash runs either way), and off the event loop."""
         user = await self.user_db.get_by_email(credentials.username)

@@ -32,8 +32,8 @@ SMS_CODE_503 = {
 # Not mounted themselves: the account routers take these routes in among their own
 # (app/users/auth_router.py, app/users/router.py), so each path has the router, the place
 # in the OpenAPI document and the route class the other account routes of its prefix have.
-sms = APIRouter(prefix="/auth", tags=["auth"], route_class=FormLimitRoute)
-me_phone = APIRouter(prefix="/users", tags=["users"])
+sms = APIRouter(prefix="/auth", tags=["Auth"], route_class=FormLimitRoute)
+me_phone = APIRouter(prefix="/users", tags=["Users"])
 
 
 @sms.post(
@@ -41,6 +41,7 @@ me_phone = APIRouter(prefix="/users", tags=["users"])
     response_model=SmsCodeSent,
     status_code=status.HTTP_202_ACCEPTED,
     name="sms_code",
+    summary="Send an SMS code",
     dependencies=[Depends(require_sms)],
     responses=errors(400, 401, 422, 429, 503, descriptions=SMS_CODE_503),
     # The bearer token is optional: needed for `bind` only (`{}` is "no security").
@@ -70,6 +71,7 @@ async def sms_code(
     "/sms/login",
     response_model=TokenPair,
     name="sms_login",
+    summary="Log in with an SMS code",
     dependencies=[Depends(require_sms)],
     responses=errors(400, 429, 503, descriptions=SMS_DISABLED_503),
 )
@@ -88,6 +90,7 @@ async def sms_login(
     "/me/phone",
     response_model=UserRead,
     name="bind_phone",
+    summary="Bind a phone number",
     dependencies=[Depends(require_sms)],
     responses=errors(400, 401, 429, 503, descriptions=SMS_DISABLED_503),
 )
@@ -115,7 +118,11 @@ async def bind_phone(
 
 
 @me_phone.delete(
-    "/me/phone", response_model=UserRead, name="unbind_phone", responses=errors(400, 401, 429, 503)
+    "/me/phone",
+    response_model=UserRead,
+    name="unbind_phone",
+    summary="Remove the phone number",
+    responses=errors(400, 401, 429, 503),
 )
 async def unbind_phone(
     user: CurrentUser,

@@ -21,7 +21,7 @@ from app.users.schemas import DeregisterRequest, UserCount, UserRead, UserUpdate
 
 # The app mounts it under /api/v1 on its own: a router in between would cost FastAPI one
 # more scan of its routes per request.
-users = GatedRouter(prefix="/users", tags=["users"])
+users = GatedRouter(prefix="/users", tags=["Users"])
 
 NO_SUCH_USER = {404: "No such user."}
 
@@ -29,7 +29,13 @@ NO_SUCH_USER = {404: "No such user."}
 # --- the current user (the fixed paths before /{user_id}) -------------------------------------
 
 
-@users.get("/me", response_model=UserRead, name="me", responses=errors(401, 503))
+@users.get(
+    "/me",
+    response_model=UserRead,
+    name="me",
+    summary="Get the current user",
+    responses=errors(401, 503),
+)
 async def read_me(user: CurrentUser) -> UserRead:
     """The current user."""
     return UserRead.model_validate(user)
@@ -39,6 +45,7 @@ async def read_me(user: CurrentUser) -> UserRead:
     "/me",
     response_model=UserRead,
     name="patch_me",
+    summary="Update the current user",
     responses=errors(400, 401, 429, 503),
 )
 async def update_me(
@@ -53,6 +60,7 @@ async def update_me(
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     name="delete_me",
+    summary="Delete the current user",
     responses=errors(400, 401, 429, 503),
 )
 async def delete_me(
@@ -71,7 +79,9 @@ users.routes.extend(me_phone.routes)
 # --- any account ----------------------------------------------------------------------------
 
 
-@users.get("/count", response_model=UserCount, name="count", responses=errors(503))
+@users.get(
+    "/count", response_model=UserCount, name="count", summary="Count users", responses=errors(503)
+)
 async def count(request: Request) -> UserCount:
     """How many accounts there are (may be a few seconds old)."""
     # A public, hot route: the store and the settings straight off the app state cost less
@@ -83,7 +93,13 @@ async def count(request: Request) -> UserCount:
     return UserCount(count=total)
 
 
-@users.get("", response_model=Page[UserRead], name="list", responses=errors(401, 403, 503))
+@users.get(
+    "",
+    response_model=Page[UserRead],
+    name="list",
+    summary="List users",
+    responses=errors(401, 403, 503),
+)
 async def list_users(_superuser: CurrentSuperuser, params: PageParams) -> Page[UserRead]:
     """All accounts, oldest first (superuser)."""
     return await apaginate(
@@ -97,6 +113,7 @@ async def list_users(_superuser: CurrentSuperuser, params: PageParams) -> Page[U
     "/{user_id}",
     response_model=UserRead,
     name="get",
+    summary="Get a user",
     responses=errors(401, 403, 404, 503, descriptions=NO_SUCH_USER),
 )
 async def read_user(_superuser: CurrentSuperuser, user: UserByIdDep) -> UserRead:
@@ -108,6 +125,7 @@ async def read_user(_superuser: CurrentSuperuser, user: UserByIdDep) -> UserRead
     "/{user_id}",
     response_model=UserRead,
     name="patch",
+    summary="Update a user",
     responses=errors(400, 401, 403, 404, 503, descriptions=NO_SUCH_USER),
 )
 async def update_user(
@@ -125,6 +143,7 @@ async def update_user(
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     name="delete",
+    summary="Delete a user",
     responses=errors(401, 403, 404, 503, descriptions=NO_SUCH_USER),
 )
 async def delete_user(

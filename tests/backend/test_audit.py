@@ -177,3 +177,55 @@ def test_export_bad_arguments(invoke: Callable[..., Result], tmp_path: Path) -> 
     )  # fmt: skip
     assert no_dir.exit_code == 2
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_list_filters_newest_first_and_walks_by_cursor(
+    invoke: Callable[..., Result], cli_settings: Settings
+) -> None:
+    entries = [_entry(age / 10, path=f"/api/v1/p{age}") for age in range(7)]
+    missing = _entry(0.05, path="/api/v1/missing")
+    missing.status_code = 404
+    entries.append(missing)
+    entries.append(_entry(0.15, path="/api/health/check"))
+    _store(cli_settings, entries)
+    seen: list[str] = []
+    cursor: list[str] = []
+    for _ in range(10):
+        result = invoke(
+            "audit", "list", "--path-prefix", "/api/v1/", "--status-code", "200",
+            "--limit", "3", "--json", *cursor,
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        page = json.loads(result.stdout)
+        seen.extend(item["path"] for item in page["items"])
+        if page["next"] is None:
+            break
+        cursor = ["--cursor", page["next"]]
+    # Every matching entry once, newest first; the 404 and the health check filtered out.
+    assert seen == [f"/api/v1/p{age}" for age in range(7)]
+
+    since = (NOW - timedelta(hours=4)).isoformat()
+    recent = invoke("audit", "list", "--since", since, "--method", "GET", "--json")
+    assert recent.exit_code == 0, recent.output
+    assert [i["path"] for i in json.loads(recent.stdout)["items"]] == [
+        "/api/v1/p0",
+        "/api/v1/missing",
+        "/api/v1/p1",
+        "/api/health/check",
+    ]
+    table = invoke("audit", "list", "--limit", "2")
+    assert table.exit_code == 0, table.output
+    assert "/api/v1/p0" in table.stdout
+    assert "next: --cursor " in table.stdout
+
+
+def test_list_refuses_bad_filters_and_cursors(invoke: Callable[..., Result]) -> None:
+    for args in (
+        ("--cursor", "bm90IG91cnM="),
+        ("--status-code", "42"),
+        ("--since", "yesterday"),
+        ("--limit", "0"),
+        ("--user-id", "nope"),
+    ):
+        result = invoke("audit", "list", *args)
+        assert result.exit_code == 2, (args, result.output)

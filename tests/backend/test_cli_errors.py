@@ -158,6 +158,12 @@ def test_demo_seed_refuses_production_without_yes(database: str) -> None:
 
     allowed = _cli(*args, "--yes", url=database, **production)
     assert allowed.returncode == 0, allowed.stderr
+    # The shared demo password is never printed in production.
+    assert "created 1 users" in allowed.stdout
+    assert "password" not in (allowed.stdout + allowed.stderr).lower()
+    developer = _cli(*args, "--prefix", "devseed", url=database)
+    assert developer.returncode == 0, developer.stderr
+    assert "demo-password" in developer.stdout
     with sqlite3.connect(database.removeprefix("sqlite://")) as conn:
         seeded = conn.execute(
             "SELECT count(*) FROM \"user\" WHERE email LIKE 'prodseed-%'"

@@ -30,14 +30,24 @@ def test_seed_creates_users_and_records(
     assert in_db(cli_settings, _counts) == (3, 75, 0)
 
 
-def test_seeding_again_reuses_the_demo_users(
+def test_seeding_again_adds_no_duplicates(
     invoke: Callable[..., Result], cli_settings: Settings
 ) -> None:
     assert invoke("demo", "seed", "--users", "2", "--records-per-user", "5").exit_code == 0
     again = invoke("demo", "seed", "--users", "2", "--records-per-user", "5", "--json")
     assert again.exit_code == 0, again.output
-    assert json.loads(again.output)["users_created"] == 0
-    assert in_db(cli_settings, _counts) == (2, 20, 0)
+    assert json.loads(again.output) | {"seconds": 0} == {
+        "users_created": 0,
+        "records_created": 0,
+        "seconds": 0,
+    }
+    assert in_db(cli_settings, _counts) == (2, 10, 0)
+    # More users or records: only what is missing is added (a top-up, not a second copy).
+    more = invoke("demo", "seed", "--users", "3", "--records-per-user", "7", "--json")
+    assert more.exit_code == 0, more.output
+    assert json.loads(more.output)["users_created"] == 1
+    assert json.loads(more.output)["records_created"] == 3 * 7 - 10
+    assert in_db(cli_settings, _counts) == (3, 21, 0)
 
 
 def test_seed_refuses_bad_arguments(invoke: Callable[..., Result]) -> None:

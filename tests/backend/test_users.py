@@ -225,3 +225,40 @@ def test_set_phone_refuses_a_taken_or_bad_number(
     assert second is not None
     assert second.phone is None
     assert invoke("users", "set-phone", "ghost@example.com", "+447400123457").exit_code == 1
+
+
+def test_every_changing_command_reports_json(
+    invoke: Callable[..., Result], cli_settings: Settings
+) -> None:
+    """`--json` on each command that changes an account: the account after the change (the
+    API's user object), or what was deleted; nothing else on stdout."""
+    created = invoke(
+        "users", "create-superuser", "json@example.com", "--password", NEW_PASSWORD, "--json"
+    )
+    assert created.exit_code == 0, created.output
+    user = json.loads(created.stdout)
+    assert (user["email"], user["is_superuser"], user["is_verified"]) == (
+        "json@example.com",
+        True,
+        True,
+    )
+    assert "hashed_password" not in user
+    steps: list[tuple[tuple[str, ...], dict[str, object]]] = [
+        (("deactivate", "json@example.com"), {"is_active": False}),
+        (("activate", "json@example.com"), {"is_active": True}),
+        (("set-password", "json@example.com", "--password", NEW_PASSWORD * 2), {}),
+        (("set-phone", "json@example.com", "+8613800138000"), {"phone": "+8613800138000"}),
+        (("clear-phone", "json@example.com"), {"phone": None}),
+    ]
+    for args, expected in steps:
+        result = invoke("users", *args, "--json")
+        assert result.exit_code == 0, (args, result.output)
+        body = json.loads(result.stdout)
+        assert body["id"] == user["id"], args
+        assert {key: body[key] for key in expected} == expected, args
+    deleted = invoke("users", "delete", "json@example.com", "--yes", "--json")
+    assert deleted.exit_code == 0, deleted.output
+    assert json.loads(deleted.stdout) == {
+        "deleted": {"id": user["id"], "email": "json@example.com"}
+    }
+    assert _user(cli_settings, "json@example.com") is None

@@ -96,7 +96,9 @@ async def test_export_jobs_by_status_are_exposed(
     metrics.JOB_QUEUE.set(5)  # what a broker-backed app in this process left behind
     for export_format in ("csv", "jsonl"):
         response = await client.post(
-            "/api/v1/study-records/exports", json={"format": export_format}, headers=user_headers
+            "/api/v1/study-records/exports",
+            json={"file_format": export_format},
+            headers=user_headers,
         )
         assert response.status_code == 202
     text = (await client.get("/metrics")).text

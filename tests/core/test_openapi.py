@@ -217,3 +217,94 @@ async def test_docs_pages_and_assets_follow_docs_enabled(
                 assert "/docs/static/" in response.text
                 policy = response.headers["content-security-policy"]
                 assert "default-src 'self'" in policy
+
+
+# Published operation ids: generated clients name their functions after them, so the tag
+# renames of this version (`users` → `Users`, `audit_logs` → `Audit log`) changed none.
+PUBLISHED_IDS = {
+    "health-check", "health-ready",
+    "study_records-list", "study_records-create", "study_records-stats", "study_records-cursor",
+    "study_records-export", "study_records-create_export_job", "study_records-list_export_jobs",
+    "study_records-get_export_job", "study_records-download_export_job", "study_records-get",
+    "study_records-replace", "study_records-delete", "study_records-patch",
+    "users-count", "users-me", "users-delete_me", "users-patch_me", "users-bind_phone",
+    "users-unbind_phone", "users-list", "users-get", "users-patch", "users-delete",
+    "auth-register", "auth-login", "auth-refresh", "auth-logout", "auth-sms_code",
+    "auth-sms_login", "auth-forgot_password", "auth-reset_password",
+    "auth-request_verify_token", "auth-verify",
+    "audit_logs-list", "audit_logs-list_by_cursor", "audit_logs-get",
+}  # fmt: skip
+TAGS = {"Study records", "Users", "Auth", "Audit log", "Health"}
+# A summary: a capitalised verb, then lower-case words (acronyms such as SMS allowed).
+SUMMARY = re.compile(r"^[A-Z][a-z]+( ([a-z]+|[A-Z]{2,}))*$")
+
+
+def _walk(node: Any, path: tuple[str, ...] = ()) -> Any:
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            yield from _walk(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _walk(value, (*path, str(index)))
+
+
+def test_tags_summaries_and_ids_read_as_one_api() -> None:
+    schema = _schema()
+    operations = _operations(schema)
+    assert {op["operationId"] for _, _, op in operations} == PUBLISHED_IDS
+    for method, path, operation in operations:
+        assert len(operation["tags"]) == 1, (path, operation)
+        assert operation["tags"][0] in TAGS, (path, operation)
+        summary = operation["summary"]
+        assert SUMMARY.match(summary), (method, path, summary)
+        assert not {"One", "All"} & set(summary.split()), (method, path, summary)
+    summaries = [op["summary"] for _, _, op in operations]
+    assert len(set(summaries)) == len(summaries)
+    by_id = {op["operationId"]: op for _, _, op in operations}
+    assert by_id["study_records-list"]["summary"] == "List study records"
+
+
+def test_generated_names_need_no_renaming() -> None:
+    schema = _schema()
+    builtins = {"format", "bytes"}
+    for where, node in _walk(schema):
+        # An enum whose values are not names gets member names for generated code.
+        values = node.get("enum")
+        if isinstance(values, list) and not all(
+            isinstance(v, str) and v[:1].isalpha() for v in values
+        ):
+            names = node.get("x-enum-varnames")
+            assert isinstance(names, list), (where, node)
+            assert len(names) == len(values), (where, node)
+        properties = node.get("properties")
+        if isinstance(properties, dict):
+            assert not builtins & set(properties), (where, sorted(properties))
+    for _, path, operation in _operations(schema):
+        names = {p["name"] for p in operation.get("parameters", ())}
+        assert not builtins & names, (path, names)
+
+
+def test_bodies_and_answers_are_typed() -> None:
+    schema = _schema()
+    components = schema["components"]["schemas"]
+    by_id = {op["operationId"]: op for _, _, op in _operations(schema)}
+    job = components["ExportJobRead"]["properties"]
+    assert set(job["status"]["enum"]) == {"queued", "running", "done", "failed"}
+    assert set(job["file_format"]["enum"]) == {"csv", "jsonl"}
+    assert set(components["UserCreate"]["properties"]) == {"email", "password", "display_name"}
+    login = by_id["auth-login"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
+    assert login["schema"]["$ref"] == "#/components/schemas/PasswordLoginForm"
+    for operation_id_ in ("study_records-export", "study_records-download_export_job"):
+        content = by_id[operation_id_]["responses"]["200"]["content"]
+        assert set(content) == {"text/csv", "application/x-ndjson"}
+        for media_type, media in content.items():
+            assert media["schema"] == {"type": "string", "contentMediaType": media_type}
+        headers = by_id[operation_id_]["responses"]["200"]["headers"]
+        assert "Content-Disposition" in headers
+    ready = by_id["health-ready"]["responses"]
+    for status in ("200", "503"):
+        assert _json_schema(ready[status])["$ref"] == "#/components/schemas/Readiness"
+    checks = components["Readiness"]["properties"]["checks"]
+    assert checks["$ref"] == "#/components/schemas/ReadinessChecks"
+    assert set(components["ReadinessChecks"]["properties"]) == {"database", "redis"}

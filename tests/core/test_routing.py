@@ -63,3 +63,17 @@ async def test_a_router_outside_the_path_tries_none_of_its_routes(
         assert (await client.get("/api/second/items")).status_code == 200
     assert tried
     assert all(path.startswith("/second") for path in tried), tried
+
+
+async def test_a_trailing_slash_redirect_keeps_the_clients_scheme(
+    client: httpx.AsyncClient,
+) -> None:
+    """Behind a TLS proxy the app sees `http`: its redirect must not send the client to
+    `http://…`. The Location is relative, so the client stays on the scheme it used."""
+    response = await client.get(
+        "/api/v1/study-records/?size=5",
+        headers={"Host": "api.example.com", "X-Forwarded-Proto": "https"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 307
+    assert response.headers["location"] == "/api/v1/study-records?size=5"

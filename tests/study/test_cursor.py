@@ -227,3 +227,35 @@ async def test_cursor_survives_being_quoted_again(
     quoted = await client.get(f"{CURSOR_URL}?size=2&cursor={quote(cursor)}", headers=user_headers)
     assert plain.status_code == quoted.status_code == 200
     assert plain.json()["items"] == quoted.json()["items"]
+
+
+async def test_cursors_in_the_body_are_plain_base64(
+    client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    """A page's cursors are not percent-encoded (`%3D`): a client puts one in its URL as
+    any value, encoded once; one sent with its `+` left raw (read as a space) works too."""
+    for minutes in (1, 10, 100, 1000, 2, 20):
+        await create_record(client, user_headers, minutes=minutes)
+    cursors: list[str] = []
+    params: dict[str, Any] = {"size": 1, "order_by": "minutes"}
+    while True:
+        answer = await client.get(CURSOR_URL, params=params, headers=user_headers)
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        if page["next_page"] is None:
+            break
+        cursors.append(page["next_page"])
+        params["cursor"] = page["next_page"]
+    assert len(cursors) == 5
+    for cursor in cursors:
+        assert "%" not in cursor
+        base64.b64decode(cursor, validate=True)
+    assert any(cursor.endswith("=") for cursor in cursors)
+    # What a naive client sends when it does not encode: `+` arrives as a space.
+    raw = cursors[0].replace("+", " ")
+    again = await client.get(
+        CURSOR_URL,
+        params={"size": 1, "order_by": "minutes", "cursor": raw},
+        headers=user_headers,
+    )
+    assert again.status_code == 200, again.text

@@ -126,16 +126,23 @@ async def test_owner_id_id_and_timestamps_never_come_from_the_client(
         created_at="2000-01-01T00:00:00Z",
         updated_at="2000-01-01T00:00:00Z",
     )
+    forged_keys = {("body", key) for key in ("id", "owner_id", "created_at", "updated_at")}
+    # Refused by name (not silently dropped): the client learns its body was wrong.
     response = await client.post(URL, json=forged, headers=user_headers)
-    assert response.status_code == 201
-    body = response.json()
-    assert body["id"] != 2_147_000_000
+    assert response.status_code == 422
+    assert {tuple(p["loc"]) for p in response.json()["detail"]} == forged_keys
+    assert await StudyRecord.all().count() == 0
+    body = await create_record(client, user_headers)
     assert body["owner_id"] == str(await user_id(client, user_headers))
     assert parse_time(body["created_at"]).year > 2000
-    put = await client.put(f"{URL}/{body['id']}", json=forged, headers=user_headers)
-    assert put.status_code == 200
-    assert put.json()["owner_id"] == body["owner_id"]
-    assert put.json()["created_at"] == body["created_at"]
+    for method in ("PUT", "PATCH"):
+        changed = await client.request(
+            method, f"{URL}/{body['id']}", json=forged, headers=user_headers
+        )
+        assert changed.status_code == 422
+        assert {tuple(p["loc"]) for p in changed.json()["detail"]} == forged_keys
+    stored = await StudyRecord.get(id=body["id"])
+    assert (str(stored.owner_id), stored.minutes) == (body["owner_id"], body["minutes"])
     assert await StudyRecord.filter(owner_id=other_id).count() == 0
 
 
@@ -458,7 +465,7 @@ async def test_injection_looking_filters_match_nothing_and_change_nothing(
             response = await client.get(URL, params={name: value}, headers=user_headers)
             assert response.status_code == 200, (name, value)
             assert response.json()["total"] == 0, (name, value)
-        for path in ("/stats", "/export"):
+        for path in ("/cursor", "/export"):
             response = await client.get(URL + path, params={"q": value}, headers=user_headers)
             assert response.status_code == 200
     assert await row_snapshot() == before

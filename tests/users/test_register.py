@@ -30,9 +30,17 @@ async def test_register_returns_the_user_without_password(client: httpx.AsyncCli
 
 
 async def test_register_cannot_make_a_superuser_or_verified_user(client: httpx.AsyncClient) -> None:
-    response = await register(
-        client, unique_email(), is_superuser=True, is_verified=True, is_active=False
-    )
+    """The flags are the server's: a body that sets one is refused (422), nothing stored."""
+    email = unique_email()
+    response = await register(client, email, is_superuser=True, is_verified=True, is_active=False)
+    assert response.status_code == 422
+    assert {tuple(p["loc"]) for p in response.json()["detail"]} == {
+        ("body", "is_superuser"),
+        ("body", "is_verified"),
+        ("body", "is_active"),
+    }
+    assert not await User.filter(email=email).exists()
+    response = await register(client, email)
     assert response.status_code == 201
     body = response.json()
     assert (body["is_active"], body["is_superuser"], body["is_verified"]) == (True, False, False)
