@@ -561,7 +561,7 @@ def time_export(base: str, headers: dict[str, str]) -> tuple[float, int]:
     size = 0
     with (
         httpx.Client(base_url=base, headers=headers, timeout=600) as client,
-        client.stream("GET", "/api/v1/study-records/export", params={"file_format": "jsonl"}) as r,
+        client.stream("GET", "/api/v1/study-records/export", params={"format": "jsonl"}) as r,
     ):
         assert r.status_code == 200
         for chunk in r.iter_bytes():

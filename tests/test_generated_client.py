@@ -109,8 +109,9 @@ def test_generated_names_read_well(generated: ModuleType) -> None:
     assert _model(pkg, "PasswordLoginForm")
     assert not hasattr(importlib.import_module(f"{PACKAGE}.models"), "BodyAuthLogin")
     job_fields = {a.name for a in _model(pkg, "ExportJobRead").__attrs_attrs__}
-    assert {"file_format", "size_bytes", "status"} <= job_fields
-    assert not {"format_", "bytes_"} & job_fields
+    # The wire names are the public contract's `format` and `bytes`; a generator names their
+    # attributes `format_` and `bytes_` (built-ins), which is the one rename it makes.
+    assert {"format_", "bytes_", "status"} <= job_fields
     assert {a.name for a in _model(pkg, "UserCreate").__attrs_attrs__} == {
         "email",
         "password",
@@ -203,7 +204,7 @@ async def test_generated_client_scenario(generated: ModuleType, app: FastAPI) ->
 
     export = await _api(pkg, "study_records", "study_records_export").asyncio(
         client=user,
-        file_format=_model(pkg, "StudyRecordsExportFileFormat").JSONL,
+        format_=_model(pkg, "StudyRecordsExportFormat").JSONL,
         order_by=_model(pkg, "StudyRecordsExportOrderBy").STUDIED_ON_DESC,
     )
     # Typed as the file's text, not `Any`.
@@ -225,7 +226,7 @@ async def test_generated_client_export_jobs_and_readiness(
     generated: ModuleType, app: FastAPI
 ) -> None:
     """An export job through the generated client: typed enums for its format, order and
-    status, `file_format` and `size_bytes` as named, the download typed as the file's text;
+    status, `format` and `bytes` (as `format_` and `bytes_`), the download typed as the file's text;
     and the readiness answer parsed as its declared model."""
     pkg = generated
     public = _client(pkg, app)
@@ -245,7 +246,7 @@ async def test_generated_client_export_jobs_and_readiness(
     job = await _api(pkg, "study_records", "study_records_create_export_job").asyncio(
         client=user,
         body=_model(pkg, "ExportJobCreate")(
-            file_format=_model(pkg, "ExportJobCreateFileFormat").CSV,
+            format_=_model(pkg, "ExportJobCreateFormat").CSV,
             order_by=_model(pkg, "ExportJobCreateOrderBy").MINUTES_DESC,
         ),
     )
@@ -255,14 +256,14 @@ async def test_generated_client_export_jobs_and_readiness(
         job_id=job.id, client=user
     )
     assert done.status == _model(pkg, "ExportJobReadStatus").DONE, done
-    assert done.file_format == _model(pkg, "ExportJobReadFileFormat").CSV
-    assert done.size_bytes > 0
+    assert done.format_ == _model(pkg, "ExportJobReadFormat").CSV
+    assert done.bytes_ > 0
     download = await _api(pkg, "study_records", "study_records_download_export_job").asyncio(
         job_id=job.id, client=user
     )
     assert isinstance(download, str), download
     assert download.startswith("id,"), download
-    assert len(download.encode()) == done.size_bytes
+    assert len(download.encode()) == done.bytes_
 
     ready = await _api(pkg, "health", "health_ready").asyncio(client=public)
     assert isinstance(ready, _model(pkg, "Readiness")), ready

@@ -474,7 +474,7 @@ def test_the_images_processes_serve_a_round_trip_and_run_an_export(
         worker = deployment.container("worker")
         worker.start(deployment.commands["worker"])
         worker.wait_for("ready.")
-        job = client.post("/study-records/exports", json={"file_format": "csv"})
+        job = client.post("/study-records/exports", json={"format": "csv"})
         assert job.status_code == 202, job.text
         status = poll_export(client, job.json()["id"], worker)
         assert status["status"] == "done", status

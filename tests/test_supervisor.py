@@ -244,9 +244,7 @@ def test_stopping_the_worker_lets_the_running_job_finish(
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
         rows = _bulk_records(database, headers, base_url, 60_000)
 
-        job = client.post(
-            "/api/v1/study-records/exports", json={"file_format": "csv"}, headers=headers
-        )
+        job = client.post("/api/v1/study-records/exports", json={"format": "csv"}, headers=headers)
         assert job.status_code == 202, job.text
         job_url = f"/api/v1/study-records/exports/{job.json()['id']}"
         deadline = time.monotonic() + 60

@@ -2,9 +2,9 @@
 
 import uuid
 from datetime import UTC, date
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request, Response, status
+from fastapi import Query, Request, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
 from fastapi_pagination import Page
 
@@ -138,7 +138,7 @@ async def export_records(
     owner_id: VisibleOwnerId,
     filters: RecordFiltersDep,
     today: Today,
-    file_format: ExportFormat = "csv",
+    file_format: Annotated[ExportFormat, Query(alias="format")] = "csv",
     order_by: OrderByQuery = DEFAULT_ORDER_BY,
 ) -> StreamingResponse:
     """Download your records (with the list filters, in the list's order) as CSV or JSON

@@ -50,8 +50,9 @@ OrderBy = Annotated[
         }
     ),
 ]
-# The export file formats. Named `file_format` on the wire: `format` (like `bytes`) is a
-# Python built-in, which client generators rename (`format_`).
+# The export file formats. On the wire the field is `format` (and a job's size `bytes`), as
+# the public contract names them; the Python attributes are `file_format` and `size_bytes`,
+# so no built-in is shadowed.
 ExportFormat = Literal["csv", "jsonl"]
 ExportStatus = Literal["queued", "running", "done", "failed"]
 DEFAULT_ORDER_BY: OrderBy = "-studied_on"
@@ -155,7 +156,7 @@ TitleFilter = Annotated[str, StringConstraints(max_length=200), AfterValidator(_
 class ExportJobCreate(RequestBody):
     """An export job's format and the list filters it applies."""
 
-    file_format: ExportFormat
+    file_format: ExportFormat = Field(alias="format")
     subject: SubjectFilter | None = None
     studied_from: IsoDate | None = None
     studied_to: IsoDate | None = None
@@ -174,10 +175,10 @@ class ExportJobRead(BaseModel):
 
     id: uuid.UUID
     status: ExportStatus
-    # The model's columns are `format` and `bytes`; the wire names are not built-ins.
-    file_format: ExportFormat = Field(validation_alias="format")
+    # The model's columns and the wire names are `format` and `bytes`.
+    file_format: ExportFormat = Field(alias="format")
     rows: int | None
-    size_bytes: int | None = Field(validation_alias="bytes")
+    size_bytes: int | None = Field(alias="bytes")
     error: str | None
     created_at: datetime
     finished_at: datetime | None

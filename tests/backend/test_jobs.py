@@ -172,7 +172,7 @@ async def test_jobs_queued_without_a_worker_are_done_by_one_with_the_streamed_by
     jobs = {}
     for export_format in ("csv", "jsonl"):
         response = await client.post(
-            EXPORTS, json={"file_format": export_format, **FILTERS}, headers=user_headers
+            EXPORTS, json={"format": export_format, **FILTERS}, headers=user_headers
         )
         assert response.status_code == 202, response.text
         jobs[export_format] = response.json()["id"]
@@ -184,9 +184,9 @@ async def test_jobs_queued_without_a_worker_are_done_by_one_with_the_streamed_by
         theirs = await client.get(f"{EXPORTS}/{job_id}", headers=other_user_headers)
         assert theirs.status_code == 404
     for _ in range(settings.EXPORT_MAX_ACTIVE_PER_USER - len(jobs)):
-        response = await client.post(EXPORTS, json={"file_format": "csv"}, headers=user_headers)
+        response = await client.post(EXPORTS, json={"format": "csv"}, headers=user_headers)
         assert response.status_code == 202
-    refused = await client.post(EXPORTS, json={"file_format": "csv"}, headers=user_headers)
+    refused = await client.post(EXPORTS, json={"format": "csv"}, headers=user_headers)
     assert refused.status_code == 429
     assert refused.json() == {"detail": "TOO_MANY_REQUESTS"}
     waiting = settings.EXPORT_MAX_ACTIVE_PER_USER
@@ -206,12 +206,12 @@ async def test_jobs_queued_without_a_worker_are_done_by_one_with_the_streamed_by
         assert job["status"] == "done", job
         download = await client.get(f"{EXPORTS}/{job_id}/download", headers=user_headers)
         streamed = await client.get(
-            f"{URL}/export", params={"file_format": export_format, **FILTERS}, headers=user_headers
+            f"{URL}/export", params={"format": export_format, **FILTERS}, headers=user_headers
         )
         assert download.status_code == streamed.status_code == 200
         assert download.content == streamed.content
         assert job["rows"] == 3
-        assert job["size_bytes"] == len(streamed.content)
+        assert job["bytes"] == len(streamed.content)
         theirs = await client.get(f"{EXPORTS}/{job_id}/download", headers=other_user_headers)
         assert theirs.status_code == 404
     status = jobs_status(settings)
@@ -245,9 +245,7 @@ async def test_a_worker_killed_mid_export_leaves_the_job_to_another(
         batch_size=5000,
     )
     workers = [start_worker(start_process, settings, name) for name in ("w1", "w2")]
-    big = (await client.post(EXPORTS, json={"file_format": "csv"}, headers=user_headers)).json()[
-        "id"
-    ]
+    big = (await client.post(EXPORTS, json={"format": "csv"}, headers=user_headers)).json()["id"]
 
     # Wait until one worker is half-way through writing, then kill that whole worker.
     export_dir = Path(settings.EXPORT_DIR)
@@ -261,7 +259,7 @@ async def test_a_worker_killed_mid_export_leaves_the_job_to_another(
     small = (
         await client.post(
             EXPORTS,
-            json={"file_format": "jsonl", "subject": "Subject 3", "q": "Record 1000"},
+            json={"format": "jsonl", "subject": "Subject 3", "q": "Record 1000"},
             headers=user_headers,
         )
     ).json()
@@ -277,7 +275,7 @@ async def test_a_worker_killed_mid_export_leaves_the_job_to_another(
     download = await client.get(f"{EXPORTS}/{big}/download", headers=user_headers)
     streamed = await client.get(f"{URL}/export", headers=user_headers)
     assert download.content == streamed.content
-    assert len(download.content) == job["size_bytes"]
+    assert len(download.content) == job["bytes"]
     # Exactly one complete file per job, no half-written leftovers, one row each.
     assert names(export_dir) == sorted([f"{big}.csv", f"{small['id']}.jsonl"])
     assert await ExportJob.filter(owner_id=owner).count() == 2
@@ -291,7 +289,7 @@ async def test_two_hosts_accounts_on_one_queue(
     headers = await register_and_login(client, unique_email("a"))
     other = await register_and_login(client, unique_email("b"))
     start_worker(start_process, settings, "w1")
-    job_id = (await client.post(EXPORTS, json={"file_format": "csv"}, headers=headers)).json()["id"]
+    job_id = (await client.post(EXPORTS, json={"format": "csv"}, headers=headers)).json()["id"]
     assert (await wait_job(client, headers, job_id))["status"] == "done"
     for path in (f"{EXPORTS}/{job_id}", f"{EXPORTS}/{job_id}/download"):
         assert (await client.get(path, headers=other)).status_code == 404

@@ -97,7 +97,7 @@ async def test_export_jobs_by_status_are_exposed(
     for export_format in ("csv", "jsonl"):
         response = await client.post(
             "/api/v1/study-records/exports",
-            json={"file_format": export_format},
+            json={"format": export_format},
             headers=user_headers,
         )
         assert response.status_code == 202

@@ -266,8 +266,11 @@ def test_tags_summaries_and_ids_read_as_one_api() -> None:
 
 
 def test_generated_names_need_no_renaming() -> None:
+    """Enum members get names, and no field or parameter is named after a built-in, but for
+    the export job's `format` and `bytes`, whose names the public contract fixes."""
     schema = _schema()
     builtins = {"format", "bytes"}
+    contract = {"ExportJobCreate", "ExportJobRead", "/api/v1/study-records/export"}
     for where, node in _walk(schema):
         # An enum whose values are not names gets member names for generated code.
         values = node.get("enum")
@@ -278,11 +281,12 @@ def test_generated_names_need_no_renaming() -> None:
             assert isinstance(names, list), (where, node)
             assert len(names) == len(values), (where, node)
         properties = node.get("properties")
-        if isinstance(properties, dict):
+        if isinstance(properties, dict) and not any(name in str(where) for name in contract):
             assert not builtins & set(properties), (where, sorted(properties))
     for _, path, operation in _operations(schema):
         names = {p["name"] for p in operation.get("parameters", ())}
-        assert not builtins & names, (path, names)
+        if path not in contract:
+            assert not builtins & names, (path, names)
 
 
 def test_bodies_and_answers_are_typed() -> None:
@@ -291,7 +295,7 @@ def test_bodies_and_answers_are_typed() -> None:
     by_id = {op["operationId"]: op for _, _, op in _operations(schema)}
     job = components["ExportJobRead"]["properties"]
     assert set(job["status"]["enum"]) == {"queued", "running", "done", "failed"}
-    assert set(job["file_format"]["enum"]) == {"csv", "jsonl"}
+    assert set(job["format"]["enum"]) == {"csv", "jsonl"}
     assert set(components["UserCreate"]["properties"]) == {"email", "password", "display_name"}
     login = by_id["auth-login"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
     assert login["schema"]["$ref"] == "#/components/schemas/PasswordLoginForm"

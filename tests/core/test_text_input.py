@@ -182,7 +182,7 @@ async def test_nan_and_infinity_in_json_are_422(
 async def test_a_surrogate_deep_in_the_body_is_named_by_its_path(
     client: httpx.AsyncClient, user_headers: dict[str, str]
 ) -> None:
-    body = '{"file_format": "csv", "subject": ["ok", {"x": "\\ud800"}]}'
+    body = '{"format": "csv", "subject": ["ok", {"x": "\\ud800"}]}'
     response = await client.post(
         f"{RECORDS}/exports",
         content=body,

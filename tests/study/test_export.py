@@ -38,7 +38,7 @@ async def test_export_csv_is_an_attachment_with_every_record(
         await create_record(client, user_headers, title=f"Title {i}", notes='a "quoted",\nline')
         for i in range(3)
     ]
-    response = await client.get(EXPORT, params={"file_format": "csv"}, headers=user_headers)
+    response = await client.get(EXPORT, params={"format": "csv"}, headers=user_headers)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     disposition = response.headers["content-disposition"]
@@ -54,7 +54,7 @@ async def test_export_jsonl_has_one_record_per_line(
     client: httpx.AsyncClient, user_headers: dict[str, str]
 ) -> None:
     records = [await create_record(client, user_headers, minutes=10 + i) for i in range(3)]
-    response = await client.get(EXPORT, params={"file_format": "jsonl"}, headers=user_headers)
+    response = await client.get(EXPORT, params={"format": "jsonl"}, headers=user_headers)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/x-ndjson")
     assert response.headers["content-disposition"].endswith('.jsonl"')
@@ -74,7 +74,7 @@ async def test_export_bad_format_is_422(
     client: httpx.AsyncClient, user_headers: dict[str, str]
 ) -> None:
     for value in ("xml", "CSV", "", "csv;rm -rf"):
-        response = await client.get(EXPORT, params={"file_format": value}, headers=user_headers)
+        response = await client.get(EXPORT, params={"format": value}, headers=user_headers)
         assert response.status_code == 422, value
 
 
@@ -91,7 +91,7 @@ async def test_export_applies_the_list_filters(
     response = await client.get(
         EXPORT,
         params={
-            "file_format": "jsonl",
+            "format": "jsonl",
             "subject": "Math",
             "q": "algebra",
             "studied_from": "2024-01-15",
@@ -117,7 +117,7 @@ async def test_export_holds_only_the_callers_records(
         (superuser_headers, [theirs, mine]),  # one day: the latest record first
     ):
         for fmt in ("csv", "jsonl"):
-            response = await client.get(EXPORT, params={"file_format": fmt}, headers=headers)
+            response = await client.get(EXPORT, params={"format": fmt}, headers=headers)
             got = read_jsonl(response.text) if fmt == "jsonl" else read_csv(response.text)
             assert [row["title"] for row in got] == [r["title"] for r in expected]
 
@@ -130,7 +130,7 @@ async def test_export_neutralises_spreadsheet_formulas(
     )
     row = read_csv((await client.get(EXPORT, headers=user_headers)).text)[0]
     assert (row["subject"], row["title"], row["notes"]) == ("'=1+1", "'@SUM(A1:A9)", "'-2+3")
-    jsonl = await client.get(EXPORT, params={"file_format": "jsonl"}, headers=user_headers)
+    jsonl = await client.get(EXPORT, params={"format": "jsonl"}, headers=user_headers)
     assert read_jsonl(jsonl.text) == [record]  # JSON keeps the data as it is
 
 
@@ -169,7 +169,7 @@ async def test_export_spans_many_chunks(
         [("Bulk", 1 + i % 100, first + timedelta(days=i % 400)) for i in range(count)],
     )
     for fmt, read in (("csv", read_csv), ("jsonl", read_jsonl)):
-        response = await client.get(EXPORT, params={"file_format": fmt}, headers=user_headers)
+        response = await client.get(EXPORT, params={"format": fmt}, headers=user_headers)
         rows = read(response.text)
         ids = [int(row["id"]) for row in rows]
         assert len(ids) == count
@@ -194,7 +194,7 @@ async def test_export_follows_order_by_like_the_list(
     assert len(expected) == 14
     for fmt, read in (("csv", read_csv), ("jsonl", read_jsonl)):
         response = await client.get(
-            EXPORT, params={"file_format": fmt, "order_by": order_by}, headers=user_headers
+            EXPORT, params={"format": fmt, "order_by": order_by}, headers=user_headers
         )
         assert response.status_code == 200
         assert [int(row["id"]) for row in read(response.text)] == expected

@@ -93,7 +93,7 @@ async def test_job_file_is_byte_for_byte_the_streamed_export(
 ) -> None:
     await make_records(client, user_headers)
     response = await client.post(
-        EXPORTS, json={"file_format": export_format, **FILTERS, **order}, headers=user_headers
+        EXPORTS, json={"format": export_format, **FILTERS, **order}, headers=user_headers
     )
     assert response.status_code == 202, response.text
     job = response.json()
@@ -106,7 +106,7 @@ async def test_job_file_is_byte_for_byte_the_streamed_export(
     done = await finished(client, user_headers, job["id"])
     streamed = await client.get(
         f"{URL}/export",
-        params={"file_format": export_format, **FILTERS, **order},
+        params={"format": export_format, **FILTERS, **order},
         headers=user_headers,
     )
     assert streamed.status_code == 200
@@ -116,7 +116,7 @@ async def test_job_file_is_byte_for_byte_the_streamed_export(
     assert download.headers["content-disposition"].startswith("attachment;")
     assert download.content == streamed.content
     assert done["rows"] == 3  # two waves in range, one formula-looking title
-    assert done["size_bytes"] == len(streamed.content)
+    assert done["bytes"] == len(streamed.content)
     # Only the finished file is in the directory: no temporary file is left behind.
     assert names(settings.EXPORT_DIR) == [f"{job['id']}.{export_format}"]
 
@@ -124,7 +124,7 @@ async def test_job_file_is_byte_for_byte_the_streamed_export(
 async def test_an_export_of_nothing_is_an_empty_but_complete_file(
     client: httpx.AsyncClient, user_headers: dict[str, str]
 ) -> None:
-    response = await client.post(EXPORTS, json={"file_format": "csv"}, headers=user_headers)
+    response = await client.post(EXPORTS, json={"format": "csv"}, headers=user_headers)
     job = await finished(client, user_headers, response.json()["id"])
     download = await client.get(f"{EXPORTS}/{job['id']}/download", headers=user_headers)
     streamed = await client.get(f"{URL}/export", headers=user_headers)
@@ -138,11 +138,9 @@ async def test_jobs_are_listed_newest_first_and_only_the_callers(
 ) -> None:
     ids = []
     for export_format in ("csv", "jsonl"):
-        response = await client.post(
-            EXPORTS, json={"file_format": export_format}, headers=user_headers
-        )
+        response = await client.post(EXPORTS, json={"format": export_format}, headers=user_headers)
         ids.append(response.json()["id"])
-    await client.post(EXPORTS, json={"file_format": "csv"}, headers=other_user_headers)
+    await client.post(EXPORTS, json={"format": "csv"}, headers=other_user_headers)
     listed = await client.get(EXPORTS, headers=user_headers)
     assert listed.status_code == 200
     body = listed.json()
@@ -153,7 +151,7 @@ async def test_jobs_are_listed_newest_first_and_only_the_callers(
 async def test_another_users_job_is_404(
     client: httpx.AsyncClient, user_headers: dict[str, str], other_user_headers: dict[str, str]
 ) -> None:
-    response = await client.post(EXPORTS, json={"file_format": "csv"}, headers=user_headers)
+    response = await client.post(EXPORTS, json={"format": "csv"}, headers=user_headers)
     job_id = response.json()["id"]
     for path in (f"{EXPORTS}/{job_id}", f"{EXPORTS}/{job_id}/download"):
         theirs = await client.get(path, headers=other_user_headers)
@@ -162,7 +160,7 @@ async def test_another_users_job_is_404(
         assert theirs.json() == missing.json() == {"detail": "Item not found"}
     assert (await client.get(f"{EXPORTS}/not-a-uuid", headers=user_headers)).status_code == 422
     assert (await client.get(f"{EXPORTS}/{job_id}")).status_code == 401
-    assert (await client.post(EXPORTS, json={"file_format": "csv"})).status_code == 401
+    assert (await client.post(EXPORTS, json={"format": "csv"})).status_code == 401
 
 
 async def queued_job(owner: uuid.UUID, **fields: Any) -> ExportJob:
@@ -177,12 +175,12 @@ async def test_the_per_user_cap_answers_429_and_stores_nothing(
     await queued_job(owner)
     await queued_job(owner, status=ExportStatus.RUNNING)
     await queued_job(owner, status=ExportStatus.DONE)  # finished jobs do not count
-    response = await client.post(EXPORTS, json={"file_format": "csv"}, headers=user_headers)
+    response = await client.post(EXPORTS, json={"format": "csv"}, headers=user_headers)
     assert response.status_code == 429
     assert response.json() == {"detail": "TOO_MANY_REQUESTS"}
     assert await ExportJob.filter(owner_id=owner).count() == 3
     # Someone else's jobs are theirs to count.
-    other = await client.post(EXPORTS, json={"file_format": "csv"}, headers=other_user_headers)
+    other = await client.post(EXPORTS, json={"format": "csv"}, headers=other_user_headers)
     assert other.status_code == 202
 
 
@@ -196,7 +194,7 @@ async def test_download_before_done_is_409_and_after_expiry_410(
         assert response.status_code == 409
         assert response.json() == {"detail": "EXPORT_NOT_READY"}
 
-    created = await client.post(EXPORTS, json={"file_format": "jsonl"}, headers=user_headers)
+    created = await client.post(EXPORTS, json={"format": "jsonl"}, headers=user_headers)
     job_id = created.json()["id"]
     await ExportJob.filter(id=job_id).update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
     response = await client.get(f"{EXPORTS}/{job_id}/download", headers=user_headers)
@@ -212,13 +210,13 @@ async def test_download_before_done_is_409_and_after_expiry_410(
     "body",
     [
         {},
-        {"file_format": "xlsx"},
-        {"file_format": "csv", "subject": "a\x00b"},
-        '{"file_format": "csv", "q": "\\ud800"}',  # a lone surrogate, as JSON text
-        {"file_format": "csv", "q": "x" * 201},
-        {"file_format": "csv", "studied_from": "2024-03-02", "studied_to": "2024-03-01"},
-        {"file_format": "csv", "studied_from": 0},
-        {"file_format": "csv", "studied_form": "2024-03-01"},  # a typo is not "no filter"
+        {"format": "xlsx"},
+        {"format": "csv", "subject": "a\x00b"},
+        '{"format": "csv", "q": "\\ud800"}',  # a lone surrogate, as JSON text
+        {"format": "csv", "q": "x" * 201},
+        {"format": "csv", "studied_from": "2024-03-02", "studied_to": "2024-03-01"},
+        {"format": "csv", "studied_from": 0},
+        {"format": "csv", "studied_form": "2024-03-01"},  # a typo is not "no filter"
     ],
 )
 async def test_bad_job_bodies_are_422_and_store_nothing(
@@ -237,7 +235,7 @@ async def test_running_a_job_twice_changes_nothing(
     client: httpx.AsyncClient, user_headers: dict[str, str], settings: Settings
 ) -> None:
     await make_records(client, user_headers)
-    response = await client.post(EXPORTS, json={"file_format": "csv"}, headers=user_headers)
+    response = await client.post(EXPORTS, json={"format": "csv"}, headers=user_headers)
     job_id = response.json()["id"]
     before = await ExportJob.get(id=job_id)
     path = Path(settings.EXPORT_DIR) / before.file_name
@@ -278,7 +276,7 @@ async def test_a_failing_job_is_marked_failed_with_a_short_error(
     del app
     owner = await user_id(client, user_headers)
     write_file(Path(settings.EXPORT_DIR), b"a file where the directory should be")
-    response = await client.post(EXPORTS, json={"file_format": "csv"}, headers=user_headers)
+    response = await client.post(EXPORTS, json={"format": "csv"}, headers=user_headers)
     assert response.status_code == 202
     job = await ExportJob.get(owner_id=owner)
     assert job.status == ExportStatus.FAILED
@@ -296,14 +294,12 @@ async def test_a_job_download_is_named_as_the_streamed_export(
     await create_record(client, user_headers)
     owner = await user_id(client, user_headers)
     for file_format in ("csv", "jsonl"):
-        created = await client.post(
-            EXPORTS, json={"file_format": file_format}, headers=user_headers
-        )
+        created = await client.post(EXPORTS, json={"format": file_format}, headers=user_headers)
         job = await finished(client, user_headers, created.json()["id"])
         assert job["status"] == "done", job
         download = await client.get(f"{EXPORTS}/{job['id']}/download", headers=user_headers)
         streamed = await client.get(
-            f"{URL}/export", params={"file_format": file_format}, headers=user_headers
+            f"{URL}/export", params={"format": file_format}, headers=user_headers
         )
         day = datetime.now(UTC).date().isoformat()
         expected = f'attachment; filename="study-records-{owner}-{day}.{file_format}"'

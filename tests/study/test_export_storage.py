@@ -55,7 +55,7 @@ async def finished(client: httpx.AsyncClient, headers: dict[str, str], job_id: s
 
 async def done_export(client: httpx.AsyncClient, headers: dict[str, str], **body: Any) -> dict:
     """A job asked for and run (in process, after the answer), as its owner sees it."""
-    response = await client.post(EXPORTS, json={"file_format": "csv", **body}, headers=headers)
+    response = await client.post(EXPORTS, json={"format": "csv", **body}, headers=headers)
     assert response.status_code == 202, response.text
     job = await finished(client, headers, response.json()["id"])
     assert job["status"] == "done", job
@@ -96,7 +96,7 @@ async def test_export_files_are_0600_in_a_0700_folder_whatever_the_umask(
     assert mode(export_dir / f"{first['id']}.csv") == 0o600
     # A folder someone made open is closed again by the next export.
     open_up(export_dir)
-    second = await done_export(client, user_headers, file_format="jsonl")
+    second = await done_export(client, user_headers, **{"format": "jsonl"})
     assert mode(export_dir) == 0o700
     assert mode(export_dir / f"{second['id']}.jsonl") == 0o600
 
@@ -122,7 +122,7 @@ async def test_past_the_byte_limit_the_oldest_files_go(
     await create_record(client, user_headers)
     first = await done_export(client, user_headers)
     # Room for two files of this size, not three.
-    app.state.settings.EXPORT_MAX_BYTES_PER_USER = 2 * first["size_bytes"] + 1
+    app.state.settings.EXPORT_MAX_BYTES_PER_USER = 2 * first["bytes"] + 1
     second = await done_export(client, user_headers)
     third = await done_export(client, user_headers)
     export_dir = Path(app.state.settings.EXPORT_DIR)
@@ -138,7 +138,7 @@ async def test_past_the_byte_limit_the_oldest_files_go(
 async def test_below_the_free_space_floor_a_new_export_is_503_and_stores_nothing(
     client: httpx.AsyncClient, user_headers: dict[str, str], settings: Settings
 ) -> None:
-    response = await client.post(EXPORTS, json={"file_format": "csv"}, headers=user_headers)
+    response = await client.post(EXPORTS, json={"format": "csv"}, headers=user_headers)
     assert response.status_code == 503
     assert response.json() == {"detail": "EXPORT_STORAGE_FULL"}
     assert await ExportJob.all().count() == 0
@@ -164,7 +164,7 @@ async def test_deregistration_removes_the_owners_export_files(
     settings: Settings,
 ) -> None:
     await create_record(client, user_headers)
-    mine = [await done_export(client, user_headers, file_format=f) for f in ("csv", "jsonl")]
+    mine = [await done_export(client, user_headers, **{"format": f}) for f in ("csv", "jsonl")]
     theirs = await done_export(client, other_user_headers)
     owner = await user_id(client, user_headers)
     # A half-written file of a try that died goes too.
@@ -252,7 +252,7 @@ async def test_writes_past_the_per_user_limit_are_429(
 ) -> None:
     record = await create_record(client, user_headers)
     await client.patch(f"{URL}/{record['id']}", json={"minutes": 5}, headers=user_headers)
-    await client.post(EXPORTS, json={"file_format": "csv"}, headers=user_headers)
+    await client.post(EXPORTS, json={"format": "csv"}, headers=user_headers)
     refused = [
         await client.post(
             URL, json={"subject": "x", "title": "y", "minutes": 1}, headers=user_headers
@@ -263,7 +263,7 @@ async def test_writes_past_the_per_user_limit_are_429(
             headers=user_headers,
         ),
         await client.delete(f"{URL}/{record['id']}", headers=user_headers),
-        await client.post(EXPORTS, json={"file_format": "csv"}, headers=user_headers),
+        await client.post(EXPORTS, json={"format": "csv"}, headers=user_headers),
     ]
     for response in refused:
         assert response.status_code == 429, response.text

@@ -109,16 +109,16 @@ async def check_cursor(c: Callers) -> None:
 
 async def check_export(c: Callers) -> None:
     created = await create_record(c.client, c.owner)
-    mine = await c.client.get(f"{URL}/export", params={"file_format": "jsonl"}, headers=c.owner)
+    mine = await c.client.get(f"{URL}/export", params={"format": "jsonl"}, headers=c.owner)
     assert mine.status_code == 200
     # The list's order: the record just created (today's, the latest) comes first.
     assert mine.text.splitlines()[0].startswith(f'{{"id":{created["id"]},')
-    theirs = await c.client.get(f"{URL}/export", params={"file_format": "jsonl"}, headers=c.other)
+    theirs = await c.client.get(f"{URL}/export", params={"format": "jsonl"}, headers=c.other)
     assert theirs.text == ""
 
 
 async def _export_job(c: Callers) -> str:
-    response = await c.client.post(f"{URL}/exports", json={"file_format": "csv"}, headers=c.owner)
+    response = await c.client.post(f"{URL}/exports", json={"format": "csv"}, headers=c.owner)
     assert response.status_code == 202
     return response.json()["id"]
 
