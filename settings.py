@@ -287,9 +287,9 @@ class Settings(BaseSettings):
     EXPORT_MAX_ACTIVE_PER_USER: int = Field(default=3, ge=1, le=1000)
     # Finished files kept per user; past either limit the oldest go (with their jobs).
     EXPORT_MAX_FILES_PER_USER: int = Field(default=10, ge=1, le=10_000)
-    EXPORT_MAX_BYTES_PER_USER: int = Field(default=512 * 1024 * 1024, ge=1)
+    EXPORT_MAX_BYTES_PER_USER: int = Field(default=200_000_000, ge=1)
     # Below this much free space on EXPORT_DIR's disk no export starts (503); 0: no floor.
-    EXPORT_MIN_FREE_MB: int = Field(default=1024, ge=0)
+    EXPORT_MIN_FREE_BYTES: int = Field(default=1_000_000_000, ge=0)
     # A file in EXPORT_DIR without a job row is removed by the cleanup once this old.
     EXPORT_ORPHAN_GRACE_SECONDS: float = Field(default=3600, ge=0)
 

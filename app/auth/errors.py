@@ -4,32 +4,25 @@ from __future__ import annotations
 
 from app.platform.errors import DomainError
 
-# Why a bearer token was refused, as `error_description` (RFC 6750, section 3).
-TOKEN_PROBLEMS = {
-    "expired": "The access token expired",
-    "malformed": "The access token is malformed or was not issued by this service",
-    "revoked": "The access token was revoked (logout, password change or deactivation)",
-}
+# Why a bearer token was refused: the `error_description` of every 401 (RFC 6750, section
+# 3), one word a client can branch on.
+TOKEN_PROBLEMS = ("missing", "malformed", "expired", "revoked")
 
 
-def bearer_challenge(description: str | None) -> str:
-    """The WWW-Authenticate value: `Bearer` alone for a request without credentials (RFC
-    6750 says to name no error then), else the invalid_token error and why."""
-    if description is None:
-        return "Bearer"
-    return f'Bearer error="invalid_token", error_description="{description}"'
+def bearer_challenge(problem: str) -> str:
+    """The WWW-Authenticate value of a 401: the invalid_token error and why."""
+    return f'Bearer error="invalid_token", error_description="{problem}"'
 
 
 class Unauthorized(DomainError):
-    """No valid, unrevoked access token of an active user; `problem` is a key of
-    TOKEN_PROBLEMS, or None when the request had no token."""
+    """No valid, unrevoked access token of an active user; `problem` is one of
+    TOKEN_PROBLEMS."""
 
     status_code = 401
     detail = "Unauthorized"
 
-    def __init__(self, problem: str | None = None) -> None:
-        description = TOKEN_PROBLEMS[problem] if problem else None
-        super().__init__(headers={"WWW-Authenticate": bearer_challenge(description)})
+    def __init__(self, problem: str = "missing") -> None:
+        super().__init__(headers={"WWW-Authenticate": bearer_challenge(problem)})
 
 
 class Forbidden(DomainError):

@@ -41,7 +41,7 @@ class ExportExpired(DomainError):
 
 
 class ExportStorageFull(DomainError):
-    """EXPORT_DIR's disk has less free space than EXPORT_MIN_FREE_MB: no new export."""
+    """EXPORT_DIR's disk has less free space than EXPORT_MIN_FREE_BYTES: no new export."""
 
     status_code = 503
     detail = "EXPORT_STORAGE_FULL"

@@ -189,7 +189,7 @@ async def _refusal(job: ExportJob, settings: Settings) -> str | None:
         is_active=True,
     ):
         return NOT_ALLOWED_ERROR
-    floor = settings.EXPORT_MIN_FREE_MB * 1024 * 1024
+    floor = settings.EXPORT_MIN_FREE_BYTES
     if await asyncio.to_thread(export_storage.storage_full, Path(settings.EXPORT_DIR), floor):
         return STORAGE_FULL_ERROR
     return None

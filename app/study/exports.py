@@ -60,7 +60,7 @@ async def create(
 ) -> ExportJob:
     """A queued job, handed to the workers; TooManyExports past the owner's limit
     (EXPORT_MAX_ACTIVE_PER_USER), ExportStorageFull below the free-space floor."""
-    export_dir, floor = Path(settings.EXPORT_DIR), settings.EXPORT_MIN_FREE_MB * 1024 * 1024
+    export_dir, floor = Path(settings.EXPORT_DIR), settings.EXPORT_MIN_FREE_BYTES
     if await asyncio.to_thread(export_storage.storage_full, export_dir, floor):
         logger.warning("export refused: less than %d bytes free in %s", floor, export_dir)
         raise ExportStorageFull()

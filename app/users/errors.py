@@ -22,8 +22,8 @@ class SessionRefused(DomainError):
     detail = "Unauthorized"
 
     def __init__(self) -> None:
-        description = "The refresh token is unknown, spent, expired or revoked"
-        super().__init__(headers={"WWW-Authenticate": bearer_challenge(description)})
+        # Unknown, spent, expired or revoked: a refresh token that cannot be used again.
+        super().__init__(headers={"WWW-Authenticate": bearer_challenge("revoked")})
 
 
 class WrongPassword(DomainError):
@@ -68,7 +68,7 @@ class SmsCapacityReached(DomainError):
     """SMS_MAX_PER_HOUR codes were asked for this hour, service-wide: 503 until it ends."""
 
     status_code = 503
-    detail = "SMS_CAPACITY_REACHED"
+    detail = "SMS_BUDGET_EXHAUSTED"
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(headers={"Retry-After": str(retry_after)})

@@ -26,7 +26,7 @@ from app.users.schemas import (
 SMS_DISABLED_503 = {503: "SMS_BACKEND is none (`SMS_DISABLED`), or a backing service is down."}
 SMS_CODE_503 = {
     503: "SMS_BACKEND is none (`SMS_DISABLED`), SMS_MAX_PER_HOUR is reached "
-    "(`SMS_CAPACITY_REACHED`, with Retry-After), or a backing service is down."
+    "(`SMS_BUDGET_EXHAUSTED`, with Retry-After), or a backing service is down."
 }
 
 # Not mounted themselves: the account routers take these routes in among their own

@@ -19,13 +19,14 @@ ME = "/api/v1/users/me"
 
 
 def challenge(problem: str) -> str:
-    return f'Bearer error="invalid_token", error_description="{TOKEN_PROBLEMS[problem]}"'
+    assert problem in TOKEN_PROBLEMS
+    return f'Bearer error="invalid_token", error_description="{problem}"'
 
 
-async def test_no_token_is_a_bare_bearer_challenge(client: httpx.AsyncClient) -> None:
+async def test_no_token_says_it_is_missing(client: httpx.AsyncClient) -> None:
     response = await client.get(ME)
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.headers["www-authenticate"] == challenge("missing")
 
 
 @pytest.mark.parametrize("token", ["not-a-token", "a.b.c", "eyJhbGciOiJub25lIn0.e30."])
@@ -67,7 +68,7 @@ async def test_a_revoked_token_says_it_was_revoked(app: FastAPI, client: httpx.A
 async def test_a_refused_refresh_token_is_an_invalid_token(client: httpx.AsyncClient) -> None:
     response = await client.post("/api/v1/auth/jwt/refresh", json={"refresh_token": "x" * 40})
     assert response.status_code == 401
-    assert response.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
+    assert response.headers["www-authenticate"] == challenge("revoked")
 
 
 # --- a body of the wrong kind --------------------------------------------------------------

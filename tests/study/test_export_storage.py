@@ -134,7 +134,7 @@ async def test_past_the_byte_limit_the_oldest_files_go(
     assert names(export_dir) == [f"{fourth['id']}.csv"]
 
 
-@pytest.mark.parametrize("settings_overrides", [{"EXPORT_MIN_FREE_MB": 2**40}])
+@pytest.mark.parametrize("settings_overrides", [{"EXPORT_MIN_FREE_BYTES": 2**60}])
 async def test_below_the_free_space_floor_a_new_export_is_503_and_stores_nothing(
     client: httpx.AsyncClient, user_headers: dict[str, str], settings: Settings
 ) -> None:
@@ -150,7 +150,7 @@ async def test_a_queued_job_that_meets_a_full_disk_fails_and_writes_nothing(
 ) -> None:
     owner = await user_id(client, user_headers)
     job = await ExportJob.create(owner_id=owner, format="csv")
-    settings.EXPORT_MIN_FREE_MB = 2**40
+    settings.EXPORT_MIN_FREE_BYTES = 2**60
     await tasks.run_export(job_context(settings), job_id=str(job.id))
     failed = await ExportJob.get(id=job.id)
     assert (failed.status, failed.error) == (ExportStatus.FAILED, "export storage full")

@@ -131,7 +131,7 @@ async def test_past_the_service_wide_ceiling_codes_answer_503_with_a_metric_and_
         await _code(client, CN_MOBILES[3]),
         await _code(client, CN_MOBILES[4], "bind", **headers),
     ):
-        assert (refused.status_code, refused.json()) == (503, {"detail": "SMS_CAPACITY_REACHED"})
+        assert (refused.status_code, refused.json()) == (503, {"detail": "SMS_BUDGET_EXHAUSTED"})
         assert 1 <= int(refused.headers["Retry-After"]) <= 3600
     assert (REGISTRY.get_sample_value(metric) or 0.0) - before == 2
     assert "SMS_MAX_PER_HOUR (3) reached" in caplog.text
