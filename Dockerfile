@@ -3,8 +3,8 @@
 #
 #   web (default)  gunicorn -c gunicorn.conf.py asgi:app   (GUNICORN_BIND: 0.0.0.0:8000)
 #   migrate        python run.py db upgrade
-#   worker         celery -A app.jobs.worker worker --loglevel INFO …
-#   beat           celery -A app.jobs.worker beat --loglevel INFO
+#   worker         celery -A backend.jobs worker --loglevel INFO …
+#   beat           celery -A backend.jobs beat --loglevel INFO
 #
 # `make image` builds it without a Docker engine (buildah); `docker build .` works as well,
 # with the CA bundle pip should trust given as the secret `ca`

@@ -1,5 +1,9 @@
 """`python run.py jobs …`: the broker, the workers and the queue as the admin sees them.
-The workers themselves are `celery -A app.jobs.worker worker` (app/jobs/worker.py)."""
+
+Also the name ops type for the workers and the schedule, `celery -A backend.jobs
+worker|beat` (what supervisor and compose run): this module hands on the Celery app that
+lives in app/jobs/worker.py, imported only when Celery asks for it, so `run.py` does not
+build it."""
 
 from __future__ import annotations
 
@@ -49,3 +53,13 @@ def status_command(
         print_table("export jobs", ["status", "jobs"], report["export_jobs"].items())
     if report["broker"] and not report["reachable"]:
         raise typer.Exit(1)
+
+
+def __getattr__(name: str) -> Any:
+    """`celery -A backend.jobs` looks up `app` (then `celery`): the worker's Celery app."""
+    if name in ("app", "celery"):
+        # Only for Celery: the CLI never needs the worker's app, its tasks or its signals.
+        from app.jobs import worker  # pylint: disable=import-outside-toplevel
+
+        return worker.app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""What `celery -A app.jobs.worker beat` sends, and how often: the upkeep jobs, by task name
+"""What `celery -A backend.jobs beat` sends, and how often: the upkeep jobs, by task name
 (a test checks that each names a job the worker registers)."""
 
 from __future__ import annotations

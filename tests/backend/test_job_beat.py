@@ -1,4 +1,4 @@
-"""`celery -A app.jobs.worker beat` with a short schedule and a real worker: audit entries past
+"""`celery -A backend.jobs beat` with a short schedule and a real worker: audit entries past
 AUDIT_RETENTION_DAYS are purged, expired export files and rows removed, the rest kept."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Jobs on real Celery worker processes, on RabbitMQ and on Redis (never task_always_eager).
 
 The web side is the real app (in-process, as in every API test) publishing to the broker;
-the workers are `celery -A app.jobs.worker worker` processes on the same PostgreSQL database.
+the workers are `celery -A backend.jobs worker` processes on the same PostgreSQL database.
 """
 
 from __future__ import annotations
