@@ -96,6 +96,10 @@ class SmtpMailSender:
 def create_mail_sender(settings: Settings) -> MailSender:
     """The MAIL_BACKEND's sender: SMTP, the log (bodies only with MAIL_LOG_TOKENS), none."""
     if settings.mail_backend == "none":
+        # Said once, at start-up (the web app and each worker build their sender then).
+        logger.warning(
+            "MAIL_BACKEND=none: no mail is sent; email verification and password reset cannot work"
+        )
         return NoMailSender()
     if settings.mail_backend == "smtp":
         return SmtpMailSender(

@@ -116,6 +116,8 @@ def test_the_mail_backend_selects_the_sender() -> None:
 
 async def test_no_mail_backend_logs_the_mail_as_not_sent(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="app.notify.mail")
+    create_mail_sender(Settings(MAIL_BACKEND="none"))
+    assert "password reset cannot work" in caplog.text  # said at start-up
     await NoMailSender().send(MESSAGE)
     assert "not sent (MAIL_BACKEND=none)" in caplog.text
     assert "secret-token-123" not in caplog.text
