@@ -194,7 +194,10 @@ async def test_jobs_queued_without_a_worker_are_done_by_one_with_the_streamed_by
     # the API (the one of `user_headers` was made through the ORM and sent none).
     in_queue = waiting + 1
     status = await queue_settled(settings, in_queue)
-    assert (status["reachable"], status["workers"], status["queued"]) == (True, [], in_queue)
+    # Nothing took them: every one still waits in this test's queue. (Which workers answer a
+    # ping is not asserted: the ping is broadcast to the whole broker, where other tests'
+    # workers on queues of their own, the image's included, may be running.)
+    assert (status["reachable"], status["queued"]) == (True, in_queue)
     assert status["export_jobs"]["queued"] == waiting
     metrics = (await client.get("/metrics")).text
     assert f"studylog_job_queue_messages {in_queue:.1f}" in metrics
