@@ -12,6 +12,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 from cryptography.exceptions import InvalidTag
@@ -71,33 +72,35 @@ def decode_access_token(token: str, *, secret: str) -> AccessClaims | None:
     return claims
 
 
+def _decoded(token: str, *, secret: str, options: dict[str, Any]) -> dict[str, Any] | None:
+    """The payload of a token signed with `secret` for the access audience; None otherwise."""
+    try:
+        return dict(
+            jwt.decode(
+                token,
+                secret,
+                algorithms=[JWT_ALGORITHM],
+                audience=ACCESS_TOKEN_AUDIENCE,
+                options=options,
+            )
+        )
+    except jwt.PyJWTError:
+        return None
+
+
 def access_token_expired(token: str, *, secret: str) -> bool:
     """Whether a refused access token is one of ours whose only fault is its age (a 401 then
     says it expired, rather than that it is malformed)."""
-    try:
-        payload = jwt.decode(
-            token,
-            secret,
-            algorithms=[JWT_ALGORITHM],
-            audience=ACCESS_TOKEN_AUDIENCE,
-            options={"verify_exp": False},
-        )
-    except jwt.PyJWTError:
-        return False
-    expires = payload.get("exp")
+    payload = _decoded(token, secret=secret, options={"verify_exp": False})
+    expires = None if payload is None else payload.get("exp")
     return isinstance(expires, int | float) and expires <= datetime.now(UTC).timestamp()
 
 
 def _verify_access_token(token: str, *, secret: str) -> AccessClaims | None:
-    try:
-        payload = jwt.decode(
-            token,
-            secret,
-            algorithms=[JWT_ALGORITHM],
-            audience=ACCESS_TOKEN_AUDIENCE,
-            options={"require": ["sub", "sid", "jti", "exp", "iat"]},
-        )
-    except jwt.PyJWTError:
+    payload = _decoded(
+        token, secret=secret, options={"require": ["sub", "sid", "jti", "exp", "iat"]}
+    )
+    if payload is None:
         return None
     subject, session_id, jti = payload["sub"], payload["sid"], payload["jti"]
     if not all(isinstance(v, str) and 0 < len(v) <= 64 for v in (subject, session_id, jti)):
