@@ -497,6 +497,12 @@ class Settings(BaseSettings):
             credentials.setdefault("maxsize", self.DB_POOL_MAX_SIZE)
             credentials.setdefault("pool_recycle", self.DB_POOL_RECYCLE_SECONDS)
             credentials.setdefault("connect_timeout", self.DB_CONNECT_TIMEOUT_SECONDS)
+            # As PostgreSQL does: each statement reads what was committed before it, and a
+            # locking read takes no gap locks. The kept streaks (app/study/tally.py) rely on
+            # it: a writer reads the runs its predecessor committed, not an older snapshot.
+            credentials.setdefault(
+                "init_command", "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
+            )
         elif dialect == "sqlite":
             path = credentials["file_path"]
             if path != ":memory:":

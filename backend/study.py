@@ -89,7 +89,7 @@ def stats_command(
     if studied_from and studied_to and studied_to < studied_from:
         raise typer.BadParameter("must not be before --from", param_hint="'--to'")
     try:
-        first, last = window(
+        period = window(
             studied_from=studied_from,
             studied_to=studied_to,
             today=utc_today(),
@@ -100,16 +100,14 @@ def stats_command(
 
     async def work() -> tuple[str, StudyStats]:
         user = await _user(email) if email is not None else None
-        stats = await summarize(
-            owner_id=user.id if user else None, studied_from=first, studied_to=last
-        )
+        stats = await summarize(owner_id=user.id if user else None, period=period)
         return (user.email if user else "all users"), stats
 
     whose, stats = run(work)
     if as_json:
         print_json(stats.model_dump(mode="json"))
         return
-    span = f", {first} to {last}"
+    span = f", {period.first} to {period.last}" if period.ranged else ", every record"
     print_table(
         f"Study stats: {whose}{span}",
         ("", "value"),

@@ -125,17 +125,11 @@ def _check_range(studied_from: date | None, studied_to: date | None) -> None:
 DateRangeDep = Annotated[DateRange, Depends(date_range)]
 
 
-@dataclass(frozen=True, slots=True)
-class StatsWindow:
-    first: date
-    last: date
-
-
-async def stats_range(dates: DateRangeDep, settings: SettingsDep) -> StatsWindow:
+async def stats_range(dates: DateRangeDep, settings: SettingsDep) -> stats.Window:
     """The days the stats cover: the range asked for, completed and capped by
     STATS_MAX_DAYS (app/study/stats.py `window`); longer is a client mistake (422)."""
     try:
-        first, last = stats.window(
+        return stats.window(
             studied_from=dates.studied_from,
             studied_to=dates.studied_to,
             today=utc_today(),
@@ -152,10 +146,9 @@ async def stats_range(dates: DateRangeDep, settings: SettingsDep) -> StatsWindow
                 }
             ]
         ) from None
-    return StatsWindow(first=first, last=last)
 
 
-StatsRangeDep = Annotated[StatsWindow, Depends(stats_range)]
+StatsRangeDep = Annotated[stats.Window, Depends(stats_range)]
 
 
 SubjectFilter = Annotated[str | None, Query(max_length=100, description="Exactly this subject")]

@@ -1,9 +1,10 @@
 """What a user studied, when, and for how long; and the counts kept beside the records.
 
-The counts (`StudyRecordCount`, `StudyRecordTotal`) and the per-day, per-subject rollup
-(`StudyDay`) change in the same transaction as every write to `StudyRecord` (see
+The counts (`StudyRecordCount`, `StudyRecordTotal`), the per-day, per-subject rollup
+(`StudyDay`), the per-subject totals (`StudySubject`) and the runs of consecutive days
+(`StudyRun`) change in the same transaction as every write to `StudyRecord` (see
 app/study/tally.py), so the list's total and the statistics read a few kept rows instead of
-every record of a user.
+every record or day of a user.
 """
 
 from enum import StrEnum
@@ -85,6 +86,46 @@ class StudyDay(Model):
     class Meta:
         table = "study_day"
         unique_together = (("owner", "studied_on", "subject"),)
+
+
+class StudySubject(Model):
+    """Minutes and records of one user and subject over every day; a row exists while
+    records do. The stats without a range read these, one row per subject."""
+
+    id = fields.BigIntField(primary_key=True)
+    owner = fields.ForeignKeyField(
+        "models.User", related_name="study_subjects", on_delete=fields.CASCADE
+    )
+    # Compared code point by code point, as in StudyDay (utf8mb4_bin on MySQL).
+    subject = fields.CharField(max_length=100)
+    minutes = fields.BigIntField(default=0)
+    records = fields.IntField(default=0)
+
+    class Meta:
+        table = "study_subject"
+        unique_together = (("owner", "subject"),)
+
+
+class StudyRun(Model):
+    """A streak: a run of consecutive days on each of which the user has a record, from
+    `first_day` to `last_day` (`length` days), with no record the day before or after.
+    A user's runs never touch or overlap; they change when a day gains its first record
+    (a run grows, two merge, or one starts) or loses its last (one shrinks, splits or goes)."""
+
+    id = fields.BigIntField(primary_key=True)
+    owner = fields.ForeignKeyField(
+        "models.User", related_name="study_runs", on_delete=fields.CASCADE
+    )
+    first_day = fields.DateField()
+    last_day = fields.DateField()
+    length = fields.IntField()
+
+    class Meta:
+        table = "study_run"
+        # (owner, last_day): the runs next to a day, and the one ending today or yesterday;
+        # (owner, length): the longest.
+        unique_together = (("owner", "last_day"),)
+        indexes = (("owner_id", "length"),)
 
 
 class ExportStatus(StrEnum):

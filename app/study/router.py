@@ -86,12 +86,7 @@ router = StudyRecordCRUDRouter()
 )
 async def get_stats(owner_id: VisibleOwnerId, dates: StatsRangeDep, today: Today) -> StudyStats:
     """Totals, minutes per subject and per day, and study streaks."""
-    return await stats.summarize(
-        owner_id=owner_id,
-        studied_from=dates.first,
-        studied_to=dates.last,
-        today=today,
-    )
+    return await stats.summarize(owner_id=owner_id, period=dates, today=today)
 
 
 @router.get(

@@ -6,14 +6,25 @@ second waits for the first's row lock instead of reading a number that is about 
 Each dialect's statement is written once here (PostgreSQL and SQLite share
 `ON CONFLICT … DO UPDATE`, MySQL has `ON DUPLICATE KEY UPDATE`).
 
-Rows are locked in one order everywhere (the user's count, then a total slot, then day
-rows sorted by key), so two writers never wait for each other in a circle.
+Rows are locked in one order everywhere (the user's count, then a total slot, then subject
+rows sorted by subject, then day rows sorted by key, then the user's runs), so two writers
+never wait for each other in a circle.
+
+The runs (`study_run`: a user's streaks, first day to last) change only when a day gains
+its first record or loses its last. Every write that can do that (a create, a delete, an
+edit to another day) takes the user's count row first, even when the count stays (an edit
+adds 0), so one user's run changes take turns and each reads the runs its predecessor
+committed (PostgreSQL and MySQL both read committed rows, see settings.py; SQLite has one
+writer at a time). A day's change reads at most two runs off (owner, last_day) and writes
+at most two rows, however many days or runs the user has.
 """
 
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from tortoise import BaseDBAsyncClient
@@ -36,6 +47,17 @@ _SQL: dict[str, dict[str, str]] = {
             'INSERT INTO "study_record_total" ("slot", "records") VALUES ($1, $2) '
             'ON CONFLICT ("slot") DO UPDATE '
             'SET "records" = "study_record_total"."records" + EXCLUDED."records"'
+        ),
+        "subject": (
+            'INSERT INTO "study_subject" ("owner_id", "subject", "minutes", "records") '
+            "VALUES ($1, $2, $3, $4) "
+            'ON CONFLICT ("owner_id", "subject") DO UPDATE '
+            'SET "minutes" = "study_subject"."minutes" + EXCLUDED."minutes", '
+            '"records" = "study_subject"."records" + EXCLUDED."records"'
+        ),
+        "subject_gone": (
+            'DELETE FROM "study_subject" WHERE "owner_id" = $1 AND "subject" = $2 '
+            'AND "records" <= 0'
         ),
         "day": (
             'INSERT INTO "study_day" ("owner_id", "studied_on", "subject", "minutes", "records") '
@@ -61,6 +83,17 @@ _SQL: dict[str, dict[str, str]] = {
             'INSERT INTO "study_record_total" ("slot", "records") VALUES (?, ?) '
             'ON CONFLICT ("slot") DO UPDATE SET "records" = "records" + excluded."records"'
         ),
+        "subject": (
+            'INSERT INTO "study_subject" ("owner_id", "subject", "minutes", "records") '
+            "VALUES (?, ?, ?, ?) "
+            'ON CONFLICT ("owner_id", "subject") DO UPDATE '
+            'SET "minutes" = "minutes" + excluded."minutes", '
+            '"records" = "records" + excluded."records"'
+        ),
+        "subject_gone": (
+            'DELETE FROM "study_subject" WHERE "owner_id" = ? AND "subject" = ? '
+            'AND "records" <= 0'
+        ),
         "day": (
             'INSERT INTO "study_day" ("owner_id", "studied_on", "subject", "minutes", "records") '
             "VALUES (?, ?, ?, ?, ?) "
@@ -84,6 +117,16 @@ _SQL: dict[str, dict[str, str]] = {
             "INSERT INTO `study_record_total` (`slot`, `records`) VALUES (%s, %s) "
             "ON DUPLICATE KEY UPDATE `records` = `records` + VALUES(`records`)"
         ),
+        "subject": (
+            "INSERT INTO `study_subject` (`owner_id`, `subject`, `minutes`, `records`) "
+            "VALUES (%s, %s, %s, %s) "
+            "ON DUPLICATE KEY UPDATE `minutes` = `minutes` + VALUES(`minutes`), "
+            "`records` = `records` + VALUES(`records`)"
+        ),
+        "subject_gone": (
+            "DELETE FROM `study_subject` WHERE `owner_id` = %s AND `subject` = %s "
+            "AND `records` <= 0"
+        ),
         "day": (
             "INSERT INTO `study_day` (`owner_id`, `studied_on`, `subject`, `minutes`, `records`) "
             "VALUES (%s, %s, %s, %s, %s) "
@@ -99,6 +142,41 @@ _SQL: dict[str, dict[str, str]] = {
         ),
     },
 }
+
+
+# The statements that keep the runs are plain SQL every dialect shares but for its quotes
+# and parameter marks: written once in PostgreSQL's spelling, respelled below.
+_RUN_SQL = {
+    # The run holding or next to a day: the first two with last_day >= the day before it.
+    "runs_near": (
+        'SELECT "id", "first_day", "last_day" FROM "study_run" '
+        'WHERE "owner_id" = $1 AND "last_day" >= $2 ORDER BY "last_day" LIMIT 2'
+    ),
+    "run_add": (
+        'INSERT INTO "study_run" ("owner_id", "first_day", "last_day", "length") '
+        "VALUES ($1, $2, $3, $4)"
+    ),
+    "run_set": (
+        'UPDATE "study_run" SET "first_day" = $1, "last_day" = $2, "length" = $3 WHERE "id" = $4'
+    ),
+    "run_gone": 'DELETE FROM "study_run" WHERE "id" = $1',
+    # Whether a day still has a record of the user's (in any subject), off the rollup's key.
+    "day_left": (
+        'SELECT "records" FROM "study_day" WHERE "owner_id" = $1 AND "studied_on" = $2 LIMIT 1'
+    ),
+}
+
+
+def _respelled(sql: str, dialect: str) -> str:
+    if dialect == "postgres":
+        return sql
+    if dialect == "mysql":
+        sql = sql.replace('"', "`")
+    return re.sub(r"\$\d+", "%s" if dialect == "mysql" else "?", sql)
+
+
+for _spelling in _SQL:
+    _SQL[_spelling].update({name: _respelled(sql, _spelling) for name, sql in _RUN_SQL.items()})
 
 
 def _dialect(conn: BaseDBAsyncClient) -> str:
@@ -119,6 +197,38 @@ def slot_of(owner_id: uuid.UUID) -> int:
     return owner_id.int % TOTAL_SLOTS
 
 
+def _as_date(value: Any) -> date:
+    # SQLite hands dates back as ISO text, the MySQL driver may as datetimes.
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    if isinstance(value, datetime):
+        return value.date()
+    return value
+
+
+def _next(day: date, days: int) -> date | None:
+    """`day` moved by `days`, or None past the calendar's ends."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    id: int
+    first_day: date
+    last_day: date
+
+    @classmethod
+    def of(cls, row: Any) -> "_Run":
+        return cls(int(row["id"]), _as_date(row["first_day"]), _as_date(row["last_day"]))
+
+
+def _length(first_day: date, last_day: date) -> int:
+    return (last_day - first_day).days + 1
+
+
 class Delta:
     """The changes one write makes to one user's counts, applied together by `apply`."""
 
@@ -126,19 +236,38 @@ class Delta:
         self.owner_id = owner_id
         self.records = 0
         self.days: dict[DayKey, list[int]] = defaultdict(lambda: [0, 0])  # minutes, records
+        self.subjects: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # minutes, records
 
     def add(self, *, studied_on: date, subject: str, minutes: int, sign: int = 1) -> None:
         self.records += sign
-        day = self.days[(studied_on, subject)]
-        day[0] += sign * minutes
-        day[1] += sign
+        for kept in (self.days[(studied_on, subject)], self.subjects[subject]):
+            kept[0] += sign * minutes
+            kept[1] += sign
+
+    def dates(self) -> dict[date, int]:
+        """The days whose number of records changes, by how much (the days that may gain
+        their first record or lose their last)."""
+        by_date: dict[date, int] = defaultdict(int)
+        for (studied_on, _), (_, records) in self.days.items():
+            by_date[studied_on] += records
+        return {day: records for day, records in by_date.items() if records}
 
     async def apply(self, conn: BaseDBAsyncClient) -> None:
         sql = _SQL[_dialect(conn)]
         owner = _owner(conn, self.owner_id)
-        if self.records:
+        dates = self.dates()
+        if self.records or dates:
+            # Also when the count stays (an edit to another day): this row lock is what
+            # makes one user's run changes take turns.
             await conn.execute_query(sql["count"], [owner, self.records])
+        if self.records:
             await conn.execute_query(sql["total"], [slot_of(self.owner_id), self.records])
+        for subject, (minutes, records) in sorted(self.subjects.items()):
+            if not minutes and not records:
+                continue  # an edit that kept its subject and minutes
+            await conn.execute_query(sql["subject"], [owner, subject, minutes, records])
+            if records < 0:
+                await conn.execute_query(sql["subject_gone"], [owner, subject])
         for (studied_on, subject), (minutes, records) in sorted(self.days.items()):
             if not minutes and not records:
                 continue  # an edit that moved nothing (or moved away and back)
@@ -146,6 +275,67 @@ class Delta:
             await conn.execute_query(sql["day"], [owner, day, subject, minutes, records])
             if records < 0:
                 await conn.execute_query(sql["day_gone"], [owner, day, subject])
+        for studied_on, records in sorted(dates.items()):
+            if records > 0:
+                await _gained(conn, sql, owner, studied_on)
+            else:
+                await _lost(conn, sql, owner, studied_on)
+
+
+async def _gained(conn: BaseDBAsyncClient, sql: dict[str, str], owner: Any, day: date) -> None:
+    """A day with new records: if it had none before, it extends the run that ends the day
+    before or starts the day after, joins the two, or starts a run of its own."""
+    before, after = _next(day, -1), _next(day, 1)
+    _, rows = await conn.execute_query(sql["runs_near"], [owner, _day(conn, before or day)])
+    runs = [_Run.of(row) for row in rows]
+    if runs and runs[0].first_day <= day <= runs[0].last_day:
+        return  # the day had records already
+    left = runs.pop(0) if runs and runs[0].last_day == before else None
+    right = runs[0] if runs and runs[0].first_day == after else None
+    if left and right:
+        # The later run goes first: the earlier one takes its last day (a unique key).
+        await conn.execute_query(sql["run_gone"], [right.id])
+        await _set(conn, sql, left.id, left.first_day, right.last_day)
+    elif left:
+        await _set(conn, sql, left.id, left.first_day, day)
+    elif right:
+        await _set(conn, sql, right.id, day, right.last_day)
+    else:
+        await conn.execute_query(sql["run_add"], [owner, _day(conn, day), _day(conn, day), 1])
+
+
+async def _lost(conn: BaseDBAsyncClient, sql: dict[str, str], owner: Any, day: date) -> None:
+    """A day that lost records: if it has none left, its run shrinks, splits in two or goes."""
+    _, rows = await conn.execute_query(sql["day_left"], [owner, _day(conn, day)])
+    if rows:
+        return
+    _, rows = await conn.execute_query(sql["runs_near"], [owner, _day(conn, day)])
+    run = _Run.of(rows[0]) if rows else None
+    if run is None or run.first_day > day:
+        return  # no run holds the day (nothing to undo)
+    if run.first_day == run.last_day:
+        await conn.execute_query(sql["run_gone"], [run.id])
+    elif day == run.first_day:
+        await _set(conn, sql, run.id, day + timedelta(days=1), run.last_day)
+    elif day == run.last_day:
+        await _set(conn, sql, run.id, run.first_day, day - timedelta(days=1))
+    else:
+        # The earlier part keeps the row (and frees the last day for the later part's row).
+        await _set(conn, sql, run.id, run.first_day, day - timedelta(days=1))
+        after = day + timedelta(days=1)
+        await conn.execute_query(
+            sql["run_add"],
+            [owner, _day(conn, after), _day(conn, run.last_day), _length(after, run.last_day)],
+        )
+
+
+async def _set(
+    conn: BaseDBAsyncClient, sql: dict[str, str], run_id: int, first_day: date, last_day: date
+) -> None:
+    await conn.execute_query(
+        sql["run_set"],
+        [_day(conn, first_day), _day(conn, last_day), _length(first_day, last_day), run_id],
+    )
 
 
 def deltas(rows: Iterable[tuple[uuid.UUID, date, str, int]]) -> list[Delta]:
@@ -159,8 +349,8 @@ def deltas(rows: Iterable[tuple[uuid.UUID, date, str, int]]) -> list[Delta]:
 
 
 async def delete_owner_records(conn: BaseDBAsyncClient, owner_id: uuid.UUID) -> None:
-    """Before an account is deleted (its count and day rows go with it by cascade): takes
-    its records out of the total. Call it with the user's row already locked."""
+    """Before an account is deleted (its count, day, subject and run rows go with it by
+    cascade): takes its records out of the total. Call it with the user's row locked."""
     sql = _SQL[_dialect(conn)]
     _, rows = await conn.execute_query(sql["owner_count"], [_owner(conn, owner_id)])
     records = int(rows[0]["records"]) if rows else 0
