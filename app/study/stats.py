@@ -153,9 +153,7 @@ async def _everyones_streaks(*, today: date, whole: bool) -> tuple[int | None, i
         longest = int((await _everyones_streak(_LONGEST_RUN)).get("longest") or 0)
     newest = await _everyones_streak(_NEWEST_RUN, today)
     current = 0
-    if newest.get("newest") is not None and _as_date(newest["newest"]) >= today - timedelta(
-        days=1
-    ):
+    if newest.get("newest") is not None and _as_date(newest["newest"]) >= today - timedelta(days=1):
         current = int(newest["length"])
     return longest, current
 

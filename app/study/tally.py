@@ -91,8 +91,7 @@ _SQL: dict[str, dict[str, str]] = {
             '"records" = "records" + excluded."records"'
         ),
         "subject_gone": (
-            'DELETE FROM "study_subject" WHERE "owner_id" = ? AND "subject" = ? '
-            'AND "records" <= 0'
+            'DELETE FROM "study_subject" WHERE "owner_id" = ? AND "subject" = ? AND "records" <= 0'
         ),
         "day": (
             'INSERT INTO "study_day" ("owner_id", "studied_on", "subject", "minutes", "records") '
@@ -175,8 +174,8 @@ def _respelled(sql: str, dialect: str) -> str:
     return re.sub(r"\$\d+", "%s" if dialect == "mysql" else "?", sql)
 
 
-for _spelling in _SQL:
-    _SQL[_spelling].update({name: _respelled(sql, _spelling) for name, sql in _RUN_SQL.items()})
+for _spelling, _statements in _SQL.items():
+    _statements.update({name: _respelled(sql, _spelling) for name, sql in _RUN_SQL.items()})
 
 
 def _dialect(conn: BaseDBAsyncClient) -> str:

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 import settings as settings_module
 from app.auth.models import User
 from app.platform import migrations as db
-from app.study.models import StudyRecord
+from app.study.models import StudyDay, StudyRecord
 from run import cli
 from settings import BASE_DIR, Settings
 from tests.fixtures import schema, services, tally
@@ -193,6 +193,70 @@ async def test_kept_counts_migration_backfills_the_records_already_stored(
         assert await tally.kept() == expected
     finally:
         await Tortoise.close_connections()
+
+
+async def test_kept_streaks_migration_backfills_subjects_and_runs_from_the_rollup(
+    scratch_url: str,
+) -> None:
+    """Users who studied before the subject totals and the runs were kept get them from
+    the migration that adds them: runs across a month and a year end, a day alone, days
+    with several subjects, subjects differing only in case or accent (apart on MySQL too)."""
+    kept_streaks = next(p for p in db.migration_files() if p.stem.endswith("_kept_streaks"))
+    await db.upgrade(scratch_url)
+    config = Settings(DATABASE_URL=scratch_url).tortoise_config()
+    services.forget_dialect_caches()
+    await Tortoise.init(config=config)
+    try:
+        owner_ids = [
+            (await User.create(email=f"streaks-{n}@example.com", hashed_password="x")).id
+            for n in range(3)
+        ]
+    finally:
+        await Tortoise.close_connections()
+    await db.downgrade(scratch_url, version=int(kept_streaks.stem.split("_", 1)[0]))
+
+    first = date(2023, 3, 1)
+    offsets = ([0, 1, 2, 4, 6, 7, 7], [100], [*range(300, 340), 341, 341])
+    services.forget_dialect_caches()
+    await Tortoise.init(config=config)
+    try:
+        await StudyRecord.bulk_create(
+            StudyRecord(
+                owner_id=owner_id,
+                subject=("Math", "math", "Mathé")[i % 3],
+                title=f"r{i}",
+                minutes=5 + i,
+                studied_on=first + timedelta(days=offset),
+            )
+            for owner_id, days in zip(owner_ids, offsets, strict=True)
+            for i, offset in enumerate(days)
+        )
+        expected = await tally.from_scratch()
+        # The rollup as the version before kept it (the new tables do not exist yet).
+        await StudyDay.bulk_create(
+            StudyDay(
+                owner_id=owner,
+                studied_on=date.fromisoformat(day),
+                subject=subject,
+                minutes=minutes,
+                records=records,
+            )
+            for (owner, day, subject), (minutes, records) in expected["days"].items()
+        )
+    finally:
+        await Tortoise.close_connections()
+    assert len(expected["runs"]) == 3 + 1 + 2
+    assert len(expected["subjects"]) == 3 + 1 + 3
+
+    await db.upgrade(scratch_url)
+    services.forget_dialect_caches()
+    await Tortoise.init(config=config)
+    try:
+        kept = await tally.kept()
+    finally:
+        await Tortoise.close_connections()
+    for table in ("days", "subjects", "runs"):
+        assert kept[table] == expected[table], table
 
 
 def test_check_passes_on_a_migrated_database(

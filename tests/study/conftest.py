@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from app.study.records import create_many
 from tests.conftest import register_and_login, unique_email
 
 URL = "/api/v1/study-records"
+Row = tuple[str, int, date]  # subject, minutes, studied_on
 TODAY = date(2024, 3, 15)
 """The day the app believes it is in these tests (see `fixed_today`)."""
 
@@ -75,3 +77,56 @@ def set_today(monkeypatch: pytest.MonkeyPatch) -> Callable[[date], None]:
 
     set_day(TODAY)
     return set_day
+
+
+def days_of(rows: list[Row]) -> set[date]:
+    return {day for _, _, day in rows}
+
+
+def expected_longest(days: set[date]) -> int:
+    """Counts forward from each day that starts a run (a different method from the app's)."""
+    best = 0
+    for day in days:
+        if day - timedelta(days=1) not in days:
+            length = 1
+            while day + timedelta(days=length) in days:
+                length += 1
+            best = max(best, length)
+    return best
+
+
+def expected_current(days: set[date], today: date) -> int:
+    end = today if today in days else today - timedelta(days=1)
+    length = 0
+    while end - timedelta(days=length) in days:
+        length += 1
+    return length
+
+
+def expected_stats(
+    rows: list[Row], today: date, first: date | None = None, last: date | None = None
+) -> dict[str, Any]:
+    in_range = [
+        r for r in rows if (first is None or r[2] >= first) and (last is None or r[2] <= last)
+    ]
+    minutes_by_subject: dict[str, int] = defaultdict(int)
+    records_by_subject: dict[str, int] = defaultdict(int)
+    minutes_by_day: dict[date, int] = defaultdict(int)
+    for subject, minutes, day in in_range:
+        minutes_by_subject[subject] += minutes
+        records_by_subject[subject] += 1
+        minutes_by_day[day] += minutes
+    subjects = sorted(minutes_by_subject, key=lambda s: (-minutes_by_subject[s], s))
+    return {
+        "total_minutes": sum(m for _, m, _ in in_range),
+        "record_count": len(in_range),
+        "by_subject": [
+            {"subject": s, "minutes": minutes_by_subject[s], "records": records_by_subject[s]}
+            for s in subjects
+        ],
+        "by_day": [
+            {"date": d.isoformat(), "minutes": minutes_by_day[d]} for d in sorted(minutes_by_day)
+        ],
+        "longest_streak_days": expected_longest(days_of(in_range)),
+        "current_streak_days": expected_current(days_of(rows), today),
+    }

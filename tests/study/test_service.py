@@ -78,8 +78,7 @@ async def test_stats_for_all_owners(
     await insert_records(await user_id(client, other_user_headers), [("Go", 5, date(2024, 1, 2))])
     summary = await stats.summarize(
         owner_id=None,
-        studied_from=date(2023, 1, 1),
-        studied_to=date(2024, 1, 3),
+        period=stats.Window(first=date(2023, 1, 1), last=date(2024, 1, 3), ranged=True),
         today=date(2024, 1, 3),
     )
     assert (summary.total_minutes, summary.record_count) == (15, 2)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+import re
+from collections import Counter
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -11,14 +12,19 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.study.conftest import URL, insert_records, user_id
+from tests.study.conftest import (
+    URL,
+    Row,
+    expected_current,
+    expected_stats,
+    insert_records,
+    user_id,
+)
 
 # The code under these tests differs by dialect (tests/README.md).
 pytestmark = pytest.mark.dialects
 
 STATS = f"{URL}/stats"
-Row = tuple[str, int, date]
-
 # Streaks across month ends (Jan 30 - Feb 2; Feb 28 - Mar 1 of a leap year), subjects
 # that differ only in case, a minutes tie between subjects, and several records a day.
 ROWS: list[Row] = [
@@ -33,59 +39,6 @@ ROWS: list[Row] = [
     ("Biology", 40, date(2024, 2, 29)),
     ("Biology", 55, date(2024, 3, 1)),
 ]
-
-
-def days_of(rows: list[Row]) -> set[date]:
-    return {day for _, _, day in rows}
-
-
-def expected_longest(days: set[date]) -> int:
-    """Counts forward from each day that starts a run (a different method from the app's)."""
-    best = 0
-    for day in days:
-        if day - timedelta(days=1) not in days:
-            length = 1
-            while day + timedelta(days=length) in days:
-                length += 1
-            best = max(best, length)
-    return best
-
-
-def expected_current(days: set[date], today: date) -> int:
-    end = today if today in days else today - timedelta(days=1)
-    length = 0
-    while end - timedelta(days=length) in days:
-        length += 1
-    return length
-
-
-def expected_stats(
-    rows: list[Row], today: date, first: date | None = None, last: date | None = None
-) -> dict[str, Any]:
-    in_range = [
-        r for r in rows if (first is None or r[2] >= first) and (last is None or r[2] <= last)
-    ]
-    minutes_by_subject: dict[str, int] = defaultdict(int)
-    records_by_subject: dict[str, int] = defaultdict(int)
-    minutes_by_day: dict[date, int] = defaultdict(int)
-    for subject, minutes, day in in_range:
-        minutes_by_subject[subject] += minutes
-        records_by_subject[subject] += 1
-        minutes_by_day[day] += minutes
-    subjects = sorted(minutes_by_subject, key=lambda s: (-minutes_by_subject[s], s))
-    return {
-        "total_minutes": sum(m for _, m, _ in in_range),
-        "record_count": len(in_range),
-        "by_subject": [
-            {"subject": s, "minutes": minutes_by_subject[s], "records": records_by_subject[s]}
-            for s in subjects
-        ],
-        "by_day": [
-            {"date": d.isoformat(), "minutes": minutes_by_day[d]} for d in sorted(minutes_by_day)
-        ],
-        "longest_streak_days": expected_longest(days_of(in_range)),
-        "current_streak_days": expected_current(days_of(rows), today),
-    }
 
 
 async def get_stats(
@@ -218,28 +171,34 @@ async def test_invalid_stats_range_is_422(
         assert response.status_code == 422, params
 
 
-def study_day_queries(caplog: pytest.LogCaptureFixture) -> list[str]:
-    """The statements on the per-day rollup that the database client logged."""
-    return [
-        r.getMessage()
-        for r in caplog.records
-        if r.name == "tortoise.db_client" and "study_day" in r.getMessage()
-    ]
+def queries_by_table(caplog: pytest.LogCaptureFixture) -> Counter[str]:
+    """How many statements the database client logged, by the study table each reads."""
+    tables = ("study_record", "study_day", "study_subject", "study_run", "study_record_count")
+    counted: Counter[str] = Counter()
+    for record in caplog.records:
+        if record.name == "tortoise.db_client":
+            message = record.getMessage()
+            counted.update(t for t in tables if re.search(rf"\b{t}\b", message))
+    return counted
 
 
-async def test_by_day_and_totals_cover_only_the_default_window(
+async def test_without_a_range_totals_and_streaks_cover_every_record(
     client: httpx.AsyncClient,
     user_headers: dict[str, str],
     set_today: Callable[[date], None],
 ) -> None:
     today = date(2024, 3, 1)
     set_today(today)
-    rows: list[Row] = [("Go", 10, today - timedelta(days=n)) for n in (0, 1, 365, 366, 800)]
+    rows: list[Row] = [("Go", 10, today - timedelta(days=n)) for n in (0, 1, 365, 366, 800, 801)]
+    rows.append(("Rust", 7, today - timedelta(days=802)))
     await insert_records(await user_id(client, user_headers), rows)
     body = await get_stats(client, user_headers)
-    # The last 366 days, today included: 2023-03-02 to 2024-03-01.
-    first = today - timedelta(days=365)
-    assert body == expected_stats(rows, today, first, today)
+    expected = expected_stats(rows, today)
+    # by_day alone is the last 366 days, today included: 2023-03-02 to 2024-03-01.
+    expected["by_day"] = expected_stats(rows, today, today - timedelta(days=365), today)["by_day"]
+    assert body == expected
+    assert (body["total_minutes"], body["record_count"]) == (67, 7)
+    assert body["longest_streak_days"] == 3  # 802 to 800 days ago, long before the window
     assert [d["date"] for d in body["by_day"]] == ["2023-03-02", "2024-02-29", "2024-03-01"]
     # A start alone covers 366 days from it, an end alone the 366 days up to it.
     later = await get_stats(client, user_headers, studied_from="2021-12-22")
@@ -260,7 +219,7 @@ async def test_a_range_longer_than_the_cap_is_422(
     assert "366 days" in response.json()["detail"][0]["msg"]
 
 
-async def test_a_long_current_streak_is_read_in_one_query(
+async def test_stats_read_kept_rows_a_fixed_number_of_times_however_long_the_history(
     client: httpx.AsyncClient,
     user_headers: dict[str, str],
     set_today: Callable[[date], None],
@@ -269,11 +228,44 @@ async def test_a_long_current_streak_is_read_in_one_query(
     today = date(2024, 3, 1)
     set_today(today)
     streak = [("Go", 10, today - timedelta(days=n)) for n in range(1, 1001)]  # to yesterday
-    older = [("Go", 10, today - timedelta(days=n)) for n in range(1002, 1100)]
+    older = [(f"S{n % 3}", 10, today - timedelta(days=n)) for n in range(1002, 1100)]
     await insert_records(await user_id(client, user_headers), streak + older)
     caplog.set_level(logging.DEBUG, logger="tortoise.db_client")
-    body = await get_stats(client, user_headers, studied_from="2024-02-01")
-    assert body["current_streak_days"] == 1000
-    assert body["longest_streak_days"] == 29  # within the range
-    # by_day, by_subject and the streak: one statement each, however long the streak.
-    assert len(study_day_queries(caplog)) == 3
+
+    whole = await get_stats(client, user_headers)
+    assert (whole["longest_streak_days"], whole["current_streak_days"]) == (1000, 1000)
+    assert whole["record_count"] == 1098
+    # by_day from the window's rollup rows; subjects from their kept rows; the longest
+    # and the current streak one kept run each. Never the records, never every day.
+    assert queries_by_table(caplog) == {"study_day": 1, "study_subject": 1, "study_run": 2}
+
+    caplog.clear()
+    ranged = await get_stats(client, user_headers, studied_from="2024-02-01")
+    assert ranged["current_streak_days"] == 1000
+    assert ranged["longest_streak_days"] == 29  # within the range
+    # by_day and by_subject over the range's rollup rows, the current streak one run.
+    assert queries_by_table(caplog) == {"study_day": 2, "study_run": 1}
+
+
+async def test_a_superusers_stats_without_a_range_cover_everyones_records(
+    client: httpx.AsyncClient,
+    user_headers: dict[str, str],
+    other_user_headers: dict[str, str],
+    superuser_headers: dict[str, str],
+    set_today: Callable[[date], None],
+) -> None:
+    today = date(2024, 3, 1)
+    set_today(today)
+    mine: list[Row] = [("Math", 30, date(2020, 5, 1)), ("Math", 5, date(2020, 5, 2))]
+    theirs: list[Row] = [("math", 50, date(2020, 5, 3)), ("Math", 1, today)]
+    await insert_records(await user_id(client, user_headers), mine)
+    await insert_records(await user_id(client, other_user_headers), theirs)
+    everything = await get_stats(client, superuser_headers)
+    expected = expected_stats(mine + theirs, today)
+    expected["by_day"] = [{"date": "2024-03-01", "minutes": 1}]  # the window's days alone
+    assert everything == expected
+    assert everything["longest_streak_days"] == 3  # May 1-3, 2020, of two users
+    assert everything["by_subject"] == [
+        {"subject": "math", "minutes": 50, "records": 1},
+        {"subject": "Math", "minutes": 36, "records": 3},
+    ]
