@@ -5,7 +5,8 @@ the totals and subjects come from its per-subject rows and the streaks from its 
 indexed row each; `by_day`, and every figure of a range (at most STATS_MAX_DAYS long), from
 the per-day rollup of those days. So the cost follows the subjects and the days of the
 window, not the records or the days of a whole history. Everyone's stats (a superuser, the
-CLI without --user) group the same kept rows over every user.
+CLI without --user) group the same kept rows of every user, and find everyone's streaks
+over the distinct days of the rollup: their cost follows the users and everyone's days.
 """
 
 import uuid
