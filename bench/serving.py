@@ -714,6 +714,8 @@ def environments(args: argparse.Namespace, db_url: str) -> tuple[dict[str, str],
         **os.environ,
         "APP_ENV": "production",
         "SECRET_KEY": secrets.token_urlsafe(48),
+        # Production refuses to start without mail unless it is said to be off.
+        "MAIL_BACKEND": "none",
         "DATABASE_URL": db_url,
         "REDIS_URL": args.redis,
         # Keys of this run only: nothing left from an earlier run, nothing else flushed.

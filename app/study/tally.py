@@ -148,6 +148,14 @@ class Delta:
                 await conn.execute_query(sql["day_gone"], [owner, day, subject])
 
 
+async def drop_day_if_empty(
+    conn: BaseDBAsyncClient, owner_id: uuid.UUID, studied_on: date, subject: str
+) -> None:
+    """Deletes the day row of (owner, day, subject) if it holds no records now."""
+    sql = _SQL[_dialect(conn)]["day_gone"]
+    await conn.execute_query(sql, [_owner(conn, owner_id), _day(conn, studied_on), subject])
+
+
 def deltas(rows: Iterable[tuple[uuid.UUID, date, str, int]]) -> list[Delta]:
     """(owner_id, studied_on, subject, minutes) of new records → one Delta per owner, in
     owner order (the lock order of a write that touches several users)."""
