@@ -330,6 +330,10 @@ class Settings(BaseSettings):
     METRICS_JOBS_EVERY_SECONDS: float = Field(default=15.0, ge=0, le=3600)
     GUNICORN_BIND: str = "127.0.0.1:8000"
     WEB_CONCURRENCY: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    # Password hashes (Argon2) one worker runs at once, each on a thread of its own; unset:
+    # the host's cores shared out among its WEB_CONCURRENCY workers (at least one each),
+    # so the host hashes on every core and no more.
+    PASSWORD_HASH_THREADS: int | None = Field(default=None, ge=1, le=64)
     # Connections plus requests in progress one worker takes; past it, a new request gets a
     # 503 at once instead of a share of a worker that is already full.
     WEB_LIMIT_CONCURRENCY: int = Field(default=512, ge=1)
@@ -471,6 +475,12 @@ class Settings(BaseSettings):
         if self.DOCS_ENABLED is None:
             return not self.is_production
         return self.DOCS_ENABLED
+
+    @property
+    def hash_threads(self) -> int:
+        if self.PASSWORD_HASH_THREADS is not None:
+            return self.PASSWORD_HASH_THREADS
+        return max(1, -(-(os.cpu_count() or 1) // self.WEB_CONCURRENCY))
 
     @property
     def log_format(self) -> str:

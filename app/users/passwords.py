@@ -32,23 +32,48 @@ RESET_AUDIENCE = "fastapi-users:reset"
 PASSWORD_HELPER = PasswordHelper(
     PasswordHash((Argon2Hasher(memory_cost=19_456, time_cost=2, parallelism=1),))
 )
-# Hashes at once per worker: more only queue for the same cores and hold more memory
-# (19 MiB each while it runs). One per worker keeps every core busy when there is a worker
-# per core (WEB_CONCURRENCY), as in production; two per worker held more memory through a
-# login burst for no more logins a second (docs/performance.md).
-HASH_CONCURRENCY = 1
-_HASH_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-    weakref.WeakKeyDictionary()
-)
+# Hashes at once per worker (Settings.hash_threads, set by `use_hash_threads` at start-up):
+# the host's cores shared out among its workers. More only queue for the same cores and
+# hold more memory (19 MiB each while it runs); fewer leave cores idle through a login
+# burst. Argon2 releases the GIL, so each runs on a core of its own beside the event loop.
+
+
+class _HashSlots:
+    """Per event loop, a semaphore of `threads` slots."""
+
+    def __init__(self) -> None:
+        self.threads = 1
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def of(self, loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
+        slots = self._by_loop.get(loop)
+        if slots is None:
+            slots = self._by_loop[loop] = asyncio.Semaphore(self.threads)
+        return slots
+
+    def resize(self, threads: int) -> None:
+        self.threads = threads
+        self._by_loop.clear()
+
+
+_HASH_SLOTS = _HashSlots()
+
+
+def use_hash_threads(threads: int) -> None:
+    """How many hashes this process runs at once from now on."""
+    _HASH_SLOTS.resize(threads)
+
+
+def hash_threads() -> int:
+    return _HASH_SLOTS.threads
 
 
 async def off_loop(func: Callable[..., T], *args: Any) -> T:
-    """Runs a password hash in a thread, at most HASH_CONCURRENCY at a time per loop."""
-    loop = asyncio.get_running_loop()
-    slots = _HASH_SLOTS.get(loop)
-    if slots is None:
-        slots = _HASH_SLOTS[loop] = asyncio.Semaphore(HASH_CONCURRENCY)
-    async with slots:
+    """Runs a password hash in a thread, at most `hash_threads()` at a time per loop; the
+    others wait their turn first come, first served."""
+    async with _HASH_SLOTS.of(asyncio.get_running_loop()):
         return await asyncio.to_thread(func, *args)
 
 

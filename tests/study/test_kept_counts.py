@@ -11,7 +11,6 @@ from datetime import date
 from typing import Any
 
 import asyncpg
-
 import httpx
 import pytest
 
@@ -213,9 +212,9 @@ async def test_postgres_writes_a_record_and_its_counts_in_one_statement(
     for name in ("execute", "fetch"):
         original = getattr(asyncpg.Connection, name)
 
-        def counting(self: Any, query: str, *args: Any, _original: Any = original, **kw: Any) -> Any:
+        def counting(self: Any, query: str, *args: Any, _sent: Any = original, **kw: Any) -> Any:
             sent.append(query.split(None, 1)[0].upper())
-            return _original(self, query, *args, **kw)
+            return _sent(self, query, *args, **kw)
 
         monkeypatch.setattr(asyncpg.Connection, name, counting)
 
