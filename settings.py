@@ -307,8 +307,16 @@ class Settings(BaseSettings):
     SMS_CODE_TTL_SECONDS: int = Field(default=300, ge=1, le=3600)
     # 0: no wait between codes to one phone (the daily cap still holds).
     SMS_RESEND_SECONDS: int = Field(default=60, ge=0, le=3600)
+    # Wrong guesses of one code from one client address (an IPv6 one by its /64).
     SMS_MAX_ATTEMPTS: int = Field(default=5, ge=1, le=20)
+    # Wrong guesses of one code from all the addresses that never logged in to the account,
+    # together: past it the code is dead for them (odds: docs/API.md).
+    SMS_CODE_GUESS_CEILING: int = Field(default=20, ge=1, le=100)
+    # Codes a phone gets a UTC day asked from addresses that logged in to its account
+    # (or by the account itself) ...
     SMS_DAILY_LIMIT_PER_PHONE: int = Field(default=10, ge=1, le=1000)
+    # ... and, counted apart, codes asked from any other address (unsolicited).
+    SMS_UNSOLICITED_PER_PHONE_PER_DAY: int = Field(default=3, ge=1, le=1000)
     RATE_LIMIT_SMS_PER_IP: int = Field(default=20, ge=0)
     # Paid SMS is capped: codes go only to mobile numbers of these regions; one account asks
     # for so many bind codes an hour and a UTC day; the whole service sends so many an hour
