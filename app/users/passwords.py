@@ -4,8 +4,10 @@ to an account (verification to its email, reset to its current password hash).""
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from fastapi_users import exceptions
@@ -39,21 +41,33 @@ PASSWORD_HELPER = PasswordHelper(
 
 
 class _HashSlots:
-    """Per event loop, a semaphore of `threads` slots."""
+    """The process's hashing threads: a pool of `threads`, and per event loop a semaphore
+    of as many slots, so requests wait for a thread first come, first served and one that
+    gave up (a client gone) never starts a hash. Threads of their own, not the loop's
+    default pool: each keeps its memory arena, so the process holds `threads` Argon2
+    blocks (19 MiB each) at most, not one per thread that ever hashed."""
 
     def __init__(self) -> None:
         self.threads = 1
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="password-hash")
         self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
 
-    def of(self, loop: asyncio.AbstractEventLoop) -> asyncio.Semaphore:
+    async def run(self, func: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
         slots = self._by_loop.get(loop)
         if slots is None:
             slots = self._by_loop[loop] = asyncio.Semaphore(self.threads)
-        return slots
+        async with slots:
+            return await loop.run_in_executor(self._pool, functools.partial(func, *args))
 
     def resize(self, threads: int) -> None:
+        old, self._pool = (
+            self._pool,
+            ThreadPoolExecutor(max_workers=threads, thread_name_prefix="password-hash"),
+        )
+        old.shutdown(wait=False)
         self.threads = threads
         self._by_loop.clear()
 
@@ -71,10 +85,9 @@ def hash_threads() -> int:
 
 
 async def off_loop(func: Callable[..., T], *args: Any) -> T:
-    """Runs a password hash in a thread, at most `hash_threads()` at a time per loop; the
-    others wait their turn first come, first served."""
-    async with _HASH_SLOTS.of(asyncio.get_running_loop()):
-        return await asyncio.to_thread(func, *args)
+    """Runs a password hash on one of the process's hashing threads, at most
+    `hash_threads()` at a time per loop; the others wait their turn first come, first served."""
+    return await _HASH_SLOTS.run(func, *args)
 
 
 def check_policy(password: str, email: str | None) -> None:

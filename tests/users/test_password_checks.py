@@ -259,9 +259,11 @@ async def test_hashes_run_on_the_host_cores_shared_out_among_the_workers() -> No
 
     running, most = 0, 0
     lock = threading.Lock()
+    threads: set[str] = set()
 
     def slow_hash() -> None:
         nonlocal running, most
+        threads.add(threading.current_thread().name)
         with lock:
             running += 1
             most = max(most, running)
@@ -271,11 +273,14 @@ async def test_hashes_run_on_the_host_cores_shared_out_among_the_workers() -> No
 
     before = passwords.hash_threads()
     try:
-        for threads in (1, 3):
-            passwords.use_hash_threads(threads)
+        for size in (1, 3):
+            passwords.use_hash_threads(size)
             most = 0
             await asyncio.gather(*(passwords.off_loop(slow_hash) for _ in range(8)))
-            assert most == threads
+            assert most == size
+        # The process's own hashing threads, never the loop's default pool: at most as
+        # many threads (and memory arenas) as hashes at once.
+        assert all(name.startswith("password-hash") for name in threads), threads
     finally:
         passwords.use_hash_threads(before)
 
