@@ -307,8 +307,16 @@ class Settings(BaseSettings):
     SMS_CODE_TTL_SECONDS: int = Field(default=300, ge=1, le=3600)
     # 0: no wait between codes to one phone (the daily cap still holds).
     SMS_RESEND_SECONDS: int = Field(default=60, ge=0, le=3600)
+    # Wrong guesses of one code from one client address (an IPv6 one by its /64).
     SMS_MAX_ATTEMPTS: int = Field(default=5, ge=1, le=20)
+    # Wrong guesses of one code from all the addresses that never logged in to the account,
+    # together: past it the code is dead for them (odds: docs/API.md).
+    SMS_CODE_GUESS_CEILING: int = Field(default=20, ge=1, le=100)
+    # Codes a phone gets a UTC day asked from addresses that logged in to its account
+    # (or by the account itself) ...
     SMS_DAILY_LIMIT_PER_PHONE: int = Field(default=10, ge=1, le=1000)
+    # ... and, counted apart, codes asked from any other address (unsolicited).
+    SMS_UNSOLICITED_PER_PHONE_PER_DAY: int = Field(default=3, ge=1, le=1000)
     RATE_LIMIT_SMS_PER_IP: int = Field(default=20, ge=0)
     # Paid SMS is capped: codes go only to mobile numbers of these regions; one account asks
     # for so many bind codes an hour and a UTC day; the whole service sends so many an hour
@@ -330,6 +338,10 @@ class Settings(BaseSettings):
     METRICS_JOBS_EVERY_SECONDS: float = Field(default=15.0, ge=0, le=3600)
     GUNICORN_BIND: str = "127.0.0.1:8000"
     WEB_CONCURRENCY: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    # Password hashes (Argon2) one worker runs at once, each on a thread of its own; unset:
+    # the host's cores shared out among its WEB_CONCURRENCY workers (at least one each),
+    # so the host hashes on every core and no more.
+    PASSWORD_HASH_THREADS: int | None = Field(default=None, ge=1, le=64)
     # Connections plus requests in progress one worker takes; past it, a new request gets a
     # 503 at once instead of a share of a worker that is already full.
     WEB_LIMIT_CONCURRENCY: int = Field(default=512, ge=1)
@@ -471,6 +483,12 @@ class Settings(BaseSettings):
         if self.DOCS_ENABLED is None:
             return not self.is_production
         return self.DOCS_ENABLED
+
+    @property
+    def hash_threads(self) -> int:
+        if self.PASSWORD_HASH_THREADS is not None:
+            return self.PASSWORD_HASH_THREADS
+        return max(1, -(-(os.cpu_count() or 1) // self.WEB_CONCURRENCY))
 
     @property
     def log_format(self) -> str:

@@ -35,6 +35,7 @@ from app.platform.logging import configure_logging
 from app.platform.store import StoreBreaker, create_store
 from app.study import exports
 from app.study.router import router as study_router
+from app.users import passwords
 from app.users.auth_router import auth as auth_router
 from app.users.router import users as users_router
 from settings import Settings
@@ -76,6 +77,7 @@ def _queue_length(celery: Celery | None, queue: str) -> Callable[[float], int | 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or default_settings
     configure_logging(settings.LOG_LEVEL, settings.log_format)
+    passwords.use_hash_threads(settings.hash_threads)
     audit_writer = AuditWriter.from_settings(settings) if settings.AUDIT_ENABLED else None
 
     @asynccontextmanager

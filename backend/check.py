@@ -24,6 +24,7 @@ def masked_settings(settings: Settings) -> dict[str, Any]:
     effective = settings.model_dump()
     effective["DOCS_ENABLED"] = settings.docs_enabled
     effective["LOG_FORMAT"] = settings.log_format
+    effective["PASSWORD_HASH_THREADS"] = settings.hash_threads
     effective["ALLOWED_HOSTS"] = settings.allowed_hosts
     effective["SMS_BACKEND"] = settings.sms_backend
     effective["MAIL_BACKEND"] = settings.mail_backend

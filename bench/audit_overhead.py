@@ -237,6 +237,7 @@ def main() -> int:
         **os.environ,
         "APP_ENV": "production",
         "SECRET_KEY": SECRET_KEY,
+        "MAIL_BACKEND": "none",  # production refuses to start without mail unless it is off
         "DATABASE_URL": database_url,
         "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
         "LOG_LEVEL": "WARNING",

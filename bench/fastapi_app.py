@@ -3,8 +3,10 @@
 `/hello` is a constant JSON answer through a FastAPI route; `/rows` is what a FastAPI app
 does at least for one page of a user's study records: a header dependency, a pydantic page
 model as the response model, and 20 rows plus their count from a plain asyncpg pool on the
-service's own `study_record` table. Run by bench/serving.py under the same gunicorn +
-uvicorn workers as the service.
+service's own `study_record` table. `/create` is a FastAPI create at least: a pydantic
+body, one `INSERT … RETURNING` on the pool into `bare_record` (bench/serving.py makes it
+like `study_record`, indexes included), the row as the response model. Run by
+bench/serving.py under the same gunicorn + uvicorn workers as the service.
 """
 
 import os
@@ -34,6 +36,14 @@ class Row(BaseModel):
     subject: str
     title: str
     updated_at: datetime
+
+
+class RecordIn(BaseModel):
+    subject: str
+    title: str
+    minutes: int
+    studied_on: date
+    notes: str = ""
 
 
 class RowsPage(BaseModel):
@@ -87,3 +97,22 @@ async def rows(request: Request, _: Annotated[str, Depends(bearer)]) -> RowsPage
         size=20,
         pages=-(-total // 20),
     )
+
+
+@app.post("/create", response_model=Row, status_code=201)
+async def create(body: RecordIn, request: Request, _: Annotated[str, Depends(bearer)]) -> Row:
+    pool: asyncpg.Pool = request.app.state.pool
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "INSERT INTO bare_record (owner_id, subject, title, minutes, studied_on, notes, "
+            "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, now(), now()) "
+            "RETURNING id, owner_id, subject, title, minutes, studied_on, notes, created_at, "
+            "updated_at",
+            request.app.state.owner_id,
+            body.subject,
+            body.title,
+            body.minutes,
+            body.studied_on,
+            body.notes,
+        )
+    return Row(**dict(row))

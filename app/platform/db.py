@@ -29,6 +29,8 @@ def process_config(settings: Settings) -> dict[str, Any]:
         default["credentials"].setdefault("reset", reset_if_in_transaction)
         # Connections handed out first come, first served (app/platform/fairpool.py).
         default["engine"] = "app.platform.fairpool"
+    elif default["engine"].endswith("mysql"):
+        default["engine"] = "app.platform.fairpool_mysql"
     return config
 
 

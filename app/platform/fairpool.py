@@ -6,10 +6,14 @@ takes the connection first, and the woken waiter, finding the queue empty again,
 the back. Under load (more requests in flight than connections) a few requests were passed
 over again and again: seconds of waiting and a long p99 tail under load (docs/performance.md).
 
+aiomysql's pool does the same with a condition variable: a released connection wakes one
+waiter, and whoever takes the condition's lock first (often a newcomer) gets it.
+
 `FairPool` puts a first-come, first-served gate in front: one ticket per connection of the
 pool, and a returned ticket goes straight to the longest waiter, so no one can overtake.
-The app's database config names this module as its engine for PostgreSQL
-(app/platform/db.py); everything else about the client is Tortoise's own.
+The app's database config names this module as its engine for PostgreSQL, and
+app/platform/fairpool_mysql.py for MySQL (app/platform/db.py); everything else about the
+clients is Tortoise's own.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 import asyncpg
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
+from tortoise.backends.mysql.client import MySQLClient
 
 
 class FairGate:
@@ -75,6 +80,7 @@ class FairPool:
 
     async def release(self, connection: Any, **options: Any) -> None:
         try:
+            # asyncpg's release is a coroutine; aiomysql's returns a finished future.
             await self._pool.release(connection, **options)
         finally:
             self._gate.leave()
@@ -87,6 +93,13 @@ class FairAsyncpgDBClient(AsyncpgDBClient):
     async def create_pool(self, **kwargs: Any) -> Any:
         pool = await super().create_pool(**kwargs)
         return FairPool(pool, pool.get_max_size())
+
+
+class FairMySQLClient(MySQLClient):
+    async def create_connection(self, with_db: bool) -> None:
+        await super().create_connection(with_db)
+        if self._pool is not None and not isinstance(self._pool, FairPool):
+            self._pool = FairPool(self._pool, self.pool_maxsize)  # type: ignore[assignment]
 
 
 def get_client_class(db_info: dict[str, Any]) -> type[FairAsyncpgDBClient]:

@@ -3,9 +3,12 @@
 `RedisStore` is shared by every worker and host; `MemoryStore` is the in-process fallback
 used when REDIS_URL is empty (one process only: fine for development and tests).
 
-A one-time value (an SMS code's digest) is spent by the first matching guess and destroyed
-by too many wrong ones; each guess is checked and counted in one atomic step (a Lua script
-in Redis, a lock in-process), so of two concurrent right guesses exactly one wins.
+A one-time value (an SMS code's digest) is spent by the first matching guess. Wrong guesses
+are counted per guesser (a client address) and, for the guessers the caller says to cap,
+all together: a guesser past its own misses, or a capped one past the value's ceiling, is
+refused even the right value, while the other guessers go on. Each guess is checked and
+counted in one atomic step (a Lua script in Redis; in-process, no await between the read
+and the write), so of concurrent right guesses exactly one wins and no ceiling is passed.
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ from __future__ import annotations
 import hmac
 import math
 import time
-from typing import Any, Protocol
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from typing import Protocol
 
 import redis.asyncio as redis_asyncio
 from redis.exceptions import RedisError
@@ -66,9 +72,11 @@ class KeyValueStore(Protocol):
         """The live one-time value under `key`, not spending it."""
         ...
 
-    async def spend_one_time(self, key: str, candidate: str, *, max_misses: int) -> bool:
-        """True, and the value is gone, when `candidate` is the value under `key`. Otherwise
-        a miss is counted, and the `max_misses`-th miss destroys the value."""
+    async def spend_one_time(self, keys: Sequence[str], candidate: str, *, guess: Guess) -> bool:
+        """True, and that value is gone, when `candidate` is the value under one of `keys`
+        still open to `guess.guesser`. Otherwise a miss is counted on each value open to
+        it: against the guesser's own `max_misses` and, when `guess.capped`, against the
+        value's `ceiling` of capped misses. A value past either stays for the others."""
         ...
 
     async def ping(self) -> bool: ...
@@ -102,19 +110,58 @@ class StoreBreaker:
         return ended
 
 
-# KEYS[1]: a hash {v: value, m: misses}. ARGV: candidate, max misses. 1 when spent.
+@dataclass(frozen=True)
+class Guess:
+    """Who guesses a one-time value, and how far they may go: `max_misses` wrong guesses of
+    their own per value; when `capped`, their misses also count toward the value's
+    `ceiling` (0: none), past which no capped guesser may try it."""
+
+    guesser: str
+    max_misses: int
+    ceiling: int = 0
+    capped: bool = True
+
+
+# KEYS: hashes {v: value, m: capped misses, g:<guesser>: that guesser's misses}.
+# ARGV: candidate, guesser, its max misses, ceiling (0: none), capped (1 or 0).
+# 1 when a value open to the guesser matched (and is gone); else a miss on each open one.
 _SPEND_ONE_TIME = """
-local value = redis.call('HGET', KEYS[1], 'v')
-if not value then return 0 end
-if value == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  return 1
+local field = 'g:' .. ARGV[2]
+local own, ceiling, capped = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == '1'
+local open = {}
+for _, key in ipairs(KEYS) do
+  local value = redis.call('HGET', key, 'v')
+  if value and tonumber(redis.call('HGET', key, field) or '0') < own
+      and not (capped and ceiling > 0
+               and tonumber(redis.call('HGET', key, 'm') or '0') >= ceiling) then
+    if value == ARGV[1] then
+      redis.call('DEL', key)
+      return 1
+    end
+    open[#open + 1] = key
+  end
 end
-if redis.call('HINCRBY', KEYS[1], 'm', 1) >= tonumber(ARGV[2]) then
-  redis.call('DEL', KEYS[1])
+for _, key in ipairs(open) do
+  redis.call('HINCRBY', key, field, 1)
+  if capped then redis.call('HINCRBY', key, 'm', 1) end
 end
 return 0
 """
+
+
+@dataclass
+class _OneTime:
+    """An in-process one-time value and its misses."""
+
+    value: str
+    expires: float
+    misses: int = 0  # capped misses, toward the ceiling
+    by_guesser: dict[str, int] = dataclass_field(default_factory=dict)
+
+    def open_to(self, guess: Guess) -> bool:
+        if self.by_guesser.get(guess.guesser, 0) >= guess.max_misses:
+            return False
+        return not (guess.capped and 0 < guess.ceiling <= self.misses)
 
 
 class MemoryStore:
@@ -129,8 +176,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._data: dict[str, tuple[bytes, float | None]] = {}
         self._tallies: dict[str, dict[str, int]] = {}
-        # key -> [value, misses, expires at]
-        self._one_time: dict[str, list[Any]] = {}
+        self._one_time: dict[str, _OneTime] = {}
 
     def _live(self, key: str) -> tuple[bytes, float | None] | None:
         item = self._data.get(key)
@@ -189,33 +235,36 @@ class MemoryStore:
     async def tallies(self, key: str) -> dict[str, int]:
         return dict(self._tallies.get(key, {}))
 
-    def _live_one_time(self, key: str) -> list[Any] | None:
+    def _live_one_time(self, key: str) -> _OneTime | None:
         item = self._one_time.get(key)
-        if item is not None and item[2] <= time.monotonic():
+        if item is not None and item.expires <= time.monotonic():
             del self._one_time[key]
             return None
         return item
 
     async def set_one_time(self, key: str, value: str, *, ttl_seconds: float) -> None:
-        self._one_time[key] = [value, 0, time.monotonic() + ttl_seconds]
+        self._one_time[key] = _OneTime(value=value, expires=time.monotonic() + ttl_seconds)
         if len(self._one_time) % 1024 == 0:
             for stale in [k for k in self._one_time if self._live_one_time(k) is None]:
                 self._one_time.pop(stale, None)
 
     async def get_one_time(self, key: str) -> str | None:
         item = self._live_one_time(key)
-        return item[0] if item else None
+        return item.value if item else None
 
-    async def spend_one_time(self, key: str, candidate: str, *, max_misses: int) -> bool:
-        item = self._live_one_time(key)
-        if item is None:
-            return False
-        if hmac.compare_digest(item[0].encode(), candidate.encode()):
-            del self._one_time[key]
-            return True
-        item[1] += 1
-        if item[1] >= max_misses:
-            del self._one_time[key]
+    async def spend_one_time(self, keys: Sequence[str], candidate: str, *, guess: Guess) -> bool:
+        open_items = []
+        for key in keys:
+            item = self._live_one_time(key)
+            if item is None or not item.open_to(guess):
+                continue
+            if hmac.compare_digest(item.value.encode(), candidate.encode()):
+                del self._one_time[key]
+                return True
+            open_items.append(item)
+        for item in open_items:
+            item.by_guesser[guess.guesser] = item.by_guesser.get(guess.guesser, 0) + 1
+            item.misses += guess.capped
         return False
 
     async def ping(self) -> bool:
@@ -306,8 +355,17 @@ class RedisStore:
         value = await self.client.hget(self._key(key), "v")
         return value.decode() if value is not None else None
 
-    async def spend_one_time(self, key: str, candidate: str, *, max_misses: int) -> bool:
-        spent = await self._spend_script(keys=[self._key(key)], args=[candidate, max_misses])
+    async def spend_one_time(self, keys: Sequence[str], candidate: str, *, guess: Guess) -> bool:
+        spent = await self._spend_script(
+            keys=[self._key(key) for key in keys],
+            args=[
+                candidate,
+                guess.guesser,
+                guess.max_misses,
+                guess.ceiling,
+                int(guess.capped),
+            ],
+        )
         return bool(spent)
 
     async def ping(self) -> bool:

@@ -96,13 +96,13 @@ async def _unfiltered_page(
     if not found:
         return [], (0 if offset == 0 else await records.total(owner_id=owner_id))
     kept = found[0][_TOTAL_COLUMN]
-    rows = [_record_row(row, dialect) for row in found]
+    rows = [record_row(row, dialect) for row in found]
     if offset == 0 and len(rows) < limit:
         return rows, len(rows)
     return rows, int(kept or 0)
 
 
-def _record_row(row: dict[str, Any], dialect: str) -> dict[str, Any]:
+def record_row(row: dict[str, Any], dialect: str) -> dict[str, Any]:
     """A row as `.values()` gives it: asyncpg's types are already the model's; the other
     drivers hand back text or naive times, which the fields convert."""
     if dialect == "postgres":

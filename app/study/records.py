@@ -13,7 +13,7 @@ from datetime import date
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
-from app.study import tally
+from app.study import pg_writes, tally
 from app.study.conditions import subject_is, title_contains
 from app.study.errors import StudyRecordNotFound
 from app.study.models import StudyRecord
@@ -105,8 +105,11 @@ def _count(delta: tally.Delta, record: StudyRecord, *, sign: int = 1) -> None:
 
 
 async def create(*, owner_id: uuid.UUID, record_in: StudyRecordCreate) -> StudyRecord:
-    """Stores the record and counts it, in one transaction."""
+    """Stores the record and counts it, in one transaction (on PostgreSQL one statement,
+    and the runs when its day may be new)."""
     async with in_transaction() as conn:
+        if conn.capabilities.dialect == "postgres":
+            return await pg_writes.create(conn, owner_id, record_in.model_dump())
         record = await StudyRecord.create(
             owner_id=owner_id, **record_in.model_dump(), using_db=conn
         )
@@ -147,6 +150,8 @@ async def update(
     if not changes:
         return record
     async with in_transaction() as conn:
+        if conn.capabilities.dialect == "postgres":
+            return await pg_writes.update(conn, record, changes)
         current = await _locked(record.id)
         delta = tally.Delta(current.owner_id)
         _count(delta, current, sign=-1)
@@ -162,6 +167,8 @@ async def delete(*, record: StudyRecord) -> StudyRecord:
     """Deletes the record and returns it as it was; StudyRecordNotFound when another
     request deleted it first (it is counted out once)."""
     async with in_transaction() as conn:
+        if conn.capabilities.dialect == "postgres":
+            return await pg_writes.delete(conn, record)
         current = await _locked(record.id)
         await StudyRecord.filter(id=current.id).using_db(conn).delete()
         delta = tally.Delta(current.owner_id)

@@ -274,11 +274,20 @@ class Delta:
             await conn.execute_query(sql["day"], [owner, day, subject, minutes, records])
             if records < 0:
                 await conn.execute_query(sql["day_gone"], [owner, day, subject])
-        for studied_on, records in sorted(dates.items()):
-            if records > 0:
-                await _gained(conn, sql, owner, studied_on)
-            else:
-                await _lost(conn, sql, owner, studied_on)
+        await keep_runs(conn, self.owner_id, dates)
+
+
+async def keep_runs(conn: BaseDBAsyncClient, owner_id: uuid.UUID, dates: dict[date, int]) -> None:
+    """The user's runs after a write that changed these days' numbers of records (by how
+    much): call it after the day rows are written, in the same transaction, with the user's
+    count row locked (the lock order's last step)."""
+    sql = _SQL[_dialect(conn)]
+    owner = _owner(conn, owner_id)
+    for studied_on, records in sorted(dates.items()):
+        if records > 0:
+            await _gained(conn, sql, owner, studied_on)
+        elif records < 0:
+            await _lost(conn, sql, owner, studied_on)
 
 
 async def _gained(conn: BaseDBAsyncClient, sql: dict[str, str], owner: Any, day: date) -> None:
@@ -335,6 +344,20 @@ async def _set(
         sql["run_set"],
         [_day(conn, first_day), _day(conn, last_day), _length(first_day, last_day), run_id],
     )
+
+
+async def drop_subject_if_empty(conn: BaseDBAsyncClient, owner_id: uuid.UUID, subject: str) -> None:
+    """Deletes the subject row of (owner, subject) if it holds no records now."""
+    sql = _SQL[_dialect(conn)]["subject_gone"]
+    await conn.execute_query(sql, [_owner(conn, owner_id), subject])
+
+
+async def drop_day_if_empty(
+    conn: BaseDBAsyncClient, owner_id: uuid.UUID, studied_on: date, subject: str
+) -> None:
+    """Deletes the day row of (owner, day, subject) if it holds no records now."""
+    sql = _SQL[_dialect(conn)]["day_gone"]
+    await conn.execute_query(sql, [_owner(conn, owner_id), _day(conn, studied_on), subject])
 
 
 def deltas(rows: Iterable[tuple[uuid.UUID, date, str, int]]) -> list[Delta]:

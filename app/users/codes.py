@@ -35,12 +35,20 @@ def new_code() -> str:
     return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
 
 
-def code_key(purpose: Purpose, phone: str, user_id: str = "") -> str:
-    """Where a phone's waiting code is kept: a login code per phone; a bind code per
-    (account, phone), so another account's request for the number cannot replace it."""
+def code_key(purpose: Purpose, phone: str, user_id: str = "", *, known: bool = False) -> str:
+    """Where a phone's waiting code is kept: a bind code per (account, phone), so another
+    account's request for the number cannot replace it; a login code per phone in one of
+    two places, for a request from an address known to the phone's account and for any
+    other, so a stranger's request cannot replace the owner's code."""
     if purpose == "bind":
         return f"sms:code:bind:{ratelimit.hashed(phone)}:{user_id}"
-    return f"sms:code:{purpose}:{ratelimit.hashed(phone)}"
+    place = ":known" if known else ""
+    return f"sms:code:{purpose}:{ratelimit.hashed(phone)}{place}"
+
+
+def login_code_keys(phone: str) -> tuple[str, str]:
+    """Both places of a phone's login codes: a guess is checked against each."""
+    return code_key("login", phone, known=True), code_key("login", phone)
 
 
 def code_digest(
@@ -58,6 +66,7 @@ def sealed(
     user_id: str,
     settings: Settings,
     send: bool = True,
+    known: bool = False,
 ) -> str:
     """The code as it travels in a job: readable only with SECRET_KEY, good until its TTL,
     with the OutId every try of this one message is sent with."""
@@ -70,6 +79,7 @@ def sealed(
                 "phone": phone,
                 "purpose": purpose,
                 "user_id": user_id,
+                "known": known,
                 "expires": time.time() + settings.SMS_CODE_TTL_SECONDS,
             }
         ),
@@ -99,7 +109,8 @@ async def deliver(
     digest = code_digest(
         settings, purpose=purpose, phone=phone, code=code, user_id=sealed["user_id"]
     )
-    if await store.get_one_time(code_key(purpose, phone, sealed["user_id"])) != digest:
+    key = code_key(purpose, phone, sealed["user_id"], known=bool(sealed.get("known")))
+    if await store.get_one_time(key) != digest:
         logger.info("SMS code for %s no longer waiting (used or replaced): not sent", masked(phone))
         return
     out_id = str(sealed.get("out_id", ""))

@@ -70,12 +70,31 @@ class AccountRateLimiter:
             limit=per_email,
         )
 
+    def _pair(self, email: str) -> tuple[str, str]:
+        """The account's key (its hashed, normalised email) and the (account, address) one."""
+        account = ratelimit.hashed(normalize_email(email))
+        return account, ratelimit.hashed(f"{account}|{self.ip}")
+
+    async def is_known(self, email: str | None) -> bool:
+        """Whether this address logged in to the account with `email` lately (by password
+        or SMS code). Without an account, the same store read for no account at all, so
+        the work does not tell whether there is one."""
+        _, pair = self._pair(email or "")
+        known = await ratelimit.is_flagged(self.store, bucket="login:known", key=pair)
+        return known and email is not None
+
+    async def remember(self, email: str) -> None:
+        """This address logged in to the account with `email`: known to it for a while."""
+        _, pair = self._pair(email)
+        await ratelimit.flag(
+            self.store, bucket="login:known", key=pair, ttl_seconds=KNOWN_ADDRESS_SECONDS
+        )
+
     async def before_login(self, *, email: str) -> LoginAttempt:
         """Counts a login attempt per address and per (account, address); 429 also while
         the account is locked for addresses that have not logged in to it lately."""
         s = self.settings
-        account = ratelimit.hashed(normalize_email(email))
-        pair = ratelimit.hashed(f"{account}|{self.ip}")
+        account, pair = self._pair(email)
         await ratelimit.hit(
             self.store, bucket="login:ip", key=self.ip, limit=self._limit(s.RATE_LIMIT_LOGIN_PER_IP)
         )

@@ -4,8 +4,10 @@ to an account (verification to its email, reset to its current password hash).""
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from fastapi_users import exceptions
@@ -32,24 +34,60 @@ RESET_AUDIENCE = "fastapi-users:reset"
 PASSWORD_HELPER = PasswordHelper(
     PasswordHash((Argon2Hasher(memory_cost=19_456, time_cost=2, parallelism=1),))
 )
-# Hashes at once per worker: more only queue for the same cores and hold more memory
-# (19 MiB each while it runs). One per worker keeps every core busy when there is a worker
-# per core (WEB_CONCURRENCY), as in production; two per worker held more memory through a
-# login burst for no more logins a second (docs/performance.md).
-HASH_CONCURRENCY = 1
-_HASH_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-    weakref.WeakKeyDictionary()
-)
+# Hashes at once per worker (Settings.hash_threads, set by `use_hash_threads` at start-up):
+# the host's cores shared out among its workers. More only queue for the same cores and
+# hold more memory (19 MiB each while it runs); fewer leave cores idle through a login
+# burst. Argon2 releases the GIL, so each runs on a core of its own beside the event loop.
+
+
+class _HashSlots:
+    """The process's hashing threads: a pool of `threads`, and per event loop a semaphore
+    of as many slots, so requests wait for a thread first come, first served and one that
+    gave up (a client gone) never starts a hash. Threads of their own, not the loop's
+    default pool: each keeps its memory arena, so the process holds `threads` Argon2
+    blocks (19 MiB each) at most, not one per thread that ever hashed."""
+
+    def __init__(self) -> None:
+        self.threads = 1
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="password-hash")
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def run(self, func: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        slots = self._by_loop.get(loop)
+        if slots is None:
+            slots = self._by_loop[loop] = asyncio.Semaphore(self.threads)
+        async with slots:
+            return await loop.run_in_executor(self._pool, functools.partial(func, *args))
+
+    def resize(self, threads: int) -> None:
+        old, self._pool = (
+            self._pool,
+            ThreadPoolExecutor(max_workers=threads, thread_name_prefix="password-hash"),
+        )
+        old.shutdown(wait=False)
+        self.threads = threads
+        self._by_loop.clear()
+
+
+_HASH_SLOTS = _HashSlots()
+
+
+def use_hash_threads(threads: int) -> None:
+    """How many hashes this process runs at once from now on."""
+    _HASH_SLOTS.resize(threads)
+
+
+def hash_threads() -> int:
+    return _HASH_SLOTS.threads
 
 
 async def off_loop(func: Callable[..., T], *args: Any) -> T:
-    """Runs a password hash in a thread, at most HASH_CONCURRENCY at a time per loop."""
-    loop = asyncio.get_running_loop()
-    slots = _HASH_SLOTS.get(loop)
-    if slots is None:
-        slots = _HASH_SLOTS[loop] = asyncio.Semaphore(HASH_CONCURRENCY)
-    async with slots:
-        return await asyncio.to_thread(func, *args)
+    """Runs a password hash on one of the process's hashing threads, at most
+    `hash_threads()` at a time per loop; the others wait their turn first come, first served."""
+    return await _HASH_SLOTS.run(func, *args)
 
 
 def check_policy(password: str, email: str | None) -> None:

@@ -62,7 +62,12 @@ async def sms_code(
     user = (await authenticate(request, token)).user if body.purpose == "bind" else None
     await limiter.hit_sms_code()
     await phone_service.request_code(
-        phone=sms_phone(body.phone, settings), user=user, store=store, settings=settings, jobs=jobs
+        phone=sms_phone(body.phone, settings),
+        user=user,
+        limiter=limiter,
+        store=store,
+        settings=settings,
+        jobs=jobs,
     )
     return SmsCodeSent(resend_after_seconds=settings.SMS_RESEND_SECONDS)
 
@@ -81,7 +86,11 @@ async def sms_login(
     """Log in with a phone number and the code texted to it: an access and a refresh token."""
     await account_service.limiter.hit_sms_check()
     user = await phone_service.log_in_user(
-        phone=body_phone(body.phone, settings), code=body.code, store=store, settings=settings
+        phone=body_phone(body.phone, settings),
+        code=body.code,
+        limiter=account_service.limiter,
+        store=store,
+        settings=settings,
     )
     return await account_service.open_session(user)
 
@@ -110,6 +119,7 @@ async def bind_phone(
         user=user,
         phone=phone,
         code=body.code,
+        limiter=account_service.limiter,
         store=store,
         settings=settings,
         jobs=jobs,

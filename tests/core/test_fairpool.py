@@ -50,20 +50,22 @@ async def test_a_cancelled_waiter_hands_its_ticket_on() -> None:
     assert gate.waiting == 0
 
 
-@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
-async def test_the_app_uses_the_fair_pool_on_postgresql(client: object) -> None:
-    """The app's PostgreSQL connection is the fair engine, and it queries through it with
-    more concurrent queries than the pool has connections."""
+@pytest.mark.parametrize("backend", ["postgres", "mysql"], indirect=True)
+async def test_the_app_uses_the_fair_pool_on_postgresql_and_mysql(
+    client: object, backend: str
+) -> None:
+    """The app's PostgreSQL and MySQL connections are the fair engines, and they query
+    through them with more concurrent queries than the pool has connections."""
     del client
     connection = Tortoise.get_connection("default")
     pool = connection._pool  # pylint: disable=protected-access  # what Tortoise acquires from
     assert isinstance(pool, FairPool)
-    size = pool.get_max_size()
+    if backend == "postgres":
+        size, sql = pool.get_max_size(), "SELECT pg_sleep(0.01), $1::int AS n"
+    else:
+        size, sql = pool.maxsize, "SELECT SLEEP(0.01), CAST(%s AS SIGNED) AS n"
     results = await asyncio.gather(
-        *(
-            connection.execute_query_dict("SELECT pg_sleep(0.01), $1::int AS n", [n])
-            for n in range(size * 3)
-        )
+        *(connection.execute_query_dict(sql, [n]) for n in range(size * 3))
     )
     assert [rows[0]["n"] for rows in results] == list(range(size * 3))
     assert pool._gate.waiting == 0  # pylint: disable=protected-access

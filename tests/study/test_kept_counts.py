@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date
+from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -197,3 +199,50 @@ async def test_account_deletion_takes_its_records_out_of_the_total(
     assert await _total(client, superuser_headers) == 1
     expected = await tally.assert_exact()
     assert list(expected["owners"].values()) == [1]
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_postgres_writes_a_record_and_its_counts_in_one_statement(
+    client: httpx.AsyncClient, user_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A create, an edit and a delete are one statement each inside BEGIN/COMMIT, plus the
+    runs' statements when a day gains its first record or loses its last, and the emptied
+    subject and day rows' deletes. Counted at the driver: every statement asyncpg sends."""
+    sent: list[str] = []
+    for name in ("execute", "fetch"):
+        original = getattr(asyncpg.Connection, name)
+
+        def counting(self: Any, query: str, *args: Any, _sent: Any = original, **kw: Any) -> Any:
+            sent.append(query.split(None, 1)[0].upper())
+            return _sent(self, query, *args, **kw)
+
+        monkeypatch.setattr(asyncpg.Connection, name, counting)
+
+    a = await create_record(client, user_headers, subject="Go", minutes=30)
+    # The request's other statements (the session's lookup) are not the write's.
+    writes = {"WITH", "INSERT", "UPDATE", "DELETE", "BEGIN;", "COMMIT;"}
+    # Its day's first record: the run is looked for (a SELECT) and started.
+    assert [q for q in sent if q in writes] == ["BEGIN;", "WITH", "INSERT", "COMMIT;"], sent
+    sent.clear()
+    b = await create_record(client, user_headers, subject="Go", minutes=10)
+    assert [q for q in sent if q in writes] == ["BEGIN;", "WITH", "COMMIT;"], sent
+    sent.clear()
+    patched = await client.patch(f"{URL}/{a['id']}", json={"minutes": 45}, headers=user_headers)
+    assert patched.status_code == 200, patched.text
+    assert [q for q in sent if q not in {"SELECT"}] == ["BEGIN;", "WITH", "COMMIT;"], sent
+    sent.clear()
+    # b leaves its day and subject rows with a record (a's); a then empties both, and the
+    # day's run goes.
+    assert (await client.delete(f"{URL}/{b['id']}", headers=user_headers)).status_code == 200
+    assert [q for q in sent if q not in {"SELECT"}] == ["BEGIN;", "WITH", "COMMIT;"], sent
+    sent.clear()
+    assert (await client.delete(f"{URL}/{a['id']}", headers=user_headers)).status_code == 200
+    assert [q for q in sent if q not in {"SELECT"}] == [
+        "BEGIN;",
+        "WITH",
+        "DELETE",
+        "DELETE",
+        "DELETE",
+        "COMMIT;",
+    ], sent
+    await tally.assert_exact()

@@ -5,6 +5,9 @@ account's email or password (API.md, PATCH /users/me and DELETE /users/me)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
+import time
 from typing import Any
 
 import httpx
@@ -12,6 +15,7 @@ import pytest
 from fastapi_users.password import PasswordHelper
 
 from app.auth.models import User
+from settings import Settings
 from tests.conftest import PASSWORD, unique_email
 from tests.users.conftest import Outbox, bearer, login_tokens, me_status, register
 
@@ -241,3 +245,53 @@ async def test_no_password_hash_runs_on_the_event_loop(
     assert (await _deregister(client, tokens, PASSWORD, "192.0.2.99")).status_code == 204
     assert watcher.calls >= 8
     assert watcher.on_loop == []
+
+
+async def test_hashes_run_on_the_host_cores_shared_out_among_the_workers() -> None:
+    """The default: the host's cores divided among its workers (at least one each); at
+    most that many hashes run at once in a process, on threads beside the event loop."""
+    from app.users import passwords  # pylint: disable=import-outside-toplevel  # its state is reset
+
+    cores = os.cpu_count() or 1
+    assert Settings(WEB_CONCURRENCY=1).hash_threads == cores
+    assert Settings(WEB_CONCURRENCY=cores * 4).hash_threads == 1
+    assert Settings(WEB_CONCURRENCY=2, PASSWORD_HASH_THREADS=3).hash_threads == 3
+
+    running, most = 0, 0
+    lock = threading.Lock()
+    threads: set[str] = set()
+
+    def slow_hash() -> None:
+        nonlocal running, most
+        threads.add(threading.current_thread().name)
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.02)
+        with lock:
+            running -= 1
+
+    before = passwords.hash_threads()
+    try:
+        for size in (1, 3):
+            passwords.use_hash_threads(size)
+            most = 0
+            await asyncio.gather(*(passwords.off_loop(slow_hash) for _ in range(8)))
+            assert most == size
+        # The process's own hashing threads, never the loop's default pool: at most as
+        # many threads (and memory arenas) as hashes at once.
+        assert all(name.startswith("password-hash") for name in threads), threads
+    finally:
+        passwords.use_hash_threads(before)
+
+
+def test_the_app_sets_its_hash_threads_from_the_settings() -> None:
+    from app.main import create_app  # pylint: disable=import-outside-toplevel
+    from app.users import passwords  # pylint: disable=import-outside-toplevel
+
+    before = passwords.hash_threads()
+    try:
+        create_app(Settings(APP_ENV="test", PASSWORD_HASH_THREADS=5))
+        assert passwords.hash_threads() == 5
+    finally:
+        passwords.use_hash_threads(before)
