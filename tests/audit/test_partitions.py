@@ -167,6 +167,36 @@ async def test_a_day_dropped_while_requests_flow_loses_no_entry(
     await partitions.ensure(back_days=0, ahead_days=AHEAD)  # the window, for later tests
 
 
+async def refusal(statement: str) -> BaseException:
+    """The error the database (through Tortoise) answers a statement with."""
+    with pytest.raises(Exception) as refused:  # noqa: PT011  # whichever the driver raises
+        await execute(statement)
+    return refused.value
+
+
+@PARTITIONED
+@pytest.mark.usefixtures("scratch")
+async def test_a_missing_partition_is_told_by_the_error_code_not_the_text(backend: str) -> None:
+    await drop_days_from(day(0))
+    with pytest.raises(Exception) as refused:  # noqa: PT011  # Tortoise's, wrapping the driver's
+        await entry(midnight(day(0)), "nowhere").save()
+    assert partitions.is_missing_partition(refused.value)
+    # The same words from anything else are not that error.
+    if backend == "postgres":
+        words = 'no partition of relation "audit_log" found for row'
+        raised = await refusal(f"DO $$ BEGIN RAISE EXCEPTION '{words}'; END $$")
+        # A CHECK constraint's violation has the same SQLSTATE, and names its constraint.
+        await execute("CREATE TABLE positive (n int CONSTRAINT n_positive CHECK (n > 0))")
+        check = await refusal("INSERT INTO positive VALUES (-1)")
+        assert not partitions.is_missing_partition(check), check
+    else:
+        raised = await refusal(
+            "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'Table has no partition for value 1'"
+        )
+    assert "partition" in str(raised)
+    assert not partitions.is_missing_partition(raised), raised
+
+
 # --- retention ----------------------------------------------------------------------------
 
 
