@@ -299,12 +299,25 @@ def _mysql_lock_timeout(exc: BaseException) -> bool:
     return code in (1205, 1213)  # lock wait timeout, deadlock
 
 
+async def _mysql_runner_lock(cur: Any) -> None:
+    await cur.execute(sql.MYSQL_GET_LOCK, (sql.LOCK_NAME, RUNNER_WAIT_SECONDS))
+    (locked,) = await cur.fetchone()
+    if locked != 1:
+        raise PartitionsBusy("another runner holds the audit partition lock")
+
+
+async def _mysql_change(cur: Any, statement: str) -> None:
+    """One partition change, waiting at most LOCK_TIMEOUT_SECONDS at a time for the table."""
+    await cur.execute(sql.mysql_lock_timeout(LOCK_TIMEOUT_SECONDS))
+    try:
+        await _retry_locked(lambda: cur.execute(statement), _mysql_lock_timeout)
+    finally:
+        await cur.execute(sql.MYSQL_LOCK_TIMEOUT_DEFAULT)
+
+
 async def _mysql_make(raw: Any, days: list[date]) -> list[str]:
     async with raw.cursor() as cur:
-        await cur.execute(sql.MYSQL_GET_LOCK, (sql.LOCK_NAME, RUNNER_WAIT_SECONDS))
-        (locked,) = await cur.fetchone()
-        if locked != 1:
-            raise PartitionsBusy("another runner holds the audit partition lock")
+        await _mysql_runner_lock(cur)
         try:
             partitions = await _mysql_listing()
             bounded = [p for p in partitions if p.end is not None]
@@ -319,12 +332,7 @@ async def _mysql_make(raw: Any, days: list[date]) -> list[str]:
                 later = [first + timedelta(days=n) for n in range((later[-1] - first).days + 1)]
             if not later and overflow is not None:
                 return []
-            statement = sql.mysql_add_days(later, overflow.name if overflow else None)
-            await cur.execute(sql.mysql_lock_timeout(LOCK_TIMEOUT_SECONDS))
-            try:
-                await _retry_locked(lambda: cur.execute(statement), _mysql_lock_timeout)
-            finally:
-                await cur.execute(sql.MYSQL_LOCK_TIMEOUT_DEFAULT)
+            await _mysql_change(cur, sql.mysql_add_days(later, overflow.name if overflow else None))
             return [sql.mysql_day_name(d) for d in later]
         finally:
             await cur.execute(sql.MYSQL_RELEASE_LOCK, (sql.LOCK_NAME,))
@@ -336,7 +344,9 @@ async def _mysql_make(raw: Any, days: list[date]) -> list[str]:
 async def drop_before(cutoff: datetime, *, dry_run: bool = False) -> list[Partition]:
     """Retires every partition whose rows are all older than `cutoff`: PostgreSQL detaches
     it concurrently (the writer goes on) and drops it, MySQL drops it; the partitions that
-    went (or would go). MySQL's MAXVALUE partition always stays."""
+    went (or would go). MySQL's MAXVALUE partition always stays, and is made again first
+    where it is missing: MySQL refuses to drop a table's last partition, and without it the
+    table takes no row past its last day."""
     partitions = [p for p in await listing() if p.end is not None and p.end <= cutoff]
     if dry_run or not partitions:
         return partitions
@@ -360,11 +370,13 @@ async def drop_before(cutoff: datetime, *, dry_run: bool = False) -> list[Partit
                 await raw.execute(sql.PG_UNLOCK, sql.LOCK_KEY)
         else:
             async with raw.cursor() as cur:
-                await cur.execute(sql.mysql_lock_timeout(LOCK_TIMEOUT_SECONDS))
+                await _mysql_runner_lock(cur)
                 try:
-                    statement = sql.mysql_drop([p.name for p in partitions])
-                    await _retry_locked(lambda: cur.execute(statement), _mysql_lock_timeout)
+                    if not any(p.end is None for p in await _mysql_listing()):
+                        await _mysql_change(cur, sql.mysql_add_days([], None))
+                        logger.warning("audit partition %s was missing: made again", sql.OVERFLOW)
+                    await _mysql_change(cur, sql.mysql_drop([p.name for p in partitions]))
                 finally:
-                    await cur.execute(sql.MYSQL_LOCK_TIMEOUT_DEFAULT)
+                    await cur.execute(sql.MYSQL_RELEASE_LOCK, (sql.LOCK_NAME,))
     logger.info("audit partitions dropped: %s", ", ".join(p.name for p in partitions))
     return partitions
