@@ -4,7 +4,7 @@ import sys
 
 import typer
 
-from backend import audit, check, db, demo, jobs, study, users
+from backend import audit, check, db, demo, job_commands, study, users
 from backend.common import main
 
 cli = typer.Typer(
@@ -19,7 +19,7 @@ cli.add_typer(users.cli, name="users")
 cli.add_typer(audit.cli, name="audit")
 cli.add_typer(study.cli, name="study")
 cli.add_typer(demo.cli, name="demo")
-cli.add_typer(jobs.cli, name="jobs")
+cli.add_typer(job_commands.cli, name="jobs")
 cli.command("check")(check.check_command)
 cli.command("serve")(check.serve_command)
 

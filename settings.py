@@ -250,9 +250,9 @@ class Settings(BaseSettings):
     # Where the links in verify and reset mails point: the web client, which sends the token
     # on to the API. Empty (no web client): the mails carry the token and the API route only.
     MAIL_LINK_BASE_URL: str = ""
-    # `smtp` (SMTP_HOST), `log` (into the log, for development) or `none` (no mail at all:
-    # password reset and email verification cannot work). Unset: smtp when SMTP_HOST is
-    # set, else log; production refuses log.
+    # `smtp` (needs SMTP_HOST), `log` (into the log, for development; production refuses
+    # it) or `none` (no mail at all: password reset and email verification cannot work).
+    # Unset: log in development and test, smtp in production.
     MAIL_BACKEND: Literal["smtp", "log", "none"] | None = None
     # The log backend writes a mail's body (its token) only when this is true.
     MAIL_LOG_TOKENS: bool = False
@@ -415,8 +415,12 @@ class Settings(BaseSettings):
     def _refuse_unsafe_settings(self) -> Settings:
         """Every unsafe or missing production setting at once, in one refusal."""
         problems = []
-        if self.MAIL_BACKEND == "smtp" and not self.SMTP_HOST:
-            problems.append("MAIL_BACKEND=smtp needs SMTP_HOST")
+        if self.mail_backend == "smtp" and not self.SMTP_HOST:
+            problems.append(
+                "MAIL_BACKEND=smtp needs SMTP_HOST (smtp is production's default): "
+                "password reset and verification mails cannot be sent; set SMTP_HOST, "
+                "or MAIL_BACKEND=none to run without mail"
+            )
         if self.APP_ENV == "production":
             problems += self._production_problems()
         if problems:
@@ -445,8 +449,7 @@ class Settings(BaseSettings):
             )
         if self.mail_backend == "log":
             problems.append(
-                "SMTP_HOST is empty: password reset and verification mails cannot be sent; "
-                "set SMTP_HOST, or MAIL_BACKEND=none to run without mail"
+                "MAIL_BACKEND=log writes mails (and their tokens) to the log; use smtp or none"
             )
         return problems
 
@@ -463,7 +466,7 @@ class Settings(BaseSettings):
     @property
     def mail_backend(self) -> str:
         if self.MAIL_BACKEND is None:
-            return "smtp" if self.SMTP_HOST else "log"
+            return "smtp" if self.is_production else "log"
         return self.MAIL_BACKEND
 
     @property

@@ -208,7 +208,7 @@ def _jsonl_rows(entries: Iterable[AuditLog]) -> str:
 
 
 @cli.command("export")
-def export_command(
+def export_command(  # pylint: disable=too-many-positional-arguments  # one parameter per option
     since: datetime = typer.Option(
         ..., "--since", parser=_utc_time, metavar="TIME", help="Entries at or after (UTC)."
     ),
@@ -221,6 +221,7 @@ def export_command(
     batch_size: int = typer.Option(
         service.EXPORT_CHUNK_SIZE, "--batch-size", min=1, max=100_000, help="Entries per query."
     ),
+    as_json: bool = json_option(),
 ) -> None:
     """Write the entries of a time range to a file, oldest first, with a progress bar."""
     # Rows are read in id-ordered batches and written as they come: memory stays flat
@@ -245,7 +246,20 @@ def export_command(
         return written
 
     written = write_export(output, produce)
-    out_console.print(f"wrote {written} audit entries to {output}", highlight=False)
+    if as_json:
+        print_json(
+            {
+                "output": str(output.resolve()),
+                "format": export_format,
+                "since": since.isoformat(),
+                "until": until.isoformat(),
+                "user_id": None if user_id is None else str(user_id),
+                "count": written,
+                "bytes": output.stat().st_size,
+            }
+        )
+    else:
+        out_console.print(f"wrote {written} audit entries to {output}", highlight=False)
 
 
 # --- list -------------------------------------------------------------------------------------

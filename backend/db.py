@@ -17,7 +17,7 @@ from app.platform.migrations import (
     pending_model_changes,
     upgrade,
 )
-from backend.common import current_settings, fail, require_yes, run
+from backend.common import current_settings, fail, json_option, print_json, require_yes, run
 from settings import BASE_DIR
 
 cli = typer.Typer(
@@ -33,7 +33,7 @@ def _fail(message: str, details: str = "") -> None:
 
 
 @cli.command("upgrade")
-def upgrade_command() -> None:
+def upgrade_command(as_json: bool = json_option()) -> None:
     """Apply every pending migration to DATABASE_URL, then make the audit partitions of the
     window (PostgreSQL, MySQL)."""
     try:
@@ -41,11 +41,6 @@ def upgrade_command() -> None:
     except Exception as exc:  # pylint: disable=broad-exception-caught
         _fail(f"cannot apply the migrations: {exc}")
         return
-    if applied:
-        for name in applied:
-            typer.echo(f"applied {name}")
-    else:
-        typer.echo("database is up to date")
     settings = current_settings()
     made = run(
         lambda: partitions.ensure(
@@ -53,6 +48,13 @@ def upgrade_command() -> None:
             ahead_days=settings.AUDIT_PARTITIONS_AHEAD_DAYS,
         )
     )
+    if as_json:
+        print_json({"applied": applied, "audit_partitions_made": made})
+        return
+    for name in applied:
+        typer.echo(f"applied {name}")
+    if not applied:
+        typer.echo("database is up to date")
     if made:
         typer.echo(f"made {len(made)} audit partitions, {made[0]} to {made[-1]}")
 
@@ -60,19 +62,24 @@ def upgrade_command() -> None:
 @cli.command("migrate")
 def migrate_command(
     name: str = typer.Option("update", "--name", help="A short name for the migration."),
+    as_json: bool = json_option(),
 ) -> None:
     """Write the migration for model changes (SQL for all three dialects)."""
     path = asyncio.run(make_migration(name))
-    if path is None:
+    written = None if path is None else str(path.relative_to(BASE_DIR))
+    if as_json:
+        print_json({"written": written})
+    elif written is None:
         typer.echo("no changes: models match the last migration")
     else:
-        typer.echo(f"wrote {path.relative_to(BASE_DIR)}")
+        typer.echo(f"wrote {written}")
 
 
 @cli.command("downgrade")
 def downgrade_command(
     version: int = typer.Option(-1, "--version", "-v", help="Down to this version (-1: last)."),
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    as_json: bool = json_option(),
 ) -> None:
     """Undo the last migration (or down to --version) on DATABASE_URL."""
     require_yes(yes, "Undo migrations? Data in dropped tables is lost")
@@ -81,25 +88,32 @@ def downgrade_command(
     except Exception as exc:  # pylint: disable=broad-exception-caught
         _fail(f"cannot undo the migrations: {exc}")
         return
+    if as_json:
+        print_json({"undone": undone})
+        return
     for name in undone:
         typer.echo(f"undone {name}")
 
 
 @cli.command("history")
-def history_command() -> None:
+def history_command(as_json: bool = json_option()) -> None:
     """List the migrations, marking the ones DATABASE_URL has applied."""
     try:
         applied = set(asyncio.run(applied_migrations(current_settings().DATABASE_URL)))
     except Exception as exc:  # pylint: disable=broad-exception-caught
         _fail(f"cannot read the applied migrations: {exc}")
         return
-    for path in migration_files():
-        mark = "applied" if path.name in applied else "pending"
-        typer.echo(f"{mark:8} {path.name}")
+    history = [{"name": path.name, "applied": path.name in applied} for path in migration_files()]
+    if as_json:
+        print_json(history)
+        return
+    for migration in history:
+        mark = "applied" if migration["applied"] else "pending"
+        typer.echo(f"{mark:8} {migration['name']}")
 
 
 @cli.command("check")
-def check_command() -> None:
+def check_command(as_json: bool = json_option()) -> None:
     """Exit 1 when models and migrations differ or DATABASE_URL has pending migrations."""
     problems, details = [], []
     partial = one_dialect_migrations()
@@ -113,6 +127,7 @@ def check_command() -> None:
     if changes:
         problems.append("models changed without a migration (run `python run.py db migrate`)")
         details.append(next(iter(changes.values())).strip())
+    pending: list[str] | None = None
     try:
         pending = asyncio.run(pending_migrations(current_settings().DATABASE_URL))
     except Exception as exc:  # pylint: disable=broad-exception-caught
@@ -120,6 +135,20 @@ def check_command() -> None:
     else:
         if pending:
             problems.append("pending migrations: " + ", ".join(pending))
+    if as_json:
+        # The same verdict as the text: problems still end in the one `error: …` line.
+        print_json(
+            {
+                "ok": not problems,
+                "problems": problems,
+                "one_dialect_migrations": partial,
+                "pending_migrations": pending,
+                "model_changes_sql": "\n".join(details) or None,
+            }
+        )
+        if problems:
+            fail("; ".join(problems))
+        return
     if problems:
         _fail("; ".join(problems), "\n".join(details))
     typer.echo("ok: models, migrations and database agree")

@@ -22,6 +22,7 @@ from backend.audit import ExportFormat, Write, format_option, output_option, wri
 from backend.common import (
     CommandError,
     current_settings,
+    json_option,
     out_console,
     print_json,
     print_table,
@@ -48,10 +49,11 @@ def export_command(
         "--order-by",
         help="The list's sort keys (a leading '-' sorts descending; write --order-by=-minutes).",
     ),
+    as_json: bool = json_option(),
 ) -> None:
     """Write a user's records to a file, in the API's export format and order."""
 
-    async def produce(write: Write) -> tuple[str, int]:
+    async def produce(write: Write) -> tuple[User, int]:
         user = await _user(email)
         count = await scoped(owner_id=user.id).count()
         chunks: AsyncIterator[str] = EXPORTERS[export_format](
@@ -59,10 +61,24 @@ def export_command(
         )
         async for text in chunks:
             write(text)
-        return user.email, count
+        return user, count
 
     owner, count = write_export(output, produce)
-    out_console.print(f"wrote {count} study records of {owner} to {output}", highlight=False)
+    if as_json:
+        print_json(
+            {
+                "output": str(output.resolve()),
+                "format": export_format,
+                "user": {"id": str(owner.id), "email": owner.email},
+                "order_by": order_by,
+                "count": count,
+                "bytes": output.stat().st_size,
+            }
+        )
+    else:
+        out_console.print(
+            f"wrote {count} study records of {owner.email} to {output}", highlight=False
+        )
 
 
 def _day(value: str) -> date:

@@ -68,3 +68,16 @@ def test_every_scheduled_job_is_a_registered_task() -> None:
     # Every job a domain marks is registered, under the name it is submitted by.
     registered = {name for name in worker.app.tasks if name.startswith("app.")}
     assert registered == set(worker.REGISTRY)
+
+
+def test_the_admin_cli_builds_no_celery_worker_app() -> None:
+    """`run.py` (every admin command) loads no worker app, jobs or signals; `celery -A
+    backend.jobs` (the contract's name) finds the worker's app there."""
+    code = (
+        "import sys, run; assert 'app.jobs.worker' not in sys.modules, 'run.py built it';"
+        "import backend.jobs, app.jobs.worker; assert backend.jobs.app is app.jobs.worker.app"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=BASE_DIR, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import asyncpg
+import pymysql
 from tortoise import Tortoise
 
 from app.audit import partition_sql as sql
@@ -32,6 +34,8 @@ logger = logging.getLogger(__name__)
 LOCK_TIMEOUT_SECONDS = 1.0
 LOCK_RETRIES = 10
 RUNNER_WAIT_SECONDS = 30.0
+# MySQL's ER_NO_PARTITION_FOR_GIVEN_VALUE: "Table has no partition for value …".
+MYSQL_NO_PARTITION_FOR_VALUE = 1526
 
 
 @dataclass(frozen=True)
@@ -84,10 +88,32 @@ def _dialect() -> str:
     return str(Tortoise.get_connection("default").schema_generator.DIALECT)
 
 
+def _with_driver_errors(exc: BaseException) -> list[BaseException]:
+    """The error and the driver's under it: Tortoise raises its own with the driver's as
+    its first argument (and, on PostgreSQL, its cause)."""
+    found: list[BaseException] = []
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        error = pending.pop()
+        if error is None or any(error is seen for seen in found):
+            continue
+        found.append(error)
+        pending.append(error.__cause__)
+        if error.args and isinstance(error.args[0], BaseException):
+            pending.append(error.args[0])
+    return found
+
+
 def is_missing_partition(exc: BaseException) -> bool:
-    """The database refused a row because no partition takes its time."""
-    text = str(exc)
-    return "no partition of relation" in text or "has no partition for value" in text
+    """The database refused a row because no partition takes its time, by the driver's
+    error code: PostgreSQL's check_violation (SQLSTATE 23514) naming no constraint (a CHECK
+    constraint's names itself), MySQL's ER_NO_PARTITION_FOR_GIVEN_VALUE (1526)."""
+    for error in _with_driver_errors(exc):
+        if isinstance(error, asyncpg.exceptions.CheckViolationError):
+            return getattr(error, "constraint_name", None) is None
+        if isinstance(error, pymysql.err.MySQLError) and error.args:
+            return error.args[0] == MYSQL_NO_PARTITION_FOR_VALUE
+    return False
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -273,12 +299,25 @@ def _mysql_lock_timeout(exc: BaseException) -> bool:
     return code in (1205, 1213)  # lock wait timeout, deadlock
 
 
+async def _mysql_runner_lock(cur: Any) -> None:
+    await cur.execute(sql.MYSQL_GET_LOCK, (sql.LOCK_NAME, RUNNER_WAIT_SECONDS))
+    (locked,) = await cur.fetchone()
+    if locked != 1:
+        raise PartitionsBusy("another runner holds the audit partition lock")
+
+
+async def _mysql_change(cur: Any, statement: str) -> None:
+    """One partition change, waiting at most LOCK_TIMEOUT_SECONDS at a time for the table."""
+    await cur.execute(sql.mysql_lock_timeout(LOCK_TIMEOUT_SECONDS))
+    try:
+        await _retry_locked(lambda: cur.execute(statement), _mysql_lock_timeout)
+    finally:
+        await cur.execute(sql.MYSQL_LOCK_TIMEOUT_DEFAULT)
+
+
 async def _mysql_make(raw: Any, days: list[date]) -> list[str]:
     async with raw.cursor() as cur:
-        await cur.execute(sql.MYSQL_GET_LOCK, (sql.LOCK_NAME, RUNNER_WAIT_SECONDS))
-        (locked,) = await cur.fetchone()
-        if locked != 1:
-            raise PartitionsBusy("another runner holds the audit partition lock")
+        await _mysql_runner_lock(cur)
         try:
             partitions = await _mysql_listing()
             bounded = [p for p in partitions if p.end is not None]
@@ -293,12 +332,7 @@ async def _mysql_make(raw: Any, days: list[date]) -> list[str]:
                 later = [first + timedelta(days=n) for n in range((later[-1] - first).days + 1)]
             if not later and overflow is not None:
                 return []
-            statement = sql.mysql_add_days(later, overflow.name if overflow else None)
-            await cur.execute(sql.mysql_lock_timeout(LOCK_TIMEOUT_SECONDS))
-            try:
-                await _retry_locked(lambda: cur.execute(statement), _mysql_lock_timeout)
-            finally:
-                await cur.execute(sql.MYSQL_LOCK_TIMEOUT_DEFAULT)
+            await _mysql_change(cur, sql.mysql_add_days(later, overflow.name if overflow else None))
             return [sql.mysql_day_name(d) for d in later]
         finally:
             await cur.execute(sql.MYSQL_RELEASE_LOCK, (sql.LOCK_NAME,))
@@ -310,7 +344,9 @@ async def _mysql_make(raw: Any, days: list[date]) -> list[str]:
 async def drop_before(cutoff: datetime, *, dry_run: bool = False) -> list[Partition]:
     """Retires every partition whose rows are all older than `cutoff`: PostgreSQL detaches
     it concurrently (the writer goes on) and drops it, MySQL drops it; the partitions that
-    went (or would go). MySQL's MAXVALUE partition always stays."""
+    went (or would go). MySQL's MAXVALUE partition always stays, and is made again first
+    where it is missing: MySQL refuses to drop a table's last partition, and without it the
+    table takes no row past its last day."""
     partitions = [p for p in await listing() if p.end is not None and p.end <= cutoff]
     if dry_run or not partitions:
         return partitions
@@ -334,11 +370,13 @@ async def drop_before(cutoff: datetime, *, dry_run: bool = False) -> list[Partit
                 await raw.execute(sql.PG_UNLOCK, sql.LOCK_KEY)
         else:
             async with raw.cursor() as cur:
-                await cur.execute(sql.mysql_lock_timeout(LOCK_TIMEOUT_SECONDS))
+                await _mysql_runner_lock(cur)
                 try:
-                    statement = sql.mysql_drop([p.name for p in partitions])
-                    await _retry_locked(lambda: cur.execute(statement), _mysql_lock_timeout)
+                    if not any(p.end is None for p in await _mysql_listing()):
+                        await _mysql_change(cur, sql.mysql_add_days([], None))
+                        logger.warning("audit partition %s was missing: made again", sql.OVERFLOW)
+                    await _mysql_change(cur, sql.mysql_drop([p.name for p in partitions]))
                 finally:
-                    await cur.execute(sql.MYSQL_LOCK_TIMEOUT_DEFAULT)
+                    await cur.execute(sql.MYSQL_RELEASE_LOCK, (sql.LOCK_NAME,))
     logger.info("audit partitions dropped: %s", ", ".join(p.name for p in partitions))
     return partitions

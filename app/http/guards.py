@@ -3,8 +3,8 @@ check, the JSON error guard, the size limits and the text guard."""
 
 import email.message
 import logging
+import os
 import re
-import uuid
 from urllib.parse import parse_qsl
 
 import orjson
@@ -27,7 +27,8 @@ def sane_request_id(value: str | None) -> str:
     """The client's id when it is up to 128 safe characters, a fresh one otherwise."""
     if value and _SAFE_REQUEST_ID.fullmatch(value):
         return value
-    return uuid.uuid4().hex
+    # 128 random bits as 32 hex digits, the shape of uuid4().hex without building a UUID.
+    return os.urandom(16).hex()
 
 
 class HostCheck:

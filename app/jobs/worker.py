@@ -27,6 +27,7 @@ from celery.beat import PersistentScheduler
 from tortoise import Tortoise
 from tortoise.context import TortoiseContext
 
+from app.jobs.programs import log_like_the_service
 from app.jobs.runner import (
     REGISTRY,
     REQUEST_ID_HEADER,
@@ -41,7 +42,6 @@ from app.notify.mail import create_mail_sender
 from app.notify.sms import create_sms_sender
 from app.platform.context import request_id_var
 from app.platform.db import process_config
-from app.platform.logging import configure_logging
 from app.platform.store import create_store
 from settings import settings
 
@@ -55,6 +55,9 @@ JOB_MODULES = ("app.users.tasks", "app.study.tasks", "app.audit.tasks")
 DONE_MARKER_SECONDS = 7 * 86_400
 
 app = create_celery(settings)
+# Celery's worker and beat programs with their banners and shutdown messages as log lines.
+app.Worker = app.subclass_with_self("app.jobs.programs:Worker")
+app.Beat = app.subclass_with_self("app.jobs.programs:Beat")
 
 
 @dataclass
@@ -107,7 +110,7 @@ def close_runtime() -> None:
 @signals.setup_logging.connect
 def _setup_logging(**_: Any) -> None:
     # The service's log format for Celery's lines too (and Celery keeps its hands off).
-    configure_logging(settings.LOG_LEVEL, settings.log_format)
+    log_like_the_service()
 
 
 @signals.worker_init.connect

@@ -68,14 +68,14 @@ class JsonFormatter(logging.Formatter):
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
 
 
-def logging_config(level: str, fmt: str) -> dict[str, Any]:
-    """A dictConfig for the app, uvicorn and gunicorn loggers alike."""
+def logging_config(level: str, fmt: str, stream: str = "ext://sys.stderr") -> dict[str, Any]:
+    """A dictConfig for the app, uvicorn and gunicorn loggers alike, writing to `stream`."""
     formatter: dict[str, Any] = {"()": JsonFormatter} if fmt == "json" else {"format": TEXT_FORMAT}
     handler = {
         "class": "logging.StreamHandler",
         "formatter": "default",
         "filters": ["request_id"],
-        "stream": "ext://sys.stderr",
+        "stream": stream,
     }
     return {
         "version": 1,
@@ -101,5 +101,5 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
     }
 
 
-def configure_logging(level: str, fmt: str) -> None:
-    logging.config.dictConfig(logging_config(level, fmt))
+def configure_logging(level: str, fmt: str, stream: str = "ext://sys.stderr") -> None:
+    logging.config.dictConfig(logging_config(level, fmt, stream))

@@ -11,6 +11,7 @@ value (`spin`, `pinned`) costs a little detail; showing a secret cannot be undon
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import unquote_plus
 
@@ -51,8 +52,11 @@ def words(name: str) -> list[str]:
     return _WORD.findall(_CASE_CHANGE.sub(" ", unquote_plus(name)).lower())
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_name(name: str) -> bool:
-    """Whether a parameter called `name` carries a credential (the rule above)."""
+    """Whether a parameter called `name` carries a credential (the rule above). Remembered:
+    the audit trail asks it of every query parameter of every request, and a service's
+    names are few (a bounded cache, so made-up names only push each other out)."""
     for word in words(name):
         # A plural is the same credential (`apikeys`, `pins`).
         for form in (word, word.removesuffix("s")):

@@ -167,6 +167,36 @@ async def test_a_day_dropped_while_requests_flow_loses_no_entry(
     await partitions.ensure(back_days=0, ahead_days=AHEAD)  # the window, for later tests
 
 
+async def refusal(statement: str) -> BaseException:
+    """The error the database (through Tortoise) answers a statement with."""
+    with pytest.raises(Exception) as refused:  # noqa: PT011  # whichever the driver raises
+        await execute(statement)
+    return refused.value
+
+
+@PARTITIONED
+@pytest.mark.usefixtures("scratch")
+async def test_a_missing_partition_is_told_by_the_error_code_not_the_text(backend: str) -> None:
+    await drop_days_from(day(0))
+    with pytest.raises(Exception) as refused:  # noqa: PT011  # Tortoise's, wrapping the driver's
+        await entry(midnight(day(0)), "nowhere").save()
+    assert partitions.is_missing_partition(refused.value)
+    # The same words from anything else are not that error.
+    if backend == "postgres":
+        words = 'no partition of relation "audit_log" found for row'
+        raised = await refusal(f"DO $$ BEGIN RAISE EXCEPTION '{words}'; END $$")
+        # A CHECK constraint's violation has the same SQLSTATE, and names its constraint.
+        await execute("CREATE TABLE positive (n int CONSTRAINT n_positive CHECK (n > 0))")
+        check = await refusal("INSERT INTO positive VALUES (-1)")
+        assert not partitions.is_missing_partition(check), check
+    else:
+        raised = await refusal(
+            "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'Table has no partition for value 1'"
+        )
+    assert "partition" in str(raised)
+    assert not partitions.is_missing_partition(raised), raised
+
+
 # --- retention ----------------------------------------------------------------------------
 
 
@@ -225,6 +255,31 @@ async def test_purge_drops_whole_days_and_keeps_the_rest(backend: str) -> None:
             "AND relkind = 'r' AND NOT relispartition"
         )
         assert rows[0]["n"] == 0, "a detached day was left behind"
+
+
+@pytest.mark.parametrize("backend", ["mysql"], indirect=True)
+@pytest.mark.usefixtures("scratch")
+async def test_a_mysql_purge_of_every_day_without_p_future_keeps_the_table_writable() -> None:
+    """MySQL refuses to drop a table's last partition: with `p_future` gone (an operator's
+    mistake) and every day past the retention, the purge makes `p_future` again first."""
+    await lay_out_past_days(3)
+    await drop_days_from(day(0))  # today, the days ahead and p_future
+    await AuditLog.bulk_create([entry(midnight(day(-n)), f"old-{n}") for n in (1, 2, 3)])
+    assert all(p.end is not None for p in await partitions.listing())
+
+    done = await service.purge(older_than_days=0)
+    assert {p.day for p in done.partitions} >= {day(-1), day(-2), day(-3)}
+    left = await partitions.listing()
+    assert [(p.name, p.end) for p in left] == [("p_future", None)]
+    assert await AuditLog.all().count() == 0
+    await AuditLog.bulk_create([entry(midnight(day(0)), "today")])  # p_future takes it
+    await partitions.ensure(back_days=0, ahead_days=2)
+    # The first of them has no lower bound, as MySQL's first partition never has.
+    assert [p.name for p in await partitions.listing()] == [
+        *(f"p{day(n):%Y%m%d}" for n in range(3)),
+        "p_future",
+    ]
+    assert await AuditLog.filter(request_id="today").count() == 1
 
 
 # --- the migration of a populated table -----------------------------------------------------

@@ -113,6 +113,28 @@ def test_export_jsonl_time_range(
     assert not list(tmp_path.glob(".*partial"))
 
 
+def test_export_in_json_reports_the_file_it_wrote(
+    invoke: Callable[..., Result], cli_settings: Settings, tmp_path: Path
+) -> None:
+    _store(cli_settings, [_entry(3, "/a"), _entry(2, "/b"), _entry(10, "/old")])
+    output = tmp_path / "audit.csv"
+    result = invoke(
+        "audit", "export", "--since", "2000-01-01T00:00:00Z", "--until", "2100-01-01T00:00:00Z",
+        "--format", "csv", "-o", str(output), "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {
+        "output": str(output.resolve()),
+        "format": "csv",
+        "since": "2000-01-01T00:00:00+00:00",
+        "until": "2100-01-01T00:00:00+00:00",
+        "user_id": None,
+        "count": 3,
+        "bytes": output.stat().st_size,
+    }
+    assert len(output.read_text(encoding="utf-8").splitlines()) == 4  # the header and 3
+
+
 def test_export_csv_defuses_formulas(
     invoke: Callable[..., Result], cli_settings: Settings, tmp_path: Path
 ) -> None:

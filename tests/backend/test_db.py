@@ -1,6 +1,7 @@
 """Migrations: one history builds the models' schema on SQLite, PostgreSQL and MySQL."""
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ from tortoise import Tortoise
 from typer.testing import CliRunner
 
 import settings as settings_module
+from app.audit.partitions import utc_today
 from app.auth.models import User
 from app.platform import migrations as db
 from app.study.models import StudyDay, StudyRecord
@@ -277,6 +279,48 @@ def test_check_passes_on_a_migrated_database(
     assert all(line.startswith("applied") for line in history.output.strip().splitlines())
 
 
+def test_the_migration_commands_report_what_they_did_in_json(
+    scratch_url: str, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two days past the migration's own 14 ahead: `upgrade` makes them after migrating.
+    settings = Settings(DATABASE_URL=scratch_url, AUDIT_PARTITIONS_AHEAD_DAYS=16)
+    monkeypatch.setattr(settings_module, "settings", settings)
+    runner = CliRunner()
+    names = [path.name for path in db.migration_files()]
+
+    def json_of(*args: str, code: int = 0) -> Any:
+        result = runner.invoke(cli, ["db", *args, "--json"])
+        assert result.exit_code == code, result.output
+        return json.loads(result.stdout)
+
+    upgraded = json_of("upgrade")
+    assert upgraded["applied"] == names
+    made = upgraded["audit_partitions_made"]
+    if backend == "sqlite":
+        assert made == []
+    else:
+        last = utc_today() + timedelta(days=16)
+        assert len(made) == 2, made
+        assert made[-1].endswith(f"{last:%Y%m%d}"), made
+    assert json_of("upgrade") == {"applied": [], "audit_partitions_made": []}
+    assert json_of("history") == [{"name": name, "applied": True} for name in names]
+    assert json_of("check")["ok"] is True
+
+    assert json_of("downgrade", "--yes") == {"undone": [names[-1]]}
+    assert json_of("history")[-1] == {"name": names[-1], "applied": False}
+    failed = runner.invoke(cli, ["db", "check", "--json"])
+    assert failed.exit_code == 1
+    report = json.loads(failed.stdout)
+    assert (report["ok"], report["pending_migrations"]) == (False, [names[-1]])
+    assert failed.stderr.startswith("error: pending migrations: ")
+
+
+def test_migrate_in_json_says_it_wrote_nothing_when_nothing_changed() -> None:
+    result = CliRunner().invoke(cli, ["db", "migrate", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"written": None}
+
+
 def test_check_fails_with_pending_migrations(
     scratch_url: str, use_database: Callable[[str], None]
 ) -> None:
@@ -379,11 +423,13 @@ def test_a_generated_migration_applies_on_every_database(
 ) -> None:
     _add_mood_field(project_copy)
     sqlite_url = f"sqlite://{test_tmp_dir}/generated.db"
-    written = _run_cli(project_copy, "db", "migrate", "--name", "add_mood", url=sqlite_url)
+    written = _run_cli(
+        project_copy, "db", "migrate", "--name", "add_mood", "--json", url=sqlite_url
+    )
     assert written.returncode == 0, written.stderr
-    assert "add_mood" in written.stdout
     new_files = list((project_copy / "migrations" / "models").glob("*_add_mood.py"))
     assert len(new_files) == 1
+    assert json.loads(written.stdout) == {"written": str(new_files[0].relative_to(project_copy))}
 
     for backend in services.BACKENDS:
         url = services.backend_url(backend, test_tmp_dir, scratch="generated")

@@ -71,6 +71,7 @@ def smtp_server(sink: RefusingSink) -> Iterator[int]:
 def mail_worker_settings(settings: Settings, port: int, **extra: Any) -> dict[str, Any]:
     return worker_settings(
         settings,
+        MAIL_BACKEND="smtp",
         SMTP_HOST="127.0.0.1",
         SMTP_PORT=port,
         SMTP_STARTTLS="false",

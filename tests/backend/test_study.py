@@ -88,6 +88,29 @@ def test_export_jsonl(
     ]
 
 
+def test_export_in_json_reports_the_file_it_wrote(
+    invoke: Callable[..., Result], cli_settings: Settings, tmp_path: Path
+) -> None:
+    _seed(cli_settings)
+    output = tmp_path / "alice.jsonl"
+    result = invoke(
+        "study", "export", "--user", "alice@example.com", "--format", "jsonl",
+        "--order-by=-minutes", "-o", str(output), "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    user = report.pop("user")
+    assert user["email"] == "alice@example.com"
+    assert report == {
+        "output": str(output.resolve()),
+        "format": "jsonl",
+        "order_by": "-minutes",
+        "count": 3,
+        "bytes": output.stat().st_size,
+    }
+    assert len(output.read_text(encoding="utf-8").splitlines()) == 3
+
+
 def test_export_unknown_user_leaves_no_file(invoke: Callable[..., Result], tmp_path: Path) -> None:
     output = tmp_path / "ghost.csv"
     result = invoke(

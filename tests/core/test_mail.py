@@ -92,26 +92,41 @@ async def test_log_sender_withholds_the_body_by_default(
     assert "secret-token-123" not in caplog.text
 
 
-def test_the_mail_backend_selects_the_sender() -> None:
-    prod_key = "Vq8-Zr3tLw0pXe7NbY2sKc5uHf9jMd4gAo1i"
-    assert isinstance(create_mail_sender(Settings(SMTP_HOST="mail.example.com")), SmtpMailSender)
-    dev = create_mail_sender(Settings(SMTP_HOST=""))
-    assert isinstance(dev, LogMailSender)
-    assert not dev.show_body  # tokens stay out of the log unless asked for
+PROD_KEY = "Vq8-Zr3tLw0pXe7NbY2sKc5uHf9jMd4gAo1i"
+PROD = {"APP_ENV": "production", "SECRET_KEY": PROD_KEY, "REDIS_URL": "redis://127.0.0.1:6379/0"}
+
+
+@pytest.mark.parametrize("app_env", ["development", "test"])
+def test_mail_goes_to_the_log_outside_production_even_with_an_smtp_host(app_env: str) -> None:
+    """The contract's default: `log` in development and test, whatever SMTP_HOST says."""
+    sender = create_mail_sender(Settings(APP_ENV=app_env, SMTP_HOST="mail.example.com"))
+    assert isinstance(sender, LogMailSender)
+    assert not sender.show_body  # tokens stay out of the log unless asked for
     assert create_mail_sender(Settings(MAIL_LOG_TOKENS=True)).show_body  # type: ignore[attr-defined]
-    off = create_mail_sender(
-        Settings(
-            APP_ENV="production",
-            SECRET_KEY=prod_key,
-            REDIS_URL="redis://127.0.0.1:6379/0",
-            MAIL_BACKEND="none",
-        )
-    )
-    assert isinstance(off, NoMailSender)
-    with pytest.raises(ValidationError, match="SMTP_HOST is empty"):
-        Settings(APP_ENV="production", SECRET_KEY=prod_key, REDIS_URL="redis://127.0.0.1:6379/0")
+
+
+def test_mail_goes_through_smtp_when_asked_or_in_production() -> None:
+    chosen = Settings(MAIL_BACKEND="smtp", SMTP_HOST="mail.example.com")
+    assert isinstance(create_mail_sender(chosen), SmtpMailSender)
+    production = Settings(**PROD, SMTP_HOST="mail.example.com")
+    assert production.mail_backend == "smtp"
+    assert isinstance(create_mail_sender(production), SmtpMailSender)
+
+
+def test_no_mail_backend_is_allowed_in_production() -> None:
+    assert isinstance(create_mail_sender(Settings(**PROD, MAIL_BACKEND="none")), NoMailSender)
+
+
+def test_smtp_without_a_host_refuses_to_start_in_any_environment() -> None:
     with pytest.raises(ValidationError, match="MAIL_BACKEND=smtp needs SMTP_HOST"):
         Settings(MAIL_BACKEND="smtp")
+    with pytest.raises(ValidationError, match="MAIL_BACKEND=smtp needs SMTP_HOST"):
+        Settings(**PROD)  # smtp is production's default
+
+
+def test_production_refuses_the_log_backend() -> None:
+    with pytest.raises(ValidationError, match="MAIL_BACKEND=log writes mails"):
+        Settings(**PROD, MAIL_BACKEND="log", SMTP_HOST="mail.example.com")
 
 
 async def test_no_mail_backend_logs_the_mail_as_not_sent(caplog: pytest.LogCaptureFixture) -> None:

@@ -1,4 +1,4 @@
-"""Reset mail through real SMTP: the app with SMTP_HOST set, against a local sink."""
+"""Reset mail through real SMTP: the app with MAIL_BACKEND=smtp, against a local sink."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ SMTP_PORT = free_port()
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     return {
+        "MAIL_BACKEND": "smtp",
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": SMTP_PORT,
         "SMTP_STARTTLS": False,
