@@ -28,7 +28,10 @@ import functools
 import uuid
 from typing import Any
 
+import asyncpg
 from tortoise import BaseDBAsyncClient, timezone
+from tortoise.exceptions import OperationalError
+from tortoise.transactions import in_transaction
 
 from app.study import tally
 from app.study.errors import StudyRecordNotFound
@@ -77,14 +80,29 @@ def _returning(table: str = "") -> str:
 
 
 @functools.cache
-def _create_sql() -> str:
-    """$1 owner, $2-$6 the input fields, $7 now, $8 the total's slot."""
+def _create_sql(*, known_day: bool = False) -> str:
+    """$1 owner, $2-$6 the input fields, $7 now, $8 the total's slot.
+
+    `known_day`: only onto a (day, subject) row that has records, which the statement locks
+    after the subject rows (tally's order) and which therefore cannot empty meanwhile: the
+    day keeps a record, so no run changes and the statement is the whole write. When there
+    is no such row the statement fails on purpose (a division by zero) and is rolled back."""
     inputs = ", ".join(f'"{name}"' for name in _EDITABLE)
     subjects = _SUBJECTS.format(
         select='SELECT "owner_id", "subject", "minutes", 1 FROM "rec", "tot"'
     )
+    guard, day_source, only_if = "", '"sub"', ""
+    if known_day:
+        guard = (
+            '"known" AS (SELECT "d"."id" FROM "study_day" AS "d", "sub" '
+            'WHERE "d"."owner_id" = $1 AND "d"."studied_on" = $5 AND "d"."subject" = $2 '
+            'AND "d"."records" > 0 FOR UPDATE OF "d"), '
+        )
+        day_source = '"known"'
+        only_if = ' WHERE 1 / (SELECT COUNT(*) FROM "known") = 1'
     days = _DAYS.format(
-        select='SELECT "owner_id", "studied_on", "subject", "minutes", 1 FROM "rec", "sub"'
+        select='SELECT "owner_id", "studied_on", "subject", "minutes", 1 FROM "rec", '  # noqa: S608
+        + day_source
     )
     count = _COUNT.format(owner="$1", n="1", source='"rec"')
     total = _TOTAL.format(slot="$8", n="1", source='"cnt"')
@@ -92,9 +110,9 @@ def _create_sql() -> str:
     return (
         f'WITH "rec" AS (INSERT INTO "study_record" ("owner_id", {inputs}, "created_at", '  # noqa: S608
         f'"updated_at") VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {_returning()}), '
-        f'"cnt" AS ({count}), "tot" AS ({total}), "sub" AS ({subjects}), '
+        f'"cnt" AS ({count}), "tot" AS ({total}), "sub" AS ({subjects}), {guard}'
         f'"day" AS ({days}) '
-        f'SELECT "rec".*, "day"."records" AS "{_DAY_RECORDS}" FROM "rec", "day"'
+        f'SELECT "rec".*, "day"."records" AS "{_DAY_RECORDS}" FROM "rec", "day"{only_if}'
     )
 
 
@@ -176,13 +194,22 @@ def _record(row: Any) -> StudyRecord:
 async def create(
     conn: BaseDBAsyncClient, owner_id: uuid.UUID, values: dict[str, Any]
 ) -> StudyRecord:
-    """The new record, counted: one statement, then the runs when it made its day row (its
-    day may have had no record). Call inside a transaction."""
+    """The new record, counted. Onto a day and subject that already have records (the
+    usual case) one statement, committed on its own; otherwise, in one transaction, the
+    statement and then the runs (its day may have had no record)."""
     params = [owner_id, *(values[name] for name in _EDITABLE), timezone.now()]
-    _, rows = await conn.execute_query(_create_sql(), [*params, tally.slot_of(owner_id)])
-    record = _record(rows[0])
-    if rows[0][_DAY_RECORDS] == 1:
-        await tally.keep_runs(conn, owner_id, {record.studied_on: 1})
+    params.append(tally.slot_of(owner_id))
+    try:
+        _, rows = await conn.execute_query(_create_sql(known_day=True), params)
+        return _record(rows[0])
+    except OperationalError as exc:
+        if not isinstance(exc.__cause__, asyncpg.exceptions.DivisionByZeroError):
+            raise
+    async with in_transaction() as tx:
+        _, rows = await tx.execute_query(_create_sql(), params)
+        record = _record(rows[0])
+        if rows[0][_DAY_RECORDS] == 1:
+            await tally.keep_runs(tx, owner_id, {record.studied_on: 1})
     return record
 
 

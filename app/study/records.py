@@ -105,11 +105,12 @@ def _count(delta: tally.Delta, record: StudyRecord, *, sign: int = 1) -> None:
 
 
 async def create(*, owner_id: uuid.UUID, record_in: StudyRecordCreate) -> StudyRecord:
-    """Stores the record and counts it, in one transaction (on PostgreSQL one statement,
-    and the runs when its day may be new)."""
+    """Stores the record and counts it, in one transaction (on PostgreSQL usually one
+    statement: app/study/pg_writes.py)."""
+    conn = StudyRecord._meta.db  # pylint: disable=protected-access  # Tortoise's public metadata
+    if conn.capabilities.dialect == "postgres":
+        return await pg_writes.create(conn, owner_id, record_in.model_dump())
     async with in_transaction() as conn:
-        if conn.capabilities.dialect == "postgres":
-            return await pg_writes.create(conn, owner_id, record_in.model_dump())
         record = await StudyRecord.create(
             owner_id=owner_id, **record_in.model_dump(), using_db=conn
         )

@@ -205,9 +205,12 @@ async def test_account_deletion_takes_its_records_out_of_the_total(
 async def test_postgres_writes_a_record_and_its_counts_in_one_statement(
     client: httpx.AsyncClient, user_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A create, an edit and a delete are one statement each inside BEGIN/COMMIT, plus the
-    runs' statements when a day gains its first record or loses its last, and the emptied
-    subject and day rows' deletes. Counted at the driver: every statement asyncpg sends."""
+    """A create onto a day and subject that have records is one statement and no
+    transaction; the first of its day and subject is tried so, refused by the statement
+    itself, then written in a transaction with the runs' statements. An edit and a delete
+    are one statement each inside BEGIN/COMMIT, plus the runs' statements when a day gains
+    its first record or loses its last, and the emptied subject and day rows' deletes.
+    Counted at the driver: every statement asyncpg sends."""
     sent: list[str] = []
     for name in ("execute", "fetch"):
         original = getattr(asyncpg.Connection, name)
@@ -221,11 +224,12 @@ async def test_postgres_writes_a_record_and_its_counts_in_one_statement(
     a = await create_record(client, user_headers, subject="Go", minutes=30)
     # The request's other statements (the session's lookup) are not the write's.
     writes = {"WITH", "INSERT", "UPDATE", "DELETE", "BEGIN;", "COMMIT;"}
-    # Its day's first record: the run is looked for (a SELECT) and started.
-    assert [q for q in sent if q in writes] == ["BEGIN;", "WITH", "INSERT", "COMMIT;"], sent
+    # Its day's first record: the one-statement try is refused (and rolled back), then the
+    # write and its run (looked for with a SELECT, then started) in one transaction.
+    assert [q for q in sent if q in writes] == ["WITH", "BEGIN;", "WITH", "INSERT", "COMMIT;"]
     sent.clear()
     b = await create_record(client, user_headers, subject="Go", minutes=10)
-    assert [q for q in sent if q in writes] == ["BEGIN;", "WITH", "COMMIT;"], sent
+    assert [q for q in sent if q in writes] == ["WITH"], sent
     sent.clear()
     patched = await client.patch(f"{URL}/{a['id']}", json={"minutes": 45}, headers=user_headers)
     assert patched.status_code == 200, patched.text
