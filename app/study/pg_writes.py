@@ -83,23 +83,37 @@ def _returning(table: str = "") -> str:
 def _create_sql(*, known_day: bool = False) -> str:
     """$1 owner, $2-$6 the input fields, $7 now, $8 the total's slot.
 
-    `known_day`: only onto a (day, subject) row that has records, which the statement locks
-    after the subject rows (tally's order) and which therefore cannot empty meanwhile: the
-    day keeps a record, so no run changes and the statement is the whole write. When there
-    is no such row the statement fails on purpose (a division by zero) and is rolled back."""
+    `known_day`: only onto a (day, subject) row that has records. The statement's snapshot
+    must show one, or it writes nothing and returns no row (the caller then writes in a
+    transaction); it locks that row after the subject rows (tally's order), so the day
+    cannot empty meanwhile: it keeps a record, no run changes, and the statement is the
+    whole write. Should another writer have emptied the row after the snapshot was taken,
+    the statement fails on purpose (a division by zero) and is rolled back."""
     inputs = ", ".join(f'"{name}"' for name in _EDITABLE)
     subjects = _SUBJECTS.format(
         select='SELECT "owner_id", "subject", "minutes", 1 FROM "rec", "tot"'
     )
-    guard, day_source, only_if = "", '"sub"', ""
+    row = (
+        'FROM "study_day" AS "d" WHERE "d"."owner_id" = $1 AND "d"."studied_on" = $5 '
+        'AND "d"."subject" = $2 AND "d"."records" > 0'
+    )
+    probe, values, guard, day_source, only_if = (
+        "",
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        "",
+        '"sub"',
+        "",
+    )
     if known_day:
-        guard = (
-            '"known" AS (SELECT "d"."id" FROM "study_day" AS "d", "sub" '
-            'WHERE "d"."owner_id" = $1 AND "d"."studied_on" = $5 AND "d"."subject" = $2 '
-            'AND "d"."records" > 0 FOR UPDATE OF "d"), '
-        )
+        probe = f'"probe" AS (SELECT 1 {row}), '
+        values = 'SELECT $1, $2, $3, $4, $5, $6, $7, $7 FROM "probe"'
+        locked = row.replace('"d" WHERE', '"d", "sub" WHERE', 1)
+        guard = f'"known" AS (SELECT "d"."id" {locked} FOR UPDATE OF "d"), '
         day_source = '"known"'
-        only_if = ' WHERE 1 / (SELECT COUNT(*) FROM "known") = 1'
+        # 1 / 0 only when the record was written but its day row is gone: the rollback.
+        only_if = (
+            ' WHERE 1 / ((SELECT COUNT(*) FROM "known") + 1 - (SELECT COUNT(*) FROM "rec")) = 1'
+        )
     days = _DAYS.format(
         select='SELECT "owner_id", "studied_on", "subject", "minutes", 1 FROM "rec", '  # noqa: S608
         + day_source
@@ -108,8 +122,8 @@ def _create_sql(*, known_day: bool = False) -> str:
     total = _TOTAL.format(slot="$8", n="1", source='"cnt"')
     # Our constants only; every value is a parameter.
     return (
-        f'WITH "rec" AS (INSERT INTO "study_record" ("owner_id", {inputs}, "created_at", '  # noqa: S608
-        f'"updated_at") VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {_returning()}), '
+        f'WITH {probe}"rec" AS (INSERT INTO "study_record" ("owner_id", {inputs}, '  # noqa: S608
+        f'"created_at", "updated_at") {values} RETURNING {_returning()}), '
         f'"cnt" AS ({count}), "tot" AS ({total}), "sub" AS ({subjects}), {guard}'
         f'"day" AS ({days}) '
         f'SELECT "rec".*, "day"."records" AS "{_DAY_RECORDS}" FROM "rec", "day"{only_if}'
@@ -201,8 +215,9 @@ async def create(
     params.append(tally.slot_of(owner_id))
     try:
         _, rows = await conn.execute_query(_create_sql(known_day=True), params)
-        return _record(rows[0])
-    except OperationalError as exc:
+        if rows:
+            return _record(rows[0])
+    except OperationalError as exc:  # the row emptied after the statement's snapshot
         if not isinstance(exc.__cause__, asyncpg.exceptions.DivisionByZeroError):
             raise
     async with in_transaction() as tx:

@@ -283,3 +283,24 @@ async def test_a_write_sees_the_runs_committed_after_its_transaction_began(
 
 def _body(studied_on: str) -> dict[str, Any]:
     return {"subject": "Go", "title": "t", "minutes": 10, "studied_on": studied_on}
+
+
+@pytest.mark.parametrize("backend", ["postgres", "mysql"], indirect=True)
+async def test_a_create_racing_the_delete_of_its_days_last_record_keeps_the_runs_exact(
+    client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    """A create onto a day and subject that have one record, at the same time as that
+    record's delete: whichever commits first, the day ends with the new record and its run.
+    (On PostgreSQL such a create is one statement that may have seen the day row before the
+    delete emptied it; it then refuses itself and is written again with the runs.)"""
+    owner = await user_id(client, user_headers)
+    for n in range(12):
+        studied_on = day(40 + 2 * n)  # days apart: a run of one day each
+        last = await create_record(client, user_headers, subject="Go", studied_on=studied_on)
+        created, deleted = await asyncio.gather(
+            client.post(URL, json=_body(studied_on), headers=user_headers),
+            client.delete(f"{URL}/{last['id']}", headers=user_headers),
+        )
+        assert (created.status_code, deleted.status_code) == (201, 200), created.text
+    await tally.assert_exact()
+    assert [length for _, _, length in await runs(owner)] == [1] * 12
