@@ -5,7 +5,8 @@ statement per kept row inside one transaction. Here a data-modifying CTE does it
 one round trip: the record's INSERT, UPDATE or DELETE, then the owner's count, the total's
 slot and the day rows, each upsert the same `+ n` as tally's. Each step reads the one before
 it (`FROM` the previous CTE), which makes PostgreSQL run them in that order, so rows are
-locked in tally's order (the record, the count, the slot, the day rows by key) and two
+locked in tally's order (the record, the count, the slot, the day rows by key, subjects
+compared by code point as Python sorts them, whatever the column's collation) and two
 writers never wait for each other in a circle.
 
 A day row that a delete or an edit leaves without records must go, which a statement
@@ -110,7 +111,9 @@ def _update_sql(fields: tuple[str, ...]) -> str:
             'SELECT "studied_on", "subject", -"minutes" AS "minutes", -1 AS "records" '
             'FROM "old" UNION ALL SELECT "studied_on", "subject", "minutes", 1 FROM "new"'
             ') AS "moved" GROUP BY "studied_on", "subject" '
-            'HAVING SUM("minutes") <> 0 OR SUM("records") <> 0 ORDER BY "studied_on", "subject"'
+            'HAVING SUM("minutes") <> 0 OR SUM("records") <> 0 '
+            # Code point order, as tally sorts its Python strings, whatever the collation.
+            'ORDER BY "studied_on", "subject" COLLATE "C"'
         )
     )
     # Our constants only; every value is a parameter.
