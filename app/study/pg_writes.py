@@ -12,7 +12,9 @@ writers never wait for each other in a circle.
 A day row that a delete or an edit leaves without records must go, which a statement
 cannot do to a row it has just changed: the statement returns the fewest records left on a
 day it changed, and the caller deletes the emptied row in the same transaction (so no
-reader ever sees it). A create never empties a day: it is one statement and no transaction.
+reader ever sees it). A create never empties a day: it is one statement and no
+transaction, which share-locks the owner's row before anything else (an account's deletion
+locks that row first, then the count).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import uuid
 from typing import Any
 
 from tortoise import BaseDBAsyncClient, timezone
+from tortoise.exceptions import IntegrityError
 
 from app.study import tally
 from app.study.errors import StudyRecordNotFound
@@ -69,10 +72,15 @@ def _create_sql() -> str:
     )
     count = _COUNT.format(owner="$1", n="1", source='"rec"')
     total = _TOTAL.format(slot="$8", n="1", source='"cnt"')
-    # Our constants only; every value is a parameter.
+    # Our constants only; every value is a parameter. The owner's row is share-locked
+    # first (its foreign key check would only come at the statement's end, after the
+    # count's lock): an account's deletion holds that row, then the count, so a create
+    # waits for it before locking anything, and finds no owner once it is gone.
     return (
-        f'WITH "rec" AS (INSERT INTO "study_record" ("owner_id", {inputs}, "created_at", '  # noqa: S608
-        f'"updated_at") VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {_returning()}), '
+        f'WITH "usr" AS (SELECT 1 FROM "user" WHERE "id" = $1 FOR KEY SHARE), '  # noqa: S608
+        f'"rec" AS (INSERT INTO "study_record" ("owner_id", {inputs}, "created_at", '
+        f'"updated_at") SELECT $1, $2, $3, $4, $5, $6, $7, $7 FROM "usr" '
+        f"RETURNING {_returning()}), "
         f'"cnt" AS ({count}), "tot" AS ({total}), '
         f'"day" AS ({days}) '
         f'SELECT "rec".* FROM "rec", "day"'
@@ -139,6 +147,9 @@ async def create(
     """The new record, counted: one statement, committed on its own."""
     params = [owner_id, *(values[name] for name in _EDITABLE), timezone.now()]
     _, rows = await conn.execute_query(_create_sql(), [*params, tally.slot_of(owner_id)])
+    if not rows:
+        # The account was deleted meanwhile: what the foreign key answers on the others.
+        raise IntegrityError("the record's owner no longer exists")
     return _record(rows[0])
 
 

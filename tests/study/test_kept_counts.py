@@ -17,12 +17,14 @@ import asyncpg
 import httpx
 import pytest
 from tortoise import Tortoise
+from tortoise.exceptions import IntegrityError
 
+from app.study import records as records_service
 from app.study import tally as kept_tally
 from app.study.models import StudyDay, StudyRecord
 from tests.conftest import PASSWORD
 from tests.fixtures import tally
-from tests.study.conftest import URL, create_record, user_id
+from tests.study.conftest import URL, create_record, payload, user_id
 
 # The code under these tests differs by dialect (tests/README.md).
 pytestmark = pytest.mark.dialects
@@ -414,3 +416,84 @@ async def test_a_write_that_waited_for_an_edit_counts_the_record_as_the_edit_lef
     days = {(day, subject): value for (_, day, subject), value in expected["days"].items()}
     moved = {("2024-03-02", "Rust"): (7, 1)} if second == "PATCH" else {}
     assert days == {("2024-03-02", "Go"): (45, 1), **moved}
+
+
+async def _delete_account(client: httpx.AsyncClient, headers: dict[str, str]) -> httpx.Response:
+    return await client.request(
+        "DELETE", "/api/v1/users/me", headers=headers, json={"password": PASSWORD}
+    )
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_a_record_added_while_the_account_goes_never_deadlocks_with_it(
+    client: httpx.AsyncClient,
+    user_headers: dict[str, str],
+    outside: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The account's deletion locks the user's row, then its count; a create for the
+    account meanwhile must wait for the user's row before it takes the count's lock (its
+    foreign key check comes at the end of its statement, too late), or each waits for the
+    other until PostgreSQL aborts one. The deletion is held just after it locked the
+    user's row; the create then finds the owner gone (the foreign key's answer)."""
+    await create_record(client, user_headers)
+    holding, go_on = asyncio.Event(), asyncio.Event()
+    drop_records = records_service.delete_owner_records
+
+    async def held(**kwargs: Any) -> None:
+        holding.set()
+        await go_on.wait()
+        await drop_records(**kwargs)
+
+    failures: list[BaseException] = []
+    create = records_service.pg_writes.create
+
+    async def recorded(*args: Any) -> Any:
+        try:
+            return await create(*args)
+        except Exception as exc:
+            failures.append(exc)
+            raise
+
+    monkeypatch.setattr(records_service, "delete_owner_records", held)
+    monkeypatch.setattr(records_service.pg_writes, "create", recorded)
+    gone = asyncio.create_task(_delete_account(client, user_headers))
+    await holding.wait()
+    made = asyncio.create_task(client.post(URL, json=payload(), headers=user_headers))
+    await _until_a_request_waits_for_a_lock(outside)
+    go_on.set()
+    assert (await gone).status_code == 204
+    assert (await made).status_code == 500  # as on every dialect: the owner is gone
+    assert [type(exc) for exc in failures] == [IntegrityError]
+    assert await tally.assert_exact() == {"owners": {}, "total": 0, "days": {}}
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_a_record_deleted_while_the_account_goes_never_deadlocks_with_it(
+    client: httpx.AsyncClient,
+    user_headers: dict[str, str],
+    outside: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A record's delete locks the record, then the count; the account's deletion must
+    take its records before the count, or it holds the count while the delete holds the
+    record and each waits for the other. The deletion is held just after it took the
+    account's records out of the total: the delete waits for it, then finds none."""
+    record = await create_record(client, user_headers)
+    holding, go_on = asyncio.Event(), asyncio.Event()
+    drop_counts = kept_tally.delete_owner_records
+
+    async def held(*args: Any) -> None:
+        await drop_counts(*args)
+        holding.set()
+        await go_on.wait()
+
+    monkeypatch.setattr(kept_tally, "delete_owner_records", held)
+    gone = asyncio.create_task(_delete_account(client, user_headers))
+    await holding.wait()
+    deleted = asyncio.create_task(client.delete(f"{URL}/{record['id']}", headers=user_headers))
+    await _until_a_request_waits_for_a_lock(outside)
+    go_on.set()
+    assert (await gone).status_code == 204
+    assert (await deleted).status_code == 404
+    assert await tally.assert_exact() == {"owners": {}, "total": 0, "days": {}}
