@@ -5,7 +5,8 @@ statement per kept row inside one transaction. Here a data-modifying CTE does it
 one round trip: the record's INSERT, UPDATE or DELETE, then the owner's count, the total's
 slot and the day rows, each upsert the same `+ n` as tally's. Each step reads the one before
 it (`FROM` the previous CTE), which makes PostgreSQL run them in that order, so rows are
-locked in tally's order (the record, the count, the slot, the day rows by key) and two
+locked in tally's order (the record, the count, the slot, the day rows by key, subjects
+compared by code point as Python sorts them, whatever the column's collation) and two
 writers never wait for each other in a circle.
 
 A day or subject row that a delete or an edit leaves without records must go, which a
@@ -20,6 +21,9 @@ same transaction, with the owner's count row locked by the statement, and only w
 statement says a day may have changed that way (a create that made its day row, a delete
 that emptied one, an edit to another day). An edit to another day takes the count row
 (adding 0) for that lock, before the day rows as everywhere.
+
+A create share-locks the owner's row before anything else (an account's deletion locks
+that row first, then the count), and finds no owner once the account is gone.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import Any
 
 import asyncpg
 from tortoise import BaseDBAsyncClient, timezone
-from tortoise.exceptions import OperationalError
+from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.transactions import in_transaction
 
 from app.study import tally
@@ -99,14 +103,14 @@ def _create_sql(*, known_day: bool = False) -> str:
     )
     probe, values, guard, day_source, only_if = (
         "",
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        'SELECT $1, $2, $3, $4, $5, $6, $7, $7 FROM "usr"',
         "",
         '"sub"',
         "",
     )
     if known_day:
         probe = f'"probe" AS (SELECT 1 {row}), '
-        values = 'SELECT $1, $2, $3, $4, $5, $6, $7, $7 FROM "probe"'
+        values = 'SELECT $1, $2, $3, $4, $5, $6, $7, $7 FROM "usr", "probe"'
         locked = row.replace('"d" WHERE', '"d", "sub" WHERE', 1)
         guard = f'"known" AS (SELECT "d"."id" {locked} FOR UPDATE OF "d"), '
         day_source = '"known"'
@@ -120,10 +124,14 @@ def _create_sql(*, known_day: bool = False) -> str:
     )
     count = _COUNT.format(owner="$1", n="1", source='"rec"')
     total = _TOTAL.format(slot="$8", n="1", source='"cnt"')
-    # Our constants only; every value is a parameter.
+    # Our constants only; every value is a parameter. The owner's row is share-locked
+    # first (its foreign key check would only come at the statement's end, after the
+    # count's lock): an account's deletion holds that row, then the count, so a create
+    # waits for it before locking anything, and finds no owner once it is gone.
     return (
-        f'WITH {probe}"rec" AS (INSERT INTO "study_record" ("owner_id", {inputs}, '  # noqa: S608
-        f'"created_at", "updated_at") {values} RETURNING {_returning()}), '
+        f'WITH "usr" AS (SELECT 1 FROM "user" WHERE "id" = $1 FOR KEY SHARE), {probe}'  # noqa: S608
+        f'"rec" AS (INSERT INTO "study_record" ("owner_id", {inputs}, "created_at", '
+        f'"updated_at") {values} RETURNING {_returning()}), '
         f'"cnt" AS ({count}), "tot" AS ({total}), "sub" AS ({subjects}), {guard}'
         f'"day" AS ({days}) '
         f'SELECT "rec".*, "day"."records" AS "{_DAY_RECORDS}" FROM "rec", "day"{only_if}'
@@ -173,7 +181,7 @@ def _update_sql(fields: tuple[str, ...]) -> str:
             'SELECT "subject", -"minutes" AS "minutes", -1 AS "records" '
             'FROM "old" UNION ALL SELECT "subject", "minutes", 1 FROM "new"'
             f') AS "moved"{after_lock} GROUP BY "subject" '
-            'HAVING SUM("minutes") <> 0 OR SUM("records") <> 0 ORDER BY "subject"'
+            'HAVING SUM("minutes") <> 0 OR SUM("records") <> 0 ORDER BY "subject" COLLATE "C"'
         )
     )
     days = _DAYS.format(
@@ -183,7 +191,9 @@ def _update_sql(fields: tuple[str, ...]) -> str:
             'FROM "old" UNION ALL SELECT "studied_on", "subject", "minutes", 1 FROM "new"'
             ') AS "moved", (SELECT COUNT(*) FROM "sub") AS "after_sub" '
             'GROUP BY "studied_on", "subject" '
-            'HAVING SUM("minutes") <> 0 OR SUM("records") <> 0 ORDER BY "studied_on", "subject"'
+            'HAVING SUM("minutes") <> 0 OR SUM("records") <> 0 '
+            # Code point order, as tally sorts its Python strings, whatever the collation.
+            'ORDER BY "studied_on", "subject" COLLATE "C"'
         )
     )
     # Our constants only; every value is a parameter.
@@ -217,11 +227,15 @@ async def create(
         _, rows = await conn.execute_query(_create_sql(known_day=True), params)
         if rows:
             return _record(rows[0])
+        # None: the day and subject had no record, or the owner is gone (told below).
     except OperationalError as exc:  # the row emptied after the statement's snapshot
         if not isinstance(exc.__cause__, asyncpg.exceptions.DivisionByZeroError):
             raise
     async with in_transaction() as tx:
         _, rows = await tx.execute_query(_create_sql(), params)
+        if not rows:
+            # The account was deleted meanwhile: what the foreign key answers on the others.
+            raise IntegrityError("the record's owner no longer exists")
         record = _record(rows[0])
         if rows[0][_DAY_RECORDS] == 1:
             await tally.keep_runs(tx, owner_id, {record.studied_on: 1})

@@ -180,5 +180,8 @@ async def delete(*, record: StudyRecord) -> StudyRecord:
 
 async def delete_owner_records(*, owner_id: uuid.UUID) -> None:
     """Call inside the transaction that deletes the account, with its row locked: its
-    records leave the total (its records, count and day rows go by cascade)."""
+    records go, then leave the total (its count and day rows go by cascade). The records
+    first, as every write locks a record before the count: a delete or an edit of one
+    meanwhile finishes first instead of waiting for the count this holds."""
+    await StudyRecord.filter(owner_id=owner_id).delete()
     await tally.delete_owner_records(StudyRecord._meta.db, owner_id)

@@ -7,17 +7,24 @@ scratch (tests/fixtures/tally.py), on SQLite, PostgreSQL and MySQL.
 from __future__ import annotations
 
 import asyncio
+import random
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 import pytest
+from tortoise import Tortoise
+from tortoise.exceptions import IntegrityError
 
-from app.study.models import StudyRecord
+from app.study import records as records_service
+from app.study import tally as kept_tally
+from app.study.models import StudyDay, StudyRecord
 from tests.conftest import PASSWORD
 from tests.fixtures import tally
-from tests.study.conftest import URL, create_record, user_id
+from tests.study.conftest import URL, create_record, payload, user_id
 
 # The code under these tests differs by dialect (tests/README.md).
 pytestmark = pytest.mark.dialects
@@ -250,3 +257,270 @@ async def test_postgres_writes_a_record_and_its_counts_in_one_statement(
         "COMMIT;",
     ], sent
     await tally.assert_exact()
+
+
+@pytest.mark.parametrize("backend", ["postgres", "mysql"], indirect=True)
+@pytest.mark.parametrize("settings_overrides", [{"RATE_LIMIT_WRITE_PER_USER": 10_000}])
+async def test_many_mixed_writes_at_once_on_few_days_and_subjects_stay_exact(
+    client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    """Rounds of creates, PATCHes, PUTs and deletes at once on one user's few (day,
+    subject) rows, many on the same records (moved between days and subjects while another
+    request edits or deletes them): no request fails (no deadlock), a reader meanwhile never
+    sees a day row without records, and the kept rows end exact."""
+    rng = random.Random(24)
+    days, subjects = ["2024-03-01", "2024-03-02", "2024-03-03"], ["Go", "go", "Rust"]
+
+    def fields() -> dict[str, Any]:
+        return {
+            "subject": rng.choice(subjects),
+            "studied_on": rng.choice(days),
+            "minutes": rng.randint(1, 60),
+            "title": "t",
+        }
+
+    ids = [(await create_record(client, user_headers, **fields()))["id"] for _ in range(8)]
+    seen_empty: list[Any] = []
+    writing = True
+
+    async def read_days() -> None:
+        while writing:
+            seen_empty.extend(await StudyDay.filter(records__lte=0).values())
+            await asyncio.sleep(0)
+
+    async def write() -> int:
+        kind = rng.choice(("POST", "PATCH", "PUT", "DELETE"))
+        if kind == "POST":
+            response = await client.post(URL, json=fields(), headers=user_headers)
+            if response.status_code == 201:
+                ids.append(response.json()["id"])
+            return response.status_code
+        url = f"{URL}/{rng.choice(ids)}"
+        if kind == "DELETE":
+            return (await client.delete(url, headers=user_headers)).status_code
+        body = fields()
+        if kind == "PATCH":
+            body = {key: body[key] for key in rng.sample(sorted(body), rng.randint(1, 3))}
+        return (await client.request(kind, url, json=body, headers=user_headers)).status_code
+
+    reader = asyncio.create_task(read_days())
+    statuses: list[int] = []
+    for _ in range(6):
+        statuses += await asyncio.gather(*(write() for _ in range(30)))
+    writing = False
+    await reader
+    # 404: a record another request of the round deleted first.
+    assert set(statuses) <= {200, 201, 404}, statuses
+    assert statuses.count(200) > 50
+    assert not seen_empty, seen_empty
+    await tally.assert_exact()
+
+
+def _asyncpg_url(db_url: str) -> str:
+    return urlunsplit(urlsplit(db_url)._replace(scheme="postgresql", query=""))
+
+
+@pytest.fixture
+async def outside(db_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A PostgreSQL connection of its own, beside the app's pool."""
+    conn = await asyncpg.connect(_asyncpg_url(db_url))
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def _until_a_request_waits_for_a_lock(conn: asyncpg.Connection) -> None:
+    """Polls from `conn`, outside any transaction (which would keep reading one snapshot
+    of pg_stat_activity)."""
+    for _ in range(2_000):
+        waiting = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        if waiting:
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("no request came to wait for a row lock")
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_an_edit_locks_day_rows_in_tallys_order_whatever_the_collation(
+    client: httpx.AsyncClient,
+    user_headers: dict[str, str],
+    outside: asyncpg.Connection,
+    db_url: str,
+) -> None:
+    """tally locks day rows sorted as Python sorts strings (code points: "Go" before "go"),
+    so an edit that moves a record between two day rows must lock them in that order too,
+    or it and a bulk write (create_many) can wait for each other in a circle. Under a
+    collation that sorts "go" first (ICU, as most locales do), an edit waiting for the
+    "go" row must already hold the "Go" row."""
+    conn = Tortoise.get_connection("default")
+    await conn.execute_script(
+        'ALTER TABLE "study_record" ALTER COLUMN "subject" TYPE VARCHAR(100) COLLATE "und-x-icu"'
+    )
+    edit = None
+    try:
+        record = await create_record(client, user_headers, subject="go")
+        await create_record(client, user_headers, subject="Go")
+        await outside.execute("BEGIN")
+        await outside.execute("SELECT 1 FROM study_day WHERE subject = 'go' FOR UPDATE")
+        edit = asyncio.create_task(
+            client.patch(f"{URL}/{record['id']}", json={"subject": "Go"}, headers=user_headers)
+        )
+        probe = await asyncpg.connect(_asyncpg_url(db_url))
+        try:
+            await _until_a_request_waits_for_a_lock(probe)
+            with pytest.raises(asyncpg.LockNotAvailableError):
+                await probe.execute(
+                    "SELECT 1 FROM study_day WHERE subject = 'Go' FOR UPDATE NOWAIT"
+                )
+        finally:
+            await probe.close()
+    finally:
+        await outside.execute("ROLLBACK")
+        if edit is not None:
+            assert (await edit).status_code == 200
+        await conn.execute_script(
+            'ALTER TABLE "study_record" ALTER COLUMN "subject" TYPE VARCHAR(100) COLLATE "default"'
+        )
+    await tally.assert_exact()
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+@pytest.mark.parametrize("second", ["PATCH", "DELETE"])
+async def test_a_write_that_waited_for_an_edit_counts_the_record_as_the_edit_left_it(
+    client: httpx.AsyncClient,
+    user_headers: dict[str, str],
+    outside: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+    second: str,
+) -> None:
+    """READ COMMITTED: a PATCH or DELETE that waits for another edit of the same record
+    reads the record as that edit committed it (not as its own statement's snapshot had
+    it), so it takes the record out of the day and subject it was moved to. The first
+    edit is held inside its transaction (at the emptied day's cleanup) until the second
+    write waits for the record's lock."""
+    record = await create_record(client, user_headers, subject="Go", studied_on="2024-03-01")
+    await create_record(client, user_headers, subject="Go", studied_on="2024-03-02")
+    holding, go_on = asyncio.Event(), asyncio.Event()
+    drop = kept_tally.drop_day_if_empty
+
+    async def held_once(*args: Any) -> None:
+        if not holding.is_set():
+            holding.set()
+            await go_on.wait()
+        await drop(*args)
+
+    monkeypatch.setattr(kept_tally, "drop_day_if_empty", held_once)
+    url = f"{URL}/{record['id']}"
+    first = asyncio.create_task(
+        client.patch(url, json={"studied_on": "2024-03-02", "minutes": 7}, headers=user_headers)
+    )
+    await holding.wait()
+    body = {"subject": "Rust"} if second == "PATCH" else None
+    then = asyncio.create_task(client.request(second, url, json=body, headers=user_headers))
+    await _until_a_request_waits_for_a_lock(outside)
+    go_on.set()
+    assert (await first).status_code == 200
+    response = await then
+    assert response.status_code == 200, response.text
+    assert (response.json()["studied_on"], response.json()["minutes"]) == ("2024-03-02", 7)
+    expected = await tally.assert_exact()
+    days = {(day, subject): value for (_, day, subject), value in expected["days"].items()}
+    moved = {("2024-03-02", "Rust"): (7, 1)} if second == "PATCH" else {}
+    assert days == {("2024-03-02", "Go"): (45, 1), **moved}
+
+
+async def _delete_account(client: httpx.AsyncClient, headers: dict[str, str]) -> httpx.Response:
+    return await client.request(
+        "DELETE", "/api/v1/users/me", headers=headers, json={"password": PASSWORD}
+    )
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_a_record_added_while_the_account_goes_never_deadlocks_with_it(
+    client: httpx.AsyncClient,
+    user_headers: dict[str, str],
+    outside: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The account's deletion locks the user's row, then its count; a create for the
+    account meanwhile must wait for the user's row before it takes the count's lock (its
+    foreign key check comes at the end of its statement, too late), or each waits for the
+    other until PostgreSQL aborts one. The deletion is held just after it locked the
+    user's row; the create then finds the owner gone (the foreign key's answer)."""
+    await create_record(client, user_headers)
+    holding, go_on = asyncio.Event(), asyncio.Event()
+    drop_records = records_service.delete_owner_records
+
+    async def held(**kwargs: Any) -> None:
+        holding.set()
+        await go_on.wait()
+        await drop_records(**kwargs)
+
+    failures: list[BaseException] = []
+    create = records_service.pg_writes.create
+
+    async def recorded(*args: Any) -> Any:
+        try:
+            return await create(*args)
+        except Exception as exc:
+            failures.append(exc)
+            raise
+
+    monkeypatch.setattr(records_service, "delete_owner_records", held)
+    monkeypatch.setattr(records_service.pg_writes, "create", recorded)
+    gone = asyncio.create_task(_delete_account(client, user_headers))
+    await holding.wait()
+    made = asyncio.create_task(client.post(URL, json=payload(), headers=user_headers))
+    await _until_a_request_waits_for_a_lock(outside)
+    go_on.set()
+    assert (await gone).status_code == 204
+    assert (await made).status_code == 500  # as on every dialect: the owner is gone
+    assert [type(exc) for exc in failures] == [IntegrityError]
+    assert await tally.assert_exact() == {
+        "owners": {},
+        "total": 0,
+        "days": {},
+        "subjects": {},
+        "runs": [],
+    }
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_a_record_deleted_while_the_account_goes_never_deadlocks_with_it(
+    client: httpx.AsyncClient,
+    user_headers: dict[str, str],
+    outside: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A record's delete locks the record, then the count; the account's deletion must
+    take its records before the count, or it holds the count while the delete holds the
+    record and each waits for the other. The deletion is held just after it took the
+    account's records out of the total: the delete waits for it, then finds none."""
+    record = await create_record(client, user_headers)
+    holding, go_on = asyncio.Event(), asyncio.Event()
+    drop_counts = kept_tally.delete_owner_records
+
+    async def held(*args: Any) -> None:
+        await drop_counts(*args)
+        holding.set()
+        await go_on.wait()
+
+    monkeypatch.setattr(kept_tally, "delete_owner_records", held)
+    gone = asyncio.create_task(_delete_account(client, user_headers))
+    await holding.wait()
+    deleted = asyncio.create_task(client.delete(f"{URL}/{record['id']}", headers=user_headers))
+    await _until_a_request_waits_for_a_lock(outside)
+    go_on.set()
+    assert (await gone).status_code == 204
+    assert (await deleted).status_code == 404
+    assert await tally.assert_exact() == {
+        "owners": {},
+        "total": 0,
+        "days": {},
+        "subjects": {},
+        "runs": [],
+    }
