@@ -10,9 +10,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
+from app.auth.errors import Unauthorized
 from app.study import pg_writes, tally
 from app.study.conditions import subject_is, title_contains
 from app.study.errors import StudyRecordNotFound
@@ -106,7 +108,15 @@ def _count(delta: tally.Delta, record: StudyRecord, *, sign: int = 1) -> None:
 
 async def create(*, owner_id: uuid.UUID, record_in: StudyRecordCreate) -> StudyRecord:
     """Stores the record and counts it, in one transaction (on PostgreSQL usually one
-    statement: app/study/pg_writes.py)."""
+    statement: app/study/pg_writes.py). An owner whose account went meanwhile (the only
+    foreign key a record has) is the revoked login it now is: 401, not a 500."""
+    try:
+        return await _create(owner_id=owner_id, record_in=record_in)
+    except IntegrityError as exc:
+        raise Unauthorized("revoked") from exc
+
+
+async def _create(*, owner_id: uuid.UUID, record_in: StudyRecordCreate) -> StudyRecord:
     conn = StudyRecord._meta.db  # pylint: disable=protected-access  # Tortoise's public metadata
     if conn.capabilities.dialect == "postgres":
         return await pg_writes.create(conn, owner_id, record_in.model_dump())
