@@ -4,15 +4,18 @@ stand-in (signed requests, answers mapped to retry or give up), and the other ba
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from app.notify.aliyun_sms import AliyunSmsSender
 from app.notify.sms import (
-    AliyunSmsSender,
     LogSmsSender,
     NoSmsSender,
     SmsDisabled,
@@ -21,7 +24,7 @@ from app.notify.sms import (
     SmsUnanswered,
     create_sms_sender,
 )
-from settings import Settings
+from settings import BASE_DIR, Settings
 from tests.conftest import TEST_SECRET_KEY
 from tests.fixtures.aliyun import (
     SIGN_NAME,
@@ -165,3 +168,23 @@ def test_backends_by_environment() -> None:
         MAIL_BACKEND="none",
     )
     assert create_sms_sender(production).name == "none"
+
+
+def test_the_alibaba_sdk_is_imported_only_for_its_backend() -> None:
+    """A web or worker process without SMS_BACKEND=aliyun never loads the SDK (hundreds of
+    modules, megabytes of memory per process)."""
+    code = (
+        "import sys; import asgi; from app.notify.sms import create_sms_sender; "
+        "from settings import Settings; create_sms_sender(Settings(SMS_BACKEND='none')); "
+        "print(sorted(m for m in sys.modules if m.startswith(('alibabacloud', 'darabonba'))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=BASE_DIR,
+        env={**os.environ, "APP_ENV": "test", "SECRET_KEY": TEST_SECRET_KEY},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
