@@ -9,6 +9,8 @@ import functools
 import uuid
 from typing import Any
 
+import orjson
+
 from app.platform.dialect import placeholders, quote
 from app.study import records
 from app.study.models import StudyRecord
@@ -79,6 +81,53 @@ def _unfiltered_page_sql(dialect: str, order_by: OrderBy, all_owners: bool) -> s
     )
 
 
+_ITEMS_COLUMN = "page_items__"
+# The time columns as the read model prints them (UTC, microseconds).
+_MYSQL_TIME = "DATE_FORMAT({column}, '%%Y-%%m-%%dT%%H:%%i:%%s.%%f+00:00')"
+
+
+@functools.cache
+def _mysql_json_page_sql(order_by: OrderBy, all_owners: bool) -> str:
+    """MySQL's page as one JSON array in one row beside the kept total. aiomysql decodes a
+    result row by row, field by field, in Python (the page's 200 fields cost it more than
+    the rest of the request); one JSON text is decoded in C, and pydantic converts its
+    values as the response model is made. Parameters as `_unfiltered_page_sql`."""
+    page = _unfiltered_page_sql("mysql", order_by, all_owners)
+    select, _, rest = page.partition(" FROM `study_record`")
+    kept = select.split("(SELECT ", 1)[1].rsplit(") AS", 1)[0]
+    fields = ", ".join(
+        f"'{name}', "
+        + (_MYSQL_TIME.format(column=f"`{name}`") if name.endswith("_at") else f"`{name}`")
+        for name in ROW_FIELDS
+    )
+    columns = ", ".join(f"`{name}`" for name in ROW_FIELDS)
+    return (
+        f"SELECT (SELECT {kept}) AS `{_TOTAL_COLUMN}`, "  # noqa: S608  (our constants only)
+        f"(SELECT JSON_ARRAYAGG(JSON_OBJECT({fields})) FROM ("
+        f"SELECT {columns} FROM `study_record`{rest}) AS `page`) AS `{_ITEMS_COLUMN}`"
+    )
+
+
+async def _mysql_page(
+    conn: Any, *, owner_id: uuid.UUID | None, order_by: OrderBy, offset: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    params: list[Any] = [limit, offset]
+    if owner_id is not None:
+        params = [str(owner_id), str(owner_id), limit, offset]
+    found = await conn.execute_query_dict(_mysql_json_page_sql(order_by, owner_id is None), params)
+    items = found[0][_ITEMS_COLUMN]
+    rows: list[dict[str, Any]] = orjson.loads(items) if items else []
+    # An aggregate keeps no order on MySQL: the page is put back in its own (ISO times and
+    # dates sort as text; ties by id).
+    key = order_by.lstrip("-")
+    rows.sort(key=lambda row: (row[key], row["id"]), reverse=order_by.startswith("-"))
+    if not rows:
+        return [], (0 if offset == 0 else await records.total(owner_id=owner_id))
+    if offset == 0 and len(rows) < limit:
+        return rows, len(rows)
+    return rows, int(found[0][_TOTAL_COLUMN] or 0)
+
+
 async def _unfiltered_page(
     *, owner_id: uuid.UUID | None, order_by: OrderBy, offset: int, limit: int
 ) -> tuple[list[dict[str, Any]], int]:
@@ -86,6 +135,10 @@ async def _unfiltered_page(
     read in the same statement, so the two agree); a second only for a page past the end."""
     conn = StudyRecord._meta.db  # pylint: disable=protected-access  # Tortoise's public metadata
     dialect = conn.capabilities.dialect
+    if dialect == "mysql":
+        return await _mysql_page(
+            conn, owner_id=owner_id, order_by=order_by, offset=offset, limit=limit
+        )
     sql = _unfiltered_page_sql(dialect, order_by, owner_id is None)
     params: list[Any] = [limit, offset]
     if owner_id is not None:
