@@ -12,7 +12,7 @@ over the distinct days of the rollup: their cost follows the users and everyone'
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from tortoise.functions import Sum
@@ -22,6 +22,7 @@ from app.platform.dialect import placeholders, quote
 from app.study.conditions import exact_text
 from app.study.models import StudyDay, StudyRun, StudySubject
 from app.study.schemas import DayStats, StudyStats, SubjectStats, utc_today
+from app.study.tally import as_date
 
 # Everyone's streaks, one query each over the distinct days of the rollup: numbered in date
 # order, the days of one unbroken run share `day number - row number` (numbered newest
@@ -90,15 +91,6 @@ def _longest_streak(days: Iterable[date]) -> int:
     return longest
 
 
-def _as_date(value: Any) -> date:
-    # SQLite hands dates back as ISO text, the MySQL driver may as datetimes.
-    if isinstance(value, str):
-        return date.fromisoformat(value[:10])
-    if isinstance(value, datetime):
-        return value.date()
-    return value
-
-
 def _current(first_day: date, last_day: date, today: date) -> int:
     """The days of a run up to today, when it holds today or yesterday; else 0."""
     yesterday = today - timedelta(days=1)
@@ -125,7 +117,7 @@ async def _owner_streaks(
         .first()
         .values_list("first_day", "last_day")
     )
-    current = _current(_as_date(newest[0]), _as_date(newest[1]), today) if newest else 0
+    current = _current(as_date(newest[0]), as_date(newest[1]), today) if newest else 0
     return (int(longest or 0) if whole else None), current
 
 
@@ -154,7 +146,7 @@ async def _everyones_streaks(*, today: date, whole: bool) -> tuple[int | None, i
         longest = int((await _everyones_streak(_LONGEST_RUN)).get("longest") or 0)
     newest = await _everyones_streak(_NEWEST_RUN, today)
     current = 0
-    if newest.get("newest") is not None and _as_date(newest["newest"]) >= today - timedelta(days=1):
+    if newest.get("newest") is not None and as_date(newest["newest"]) >= today - timedelta(days=1):
         current = int(newest["length"])
     return longest, current
 

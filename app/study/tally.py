@@ -196,7 +196,8 @@ def slot_of(owner_id: uuid.UUID) -> int:
     return owner_id.int % TOTAL_SLOTS
 
 
-def _as_date(value: Any) -> date:
+def as_date(value: Any) -> date:
+    """A date column's value as a date, whichever driver read it."""
     # SQLite hands dates back as ISO text, the MySQL driver may as datetimes.
     if isinstance(value, str):
         return date.fromisoformat(value[:10])
@@ -221,7 +222,7 @@ class _Run:
 
     @classmethod
     def of(cls, row: Any) -> "_Run":
-        return cls(int(row["id"]), _as_date(row["first_day"]), _as_date(row["last_day"]))
+        return cls(int(row["id"]), as_date(row["first_day"]), as_date(row["last_day"]))
 
 
 def _length(first_day: date, last_day: date) -> int:
