@@ -136,10 +136,9 @@ async def create_many(records: Iterable[StudyRecord], *, batch_size: int = 1_000
     records = list(records)
     async with in_transaction() as conn:
         await StudyRecord.bulk_create(records, batch_size=batch_size, using_db=conn)
-        for delta in tally.deltas(
-            (r.owner_id, r.studied_on, r.subject, r.minutes) for r in records
-        ):
-            await delta.apply(conn)
+        await tally.apply_together(
+            conn, tally.deltas((r.owner_id, r.studied_on, r.subject, r.minutes) for r in records)
+        )
     return len(records)
 
 

@@ -253,15 +253,24 @@ class Delta:
         return {day: records for day, records in by_date.items() if records}
 
     async def apply(self, conn: BaseDBAsyncClient) -> None:
+        await self.apply_count(conn)
+        if self.records:
+            sql = _SQL[_dialect(conn)]
+            await conn.execute_query(sql["total"], [slot_of(self.owner_id), self.records])
+        await self.apply_rows(conn)
+
+    async def apply_count(self, conn: BaseDBAsyncClient) -> None:
+        if self.records or self.dates():
+            # Also when the count stays (an edit to another day): this row lock is what
+            # makes one user's run changes take turns.
+            sql = _SQL[_dialect(conn)]
+            await conn.execute_query(sql["count"], [_owner(conn, self.owner_id), self.records])
+
+    async def apply_rows(self, conn: BaseDBAsyncClient) -> None:
+        """The subject rows, the day rows and the runs (after the count and the slot)."""
         sql = _SQL[_dialect(conn)]
         owner = _owner(conn, self.owner_id)
         dates = self.dates()
-        if self.records or dates:
-            # Also when the count stays (an edit to another day): this row lock is what
-            # makes one user's run changes take turns.
-            await conn.execute_query(sql["count"], [owner, self.records])
-        if self.records:
-            await conn.execute_query(sql["total"], [slot_of(self.owner_id), self.records])
         for subject, (minutes, records) in sorted(self.subjects.items()):
             if not minutes and not records:
                 continue  # an edit that kept its subject and minutes
@@ -276,6 +285,26 @@ class Delta:
             if records < 0:
                 await conn.execute_query(sql["day_gone"], [owner, day, subject])
         await keep_runs(conn, self.owner_id, dates)
+
+
+async def apply_together(conn: BaseDBAsyncClient, deltas: list[Delta]) -> None:
+    """Several users' deltas in one transaction (a bulk insert), in the lock order of one
+    write across all of them: every count (in owner order), then the total's slots (in slot
+    order, each once), then each user's subject rows, day rows and runs. One owner after the
+    other instead, a bulk write holding a slot could wait for a single write's count while
+    that write waits for the slot."""
+    deltas = sorted(deltas, key=lambda delta: delta.owner_id)
+    for delta in deltas:
+        await delta.apply_count(conn)
+    slots: dict[int, int] = defaultdict(int)
+    for delta in deltas:
+        slots[slot_of(delta.owner_id)] += delta.records
+    sql = _SQL[_dialect(conn)]
+    for slot, records in sorted(slots.items()):
+        if records:
+            await conn.execute_query(sql["total"], [slot, records])
+    for delta in deltas:
+        await delta.apply_rows(conn)
 
 
 async def keep_runs(conn: BaseDBAsyncClient, owner_id: uuid.UUID, dates: dict[date, int]) -> None:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from tortoise.transactions import in_transaction
 
+from app.study import tally as tally_module
 from app.study.models import StudyRecord, StudyRun
 from app.study.tally import Delta
 from tests.fixtures import tally
@@ -304,3 +305,44 @@ async def test_a_create_racing_the_delete_of_its_days_last_record_keeps_the_runs
         assert (created.status_code, deleted.status_code) == (201, 200), created.text
     await tally.assert_exact()
     assert [length for _, _, length in await runs(owner)] == [1] * 12
+
+
+async def test_a_bulk_write_locks_in_one_writes_order_across_its_users(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """create_many's kept rows: every user's count first, then the total's slots in slot
+    order (each once), then subject and day rows, as a single write locks count, slot,
+    subject, days; one user after the other, a bulk write holding a slot could wait for a
+    single write's count while that write waits for the slot."""
+    owners = sorted(uuid.uuid4() for _ in range(40))
+    deltas = []
+    for owner in owners:
+        delta = Delta(owner)
+        delta.add(studied_on=date(2024, 3, 1), subject="Go", minutes=10)
+        deltas.append(delta)
+    sent: list[str] = []
+
+    class Recording:
+        capabilities = type("Capabilities", (), {"dialect": "postgres"})()
+
+        async def execute_query(self, sql: str, values: list[Any]) -> tuple[int, list[Any]]:
+            table = sql.split('"', 2)[1]
+            sent.append(f"{table}:{values[0]}" if table == "study_record_total" else table)
+            return 0, []
+
+    monkeypatch.setattr(tally_module, "keep_runs", _no_runs)
+    await tally_module.apply_together(Recording(), list(reversed(deltas)))  # type: ignore[arg-type]
+    kinds = [entry.split(":")[0] for entry in sent]
+    last_count = max(i for i, kind in enumerate(kinds) if kind == "study_record_count")
+    first_slot = kinds.index("study_record_total")
+    assert kinds.count("study_record_count") == len(owners)
+    assert last_count < first_slot
+    slots = [int(entry.split(":")[1]) for entry in sent if entry.startswith("study_record_total")]
+    assert slots == sorted(set(slots))
+    assert max(i for i, kind in enumerate(kinds) if kind == "study_record_total") < kinds.index(
+        "study_subject"
+    )
+
+
+async def _no_runs(*args: Any) -> None:
+    del args
