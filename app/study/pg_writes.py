@@ -97,27 +97,25 @@ def _create_sql(*, known_day: bool = False) -> str:
     subjects = _SUBJECTS.format(
         select='SELECT "owner_id", "subject", "minutes", 1 FROM "rec", "tot"'
     )
-    row = (
-        'FROM "study_day" AS "d" WHERE "d"."owner_id" = $1 AND "d"."studied_on" = $5 '
-        'AND "d"."subject" = $2 AND "d"."records" > 0'
+    # The (day, subject) row the record counts into, with a record in it.
+    day_row = (
+        '"d"."owner_id" = $1 AND "d"."studied_on" = $5 AND "d"."subject" = $2 AND "d"."records" > 0'
     )
-    probe, values, guard, day_source, only_if = (
-        "",
-        'SELECT $1, $2, $3, $4, $5, $6, $7, $7 FROM "usr"',
-        "",
-        '"sub"',
-        "",
-    )
+    sources, day_source = '"usr"', '"sub"'
+    probe = guard = only_if = ""
     if known_day:
-        probe = f'"probe" AS (SELECT 1 {row}), '
-        values = 'SELECT $1, $2, $3, $4, $5, $6, $7, $7 FROM "usr", "probe"'
-        locked = row.replace('"d" WHERE', '"d", "sub" WHERE', 1)
-        guard = f'"known" AS (SELECT "d"."id" {locked} FOR UPDATE OF "d"), '
+        probe = f'"probe" AS (SELECT 1 FROM "study_day" AS "d" WHERE {day_row}), '  # noqa: S608
+        sources = '"usr", "probe"'
+        guard = (
+            f'"known" AS (SELECT "d"."id" FROM "study_day" AS "d", "sub" WHERE {day_row} '  # noqa: S608
+            'FOR UPDATE OF "d"), '
+        )
         day_source = '"known"'
         # 1 / 0 only when the record was written but its day row is gone: the rollback.
         only_if = (
             ' WHERE 1 / ((SELECT COUNT(*) FROM "known") + 1 - (SELECT COUNT(*) FROM "rec")) = 1'
         )
+    values = f"SELECT $1, $2, $3, $4, $5, $6, $7, $7 FROM {sources}"  # noqa: S608  (constants)
     days = _DAYS.format(
         select='SELECT "owner_id", "studied_on", "subject", "minutes", 1 FROM "rec", '  # noqa: S608
         + day_source
