@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
 from celery import Celery
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -19,13 +19,14 @@ from app.audit.router import router as audit_router
 from app.audit.writer import AuditWriter
 from app.auth import sessions
 from app.auth.sessions import SessionCache
+from app.health.router import liveness
 from app.health.router import router as health_router
 from app.http.docs import add_docs
 from app.http.errors import domain_error_handler, http_error_handler, validation_error_handler
 from app.http.guards import HostCheck, RequestLimits
 from app.http.middleware import InputGuard, RequestObserver
 from app.http.openapi import operation_id
-from app.http.routing import include_gated, refuse_unknown_query
+from app.http.routing import include_gated
 from app.http.state import AppState
 from app.jobs.runner import broker_status, create_celery, outcome_counts
 from app.platform import metrics
@@ -121,9 +122,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url=OPENAPI_URL if settings.docs_enabled else None,
         generate_unique_id_function=operation_id,
-        # One rule for unknown input: a query parameter no route declares is a 422 (bodies
-        # refuse unknown keys through their models, app/http/types.py).
-        dependencies=[Depends(refuse_unknown_query)],
         # FastAPI's OpenTelemetry hooks looked up providers on every request; the service
         # exports its own Prometheus metrics (METRICS_ENABLED) instead.
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -197,9 +195,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.docs_enabled:
         add_docs(app, openapi_url=OPENAPI_URL)
     # Routes are matched in order, one pattern after another, so the busiest come first:
-    # the study records, then the account routes. No path of one router is a path of
+    # the liveness check (served by Starlette alone), the study records, then the account
+    # routes. No path of one router is a path of
     # another, so the order changes nothing else; and a router's gate (its shared prefix)
     # lets a request pass over the routers it cannot match without trying their routes.
+    app.router.routes.insert(0, liveness)
     include_gated(app, health_router)
     include_gated(app, study_router, prefix=API_PREFIX)
     include_gated(app, users_router, prefix=API_PREFIX)

@@ -11,11 +11,12 @@ from app.audit.schemas import AuditLogCursorPage, AuditLogFilters, AuditLogPage,
 from app.auth.dependencies import CurrentSuperuser
 from app.http.openapi import errors
 from app.http.pagination import PageParams
+from app.http.routing import ApiRoute
 
 # The id column is a signed 64-bit integer; anything larger can name no entry.
 MAX_ID = 2**63 - 1
 
-router = APIRouter(prefix="/api/v1", tags=["Audit log"])
+router = APIRouter(prefix="/api/v1", tags=["Audit log"], route_class=ApiRoute)
 
 
 @router.get(

@@ -8,7 +8,7 @@ from fastapi import Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from app.http.routing import GatedRouter
+from app.http.routing import GatedRouter, plain_route
 from app.http.state import SettingsDep, StoreDep
 from app.platform.db import ping_database
 
@@ -55,7 +55,16 @@ class Liveness(BaseModel):
 )
 async def check() -> Response:
     """Liveness: the process answers; touches no database (and encodes nothing)."""
+    return alive()
+
+
+def alive() -> Response:
     return Response(_ALIVE, media_type="application/json")
+
+
+# What answers the liveness check: the route above documents it, this one serves it without
+# FastAPI's per-request work (app/main.py puts it first), a third of the check's time.
+liveness = plain_route(f"{router.prefix}/check", alive)
 
 
 @router.get(

@@ -24,6 +24,8 @@ from typing import Protocol
 import redis.asyncio as redis_asyncio
 from redis.exceptions import RedisError
 
+from app.platform.batched_reads import BatchedReads
+
 # What a store that is down, restarting or unreachable raises: callers that can do
 # without it (caches, marks, counts) catch these and go on.
 STORE_ERRORS = (RedisError, OSError)
@@ -294,12 +296,14 @@ class RedisStore:
             health_check_interval=30,
         )
         self._spend_script = self.client.register_script(_SPEND_ONE_TIME)
+        self._reads = BatchedReads(self.client.mget)
 
     def _key(self, key: str) -> str:
         return self.prefix + key
 
     async def get(self, key: str) -> bytes | None:
-        return await self.client.get(self._key(key))
+        # Reads asked in one turn of the loop go as one MGET (app/platform/batched_reads.py).
+        return await self._reads.get(self._key(key))
 
     async def get_many(self, keys: list[str]) -> list[bytes | None]:
         if not keys:
@@ -372,6 +376,7 @@ class RedisStore:
         return bool(await self.client.ping())
 
     async def close(self) -> None:
+        await self._reads.close()
         await self.client.aclose()
 
 

@@ -13,12 +13,13 @@ delete-all is never registered. tests/study/test_generated_routes.py walks every
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from fastapi import APIRouter, params, status
+from fastapi import APIRouter, Response, params, status
 from fastapi_crudrouter import TortoiseCRUDRouter
 from fastapi_pagination import Page
 
 from app.auth.dependencies import CurrentAuthentication
 from app.http.openapi import errors
+from app.http.pagination import PageAnswer
 from app.http.routing import GatedRouter
 from app.study import records
 from app.study.dependencies import (
@@ -33,6 +34,8 @@ from app.study.pages import page_of
 from app.study.schemas import StudyRecordCreate, StudyRecordRead, StudyRecordUpdate
 
 Route = Callable[..., Coroutine[Any, Any, Any]]
+
+_PAGE = PageAnswer(Page[StudyRecordRead])
 
 
 class StudyRecordCRUDRouter(GatedRouter, TortoiseCRUDRouter):
@@ -123,7 +126,7 @@ class StudyRecordCRUDRouter(GatedRouter, TortoiseCRUDRouter):
     def _get_all(self, *args: Any, **kwargs: Any) -> Route:
         async def list_study_records(
             authentication: CurrentAuthentication, query: ListQueryDep
-        ) -> Page[StudyRecordRead]:
+        ) -> Response:
             """Your study records, a page at a time, filtered and ordered."""
             params = query.params
             rows, total = await page_of(
@@ -133,7 +136,7 @@ class StudyRecordCRUDRouter(GatedRouter, TortoiseCRUDRouter):
                 offset=(params.page - 1) * params.size,
                 limit=params.size,
             )
-            return Page[StudyRecordRead].create(items=rows, total=total, params=params)
+            return _PAGE(items=rows, total=total, params=params)
 
         return list_study_records
 

@@ -10,7 +10,7 @@ from fastapi_pagination import Page
 
 from app.auth.dependencies import CurrentAuthentication, CurrentUser
 from app.http.openapi import errors
-from app.http.pagination import PageParams
+from app.http.pagination import PageAnswer, PageParams
 from app.http.state import JobsDep, SettingsDep
 from app.study import exports, stats
 from app.study.crud import StudyRecordCRUDRouter
@@ -73,6 +73,8 @@ def _download_name(owner_id: uuid.UUID | None, day: date, file_format: str) -> s
     return f"study-records-{scope}-{day.isoformat()}.{file_format}"
 
 
+_CURSOR_PAGE = PageAnswer(StudyRecordCursorPage)
+
 # One router for every study record route, the generated ones and these: each router a
 # request passes through costs FastAPI a scan of its routes (twice, to match and to handle).
 router = StudyRecordCRUDRouter()
@@ -93,11 +95,12 @@ async def get_stats(owner_id: VisibleOwnerId, dates: StatsRangeDep, today: Today
     "/cursor",
     name="cursor",
     summary="List study records by cursor",
+    response_model=StudyRecordCursorPage,
     responses=errors(401, 503),
 )
 async def list_study_records_by_cursor(
     authentication: CurrentAuthentication, query: CursorQueryDep
-) -> StudyRecordCursorPage:
+) -> Response:
     """Your study records by cursor: every page costs the same however deep."""
     position, params = query.position, query.params
     page = await cursor_page(
@@ -111,7 +114,7 @@ async def list_study_records_by_cursor(
     def cursor(at: Position | None) -> str | None:
         return encode_position(at) if at is not None else None
 
-    return StudyRecordCursorPage.create(
+    return _CURSOR_PAGE(
         items=page.items,
         params=params,
         current=cursor(position),

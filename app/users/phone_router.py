@@ -8,7 +8,7 @@ from fastapi.routing import APIRouter
 
 from app.auth.dependencies import CurrentUser, authenticate, bearer_scheme
 from app.http.openapi import errors
-from app.http.routing import FormLimitRoute
+from app.http.routing import ApiRoute, FormLimitRoute
 from app.http.state import JobsDep, SettingsDep, StoreDep
 from app.users import phone as phone_service
 from app.users.accounts import AccountsDep
@@ -33,7 +33,7 @@ SMS_CODE_503 = {
 # (app/users/auth_router.py, app/users/router.py), so each path has the router, the place
 # in the OpenAPI document and the route class the other account routes of its prefix have.
 sms = APIRouter(prefix="/auth", tags=["Auth"], route_class=FormLimitRoute)
-me_phone = APIRouter(prefix="/users", tags=["Users"])
+me_phone = APIRouter(prefix="/users", tags=["Users"], route_class=ApiRoute)
 
 
 @sms.post(

@@ -2,7 +2,13 @@
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 from tortoise import Tortoise
+
+from app.health.router import liveness
+from app.http.routing import route_template
+from app.platform.redact import MASK
 
 pytestmark = [pytest.mark.dialects, pytest.mark.asyncio]
 
@@ -50,3 +56,41 @@ async def test_ready_is_503_naming_redis_when_it_does_not_answer(
         "status": "unavailable",
         "checks": {"database": "ok", "redis": "unavailable"},
     }
+
+
+async def test_check_is_served_by_starlette_alone_and_answers_as_an_api_route(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # First of the app's routes, and what handles the check: no FastAPI route (and no
+    # dependency solving) is reached.
+    assert app.router.routes[0] is liveness
+    handled: list[tuple[str, bool]] = []
+    handle = liveness.handle
+
+    async def observed(scope: Scope, receive: Receive, send: Send) -> None:
+        handled.append((scope["method"], scope.get("route") is liveness))
+        await handle(scope, receive, send)
+
+    monkeypatch.setattr(liveness, "handle", observed)
+    ok = await client.get("/api/health/check")
+    head = await client.head("/api/health/check")
+    post = await client.post("/api/health/check")
+    unknown = await client.get("/api/health/check?x=1&token=secret")
+    # Each time it is the request's route, as FastAPI's routes are: the audit trail, the
+    # metrics and the access log name the request by its template.
+    assert handled == [("GET", True), ("HEAD", True), ("POST", True), ("GET", True)]
+    assert route_template({"route": liveness}) == "/api/health/check"
+    assert (ok.status_code, ok.json(), ok.headers["content-type"]) == (
+        200,
+        {"status": "ok"},
+        "application/json",
+    )
+    # Like every FastAPI route: no HEAD, and the 405 names what the path allows.
+    assert (head.status_code, head.headers["allow"]) == (405, "GET")
+    assert (post.status_code, post.headers["allow"]) == (405, "GET")
+    assert unknown.status_code == 422
+    problems = unknown.json()["detail"]
+    assert [(p["loc"], p["type"], p["input"]) for p in problems] == [
+        (["query", "x"], "extra_forbidden", "1"),
+        (["query", "token"], "extra_forbidden", MASK),
+    ]
