@@ -127,6 +127,10 @@ class _PlainRoute(Route):
     the audit trail, the metrics and the access log read its template (route_template)."""
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        # Every request is tried against it first: a string comparison instead of the
+        # path pattern (its path has no parameters).
+        if scope["type"] != "http" or get_route_path(scope) != self.path:
+            return Match.NONE, {}
         match, child_scope = super().matches(scope)
         if match is not Match.NONE:
             child_scope["route"] = self
@@ -146,6 +150,8 @@ def plain_route(path: str, answer: Callable[[], Response]) -> Route:
             refuse_unknown_query(request, frozenset())
         return answer()
 
+    if "{" in path:
+        raise ValueError(f"a plain route has no path parameters: {path}")
     route = _PlainRoute(path, endpoint, methods=["GET"], include_in_schema=False)
     route.methods = {"GET"}  # Starlette adds HEAD to a GET route
     return route
