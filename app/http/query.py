@@ -17,8 +17,9 @@ parameters, `Annotated[..., Query(...)]`) as the one declaration, and gives inst
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from types import UnionType
+from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 
 from fastapi import Depends, FastAPI
 from fastapi.dependencies.models import Dependant
@@ -30,6 +31,16 @@ from starlette.requests import Request
 T = TypeVar("T")
 
 
+def _repeatable(annotation: Any) -> bool:
+    """Whether a parameter takes a list of values (`list[str] | None`, annotated or not)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _repeatable(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        return any(_repeatable(arg) for arg in get_args(annotation))
+    return isinstance(origin, type) and issubclass(origin, (list, set, frozenset, tuple, Sequence))
+
+
 class QueryModel(Generic[T]):
     """One query declaration read as a whole (see the module docstring)."""
 
@@ -37,6 +48,9 @@ class QueryModel(Generic[T]):
         self.declare = declare
         fields: dict[str, Any] = {}
         for name, parameter in inspect.signature(declare, eval_str=True).parameters.items():
+            if _repeatable(parameter.annotation):
+                # The query string is read one value per name; FastAPI reads all of them.
+                raise TypeError(f"{declare.__name__}: {name} takes several values")
             default = ... if parameter.default is inspect.Parameter.empty else parameter.default
             fields[name] = (parameter.annotation, default)
         # Unknown names are the unknown-parameter rule's to refuse, with its own answer.

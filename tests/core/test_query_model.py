@@ -5,7 +5,7 @@ served both ways by a bare FastAPI app, over valid, invalid, repeated and odd qu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import httpx
@@ -113,3 +113,18 @@ async def test_an_alias_is_the_name_read_and_published() -> None:
     assert await _ask(one_step, "format=jsonl") == (200, {"file_format": "jsonl", "size": 1})
     names = [p["name"] for p in reader.openapi()["parameters"]]
     assert names == ["format", "size"]
+
+
+async def _several(*, tag: Annotated[list[str] | None, Query()] = None) -> Any:
+    return tag
+
+
+async def _several_sequence(*, tag: Sequence[int] = ()) -> Any:
+    return tag
+
+
+@pytest.mark.parametrize("declare", [_several, _several_sequence])
+def test_a_parameter_of_several_values_is_refused_at_start_up(declare: Any) -> None:
+    # `?tag=a&tag=b` means two values to FastAPI; read one value per name it would mean one.
+    with pytest.raises(TypeError, match="tag takes several values"):
+        QueryModel(declare)
