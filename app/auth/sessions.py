@@ -18,7 +18,6 @@ process, or workers that cannot share invalidations) every request reads the dat
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 import uuid
@@ -44,6 +43,15 @@ def user_key(user_id: uuid.UUID | str) -> str:
     return f"auth:user:{user_id}"
 
 
+def _copy(user: User) -> User:
+    """What `copy.copy` makes of a model (a Tortoise model keeps all its state in its
+    `__dict__`), without copy's protocol lookups: a quarter of its time, on every request
+    the cache admits."""
+    twin = object.__new__(type(user))
+    twin.__dict__.update(user.__dict__)
+    return twin
+
+
 class SessionCache:
     """This worker's recently admitted sessions: session id -> (fill token, user, expiry)."""
 
@@ -62,10 +70,10 @@ class SessionCache:
             del self._entries[session_id]
             return None
         # A copy: a route may change its user; the cached one stays as the database had it.
-        return copy.copy(user)
+        return _copy(user)
 
     def put(self, session_id: uuid.UUID, token: bytes, user: User) -> None:
-        self._entries[session_id] = (token, copy.copy(user), time.monotonic() + self.ttl_seconds)
+        self._entries[session_id] = (token, _copy(user), time.monotonic() + self.ttl_seconds)
         self._entries.move_to_end(session_id)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)

@@ -8,6 +8,8 @@ through the services, which replace that key, so it is seen on every instance at
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -191,3 +193,27 @@ async def test_the_cache_can_be_turned_off(client: httpx.AsyncClient, app: FastA
     assert await me_status(client, headers) == 200
     await AuthSession.filter(user__email=email).delete()
     assert await me_status(client, headers) == 401
+
+
+async def test_the_cache_hands_out_copies_a_route_may_change(client: httpx.AsyncClient) -> None:
+    email, _ = await _signed_in(client)
+    user = await User.get(email=email)
+    cache = sessions.SessionCache(60)
+    session_id, token = uuid.uuid4(), b"fill"
+    cache.put(session_id, token, user)
+    user.display_name = "changed after the fill"
+    first = cache.get(session_id, token)
+    assert first is not None
+    assert first is not user
+    assert first.display_name == ""
+    first.display_name = "changed by a route"
+    second = cache.get(session_id, token)
+    assert second is not None
+    assert second is not first
+    assert second.display_name == ""
+    # A whole model: it saves as the one read from the database does.
+    assert (second.pk, second.email, second._saved_in_db) == (user.pk, email, True)  # pylint: disable=protected-access  # Tortoise's saved state
+    second.display_name = "saved from the copy"
+    await second.save(update_fields=["display_name"])
+    assert (await User.get(id=user.id)).display_name == "saved from the copy"
+    assert cache.get(session_id, b"another fill") is None
