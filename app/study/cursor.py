@@ -14,7 +14,7 @@ from app.http.pagination import keyset_page
 from app.platform.dialect import beyond, placeholders, quote
 from app.study import records
 from app.study.models import StudyRecord
-from app.study.pages import record_row
+from app.study.pages import record_rows
 from app.study.records import NO_FILTERS, ROW_FIELDS, RecordFilters
 from app.study.schemas import DEFAULT_ORDER_BY, ORDER_BY_KEYS, OrderBy
 
@@ -153,4 +153,4 @@ async def _unfiltered_rows(
     params.append(limit)
     sql = _unfiltered_sql(dialect, key, descending, owner_id is None, position is not None)
     found = await conn.execute_query_dict(sql, params)
-    return [record_row(row, dialect) for row in found]
+    return record_rows(found, dialect)

@@ -154,16 +154,21 @@ async def _unfiltered_page(
     if not found:
         return [], (0 if offset == 0 else await records.total(owner_id=owner_id))
     kept = found[0][_TOTAL_COLUMN]
-    rows = [record_row(row, dialect) for row in found]
+    for row in found:
+        del row[_TOTAL_COLUMN]
+    rows = record_rows(found, dialect)
     if offset == 0 and len(rows) < limit:
         return rows, len(rows)
     return rows, int(kept or 0)
 
 
-def record_row(row: dict[str, Any], dialect: str) -> dict[str, Any]:
-    """A row as `.values()` gives it: asyncpg's types are already the model's; the other
-    drivers hand back text or naive times, which the fields convert."""
+def record_rows(found: list[dict[str, Any]], dialect: str) -> list[dict[str, Any]]:
+    """Rows of the record columns as `.values()` gives them: asyncpg's types are already the
+    model's (the rows are kept as they came); the other drivers hand back text or naive
+    times, which the fields convert."""
     if dialect == "postgres":
-        return {name: row[name] for name in ROW_FIELDS}
+        return found
     fields_map = StudyRecord._meta.fields_map  # pylint: disable=protected-access  # as above
-    return {name: fields_map[name].to_python_value(row[name]) for name in ROW_FIELDS}
+    return [
+        {name: fields_map[name].to_python_value(row[name]) for name in ROW_FIELDS} for row in found
+    ]
