@@ -14,7 +14,7 @@ from app.http.pagination import keyset_page
 from app.platform.dialect import beyond, placeholders, quote
 from app.study import records
 from app.study.models import StudyRecord
-from app.study.pages import record_rows
+from app.study.pages import JSON_ROW_COLUMN, json_rows, mysql_json_object, record_rows
 from app.study.records import NO_FILTERS, ROW_FIELDS, RecordFilters
 from app.study.schemas import DEFAULT_ORDER_BY, ORDER_BY_KEYS, OrderBy
 
@@ -46,7 +46,11 @@ def _beyond(order_by: OrderBy, value: Any, record_id: int, *, later: bool) -> Q:
 
 
 def position_of(row: dict[str, Any], order_by: OrderBy, *, backwards: bool) -> Position:
-    return Position(order_by, backwards, row[order_by.lstrip("-")], row["id"])
+    key = order_by.lstrip("-")
+    value = row[key]
+    if isinstance(value, str):  # MySQL's JSON rows carry days and times as ISO text
+        value = date.fromisoformat(value) if key == "studied_on" else datetime.fromisoformat(value)
+    return Position(order_by, backwards, value, row["id"])
 
 
 async def cursor_page(
@@ -123,6 +127,8 @@ def _unfiltered_sql(
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     direction = "DESC" if descending else "ASC"
     columns = ", ".join(q(name) for name in ROW_FIELDS)
+    if dialect == "mysql":  # a JSON object per row: decoded in C, not field by field
+        columns = f"{mysql_json_object()} AS {q(JSON_ROW_COLUMN)}"
     return (
         f"SELECT {columns} FROM {q('study_record')}{where} "  # noqa: S608  (our constants only)
         f"ORDER BY {q(key)} {direction}, {q('id')} {direction} LIMIT {next(marks)}"
@@ -153,4 +159,4 @@ async def _unfiltered_rows(
     params.append(limit)
     sql = _unfiltered_sql(dialect, key, descending, owner_id is None, position is not None)
     found = await conn.execute_query_dict(sql, params)
-    return record_rows(found, dialect)
+    return json_rows(found) if dialect == "mysql" else record_rows(found, dialect)

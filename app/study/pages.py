@@ -81,7 +81,7 @@ def _unfiltered_page_sql(dialect: str, order_by: OrderBy, all_owners: bool) -> s
     )
 
 
-_ITEM_COLUMN = "page_item__"
+JSON_ROW_COLUMN = "page_item__"
 # The time columns as the read model prints them (UTC, microseconds).
 _MYSQL_TIME = "DATE_FORMAT({column}, '%%Y-%%m-%%dT%%H:%%i:%%s.%%f+00:00')"
 
@@ -110,12 +110,12 @@ def _mysql_json_page_sql(order_by: OrderBy, all_owners: bool) -> str:
     three times the rows' own reading. Parameters as `_unfiltered_page_sql`."""
     page = _unfiltered_page_sql("mysql", order_by, all_owners)
     _, _, rest = page.partition(", (SELECT ")
-    return f"SELECT {mysql_json_object()} AS `{_ITEM_COLUMN}`, (SELECT {rest}"
+    return f"SELECT {mysql_json_object()} AS `{JSON_ROW_COLUMN}`, (SELECT {rest}"
 
 
 def json_rows(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows of a result whose rows are MySQL JSON objects, decoded in one step."""
-    return orjson.loads("[" + ",".join(row[_ITEM_COLUMN] for row in found) + "]")
+    return orjson.loads("[" + ",".join(row[JSON_ROW_COLUMN] for row in found) + "]")
 
 
 async def _mysql_page(
