@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from tortoise import Tortoise
 
-from app.audit import partitions, service
+from app.audit import partition_errors, partitions, service
 from app.audit.models import AuditLog
 from app.audit.partitions import midnight, utc_today
 from app.platform import metrics, migrations
@@ -180,7 +180,7 @@ async def test_a_missing_partition_is_told_by_the_error_code_not_the_text(backen
     await drop_days_from(day(0))
     with pytest.raises(Exception) as refused:  # noqa: PT011  # Tortoise's, wrapping the driver's
         await entry(midnight(day(0)), "nowhere").save()
-    assert partitions.is_missing_partition(refused.value)
+    assert partition_errors.is_missing_partition(refused.value)
     # The same words from anything else are not that error.
     if backend == "postgres":
         words = 'no partition of relation "audit_log" found for row'
@@ -188,13 +188,13 @@ async def test_a_missing_partition_is_told_by_the_error_code_not_the_text(backen
         # A CHECK constraint's violation has the same SQLSTATE, and names its constraint.
         await execute("CREATE TABLE positive (n int CONSTRAINT n_positive CHECK (n > 0))")
         check = await refusal("INSERT INTO positive VALUES (-1)")
-        assert not partitions.is_missing_partition(check), check
+        assert not partition_errors.is_missing_partition(check), check
     else:
         raised = await refusal(
             "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'Table has no partition for value 1'"
         )
     assert "partition" in str(raised)
-    assert not partitions.is_missing_partition(raised), raised
+    assert not partition_errors.is_missing_partition(raised), raised
 
 
 # --- retention ----------------------------------------------------------------------------
