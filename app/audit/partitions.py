@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from time import perf_counter
 from typing import Any
 
 from tortoise import Tortoise
@@ -362,6 +363,7 @@ async def _pg_retire(raw: Any, partition: Partition) -> None:
             if partition.day is not None:
                 await raw.execute(sql.PG_FORGET_DAY, partition.day)
 
+    start = perf_counter()
     try:
         await _retry_locked(detach, _pg_lock_timeout)
     # Still busy, or an earlier concurrent detach was interrupted ("pending detach"):
@@ -375,4 +377,11 @@ async def _pg_retire(raw: Any, partition: Partition) -> None:
         )
         if partition.day is not None:
             await raw.execute(sql.PG_FORGET_DAY, partition.day)
+    detached = perf_counter()
     await raw.execute(sql.pg_drop(partition.name))
+    logger.info(
+        "audit partition %s detached in %.0f ms, dropped in %.0f ms",
+        partition.name,
+        (detached - start) * 1000,
+        (perf_counter() - detached) * 1000,
+    )
