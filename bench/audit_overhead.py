@@ -223,13 +223,14 @@ def main() -> int:
     parser.add_argument(
         "--path", default=None, help=f"measure this instead of {STUDY_LIST} (e.g. a cheap route)"
     )
+    parser.add_argument("--database", help="the scratch database's name")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         print("wrk is missing: apt-get update && apt-get install -y wrk", file=sys.stderr)
         return 1
 
     server_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    name = f"studylog_bench_{os.getpid()}"
+    name = args.database or f"studylog_bench_{os.getpid()}"
     database_url = with_database(server_url, name)
     asyncio.run(admin(server_url, f'CREATE DATABASE "{name}"'))
     log = Path(tempfile.gettempdir()) / f"{name}.log"

@@ -1,20 +1,25 @@
 """The audit trail at scale: page costs that do not grow with the table, the purge of a big
-day, and COPY into the day-partitioned table (PostgreSQL).
+day, and COPY into the day-partitioned table (PostgreSQL; MySQL/MariaDB with --mysql).
 
     .venv/bin/python bench/audit_scale.py [--sizes 100000,1000000,10000000] [--repeat 30]
+        [--mysql] [--database NAME] [--keep]
 
 On a scratch database (BENCH_POSTGRES_URL's server, default
-postgres://postgres@127.0.0.1:5432/postgres; made, migrated, dropped at the end) it fills the
-audit table with generate_series up to each size in turn, spread over DAYS UTC days with
+postgres://postgres@127.0.0.1:5432/postgres, or with --mysql BENCH_MYSQL_URL's, default
+mysql://root:@127.0.0.1:3306/mysql; made, migrated, dropped at the end unless --keep) it
+fills the audit table (bench/audit_scale_db.py) up to each size in turn, spread over DAYS
+UTC days with
 half of the rows on the oldest day, and after each fill measures, through the app in this
 process (the real routes, dependencies and SQL; no network), the median of `--repeat`
 sequential requests: page 1 and each filter of GET /api/v1/audit-logs (every filter has at
 least 20,000 matches from 100,000 rows on, so the capped count costs the same at every
-size), the cursor pages 1, 100 and 1,000, GET by id, and the count part of a page alone.
-Then COPY rows/s into the partitioned parent against a plain table with the same indexes
-(batches of 500 rows, as the writer sends them, alternating), and last the purge of the
-oldest day while a writer COPYs a batch every 10 ms and a reader pages: its seconds, the
-writer's longest batch, and the rows of the other days before and after.
+size), the cursor pages 1, 100 and 1,000, GET by id, and the count part of a page alone
+(without a filter: the sum of the kept per-day counts). Then, on PostgreSQL, COPY rows/s
+into the partitioned parent against a plain table with the same indexes (batches of 500
+rows, as the writer sends them, alternating), and last the purge of the oldest day while a
+writer adds a batch of 500 every 10 ms and a reader pages: its seconds (on PostgreSQL split
+into the DETACH and the DROP), the writer's longest batch, and the rows of the other days
+before and after.
 
 Targets (issue 23): every page at the largest size within 1.2 x its time at the smallest;
 the count part at most 5 ms; the purge under a second with 0 rows lost elsewhere and no
@@ -25,24 +30,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
+import re
 import secrets
 import statistics
 import sys
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
 from asgi_lifespan import LifespanManager
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # pylint: disable=wrong-import-position  # the repository root goes on the path first
-from app.audit import partitions, service
+from audit_scale_db import COLUMNS, MySQL, Postgres, batch
+
+from app.audit import day_counts, service
 from app.audit.partitions import midnight, utc_today
 from app.audit.schemas import AuditLogFilters
 from app.auth.models import User
@@ -66,61 +75,17 @@ SHAPES = {
     "method=POST": f"{LIST}&method=POST",
 }
 FILTERS = {
-    "none": AuditLogFilters(),
     "user_id": AuditLogFilters(user_id=USERS[1]),
     "route": AuditLogFilters(route="/api/v1/users/me"),
     "status_code=404": AuditLogFilters(status_code=404),
     "path_prefix": AuditLogFilters(path_prefix="/api/v1/study-records"),
+    "method=POST": AuditLogFilters(method="POST"),  # no index: its matches are read from rows
 }
 
-# Even rows on the oldest day (the one the purge drops), odd rows over the days after it;
-# every filter's matches are spread over all the days (each at least a fifth of the rows).
-FILL = """
-INSERT INTO audit_log (created_at, request_id, method, path, route, query, status_code,
-                       duration_ms, client_ip, user_agent, user_id, response_bytes)
-SELECT
-    CASE WHEN g % 2 = 0 THEN $1::timestamptz + (g % 86400) * interval '1 second'
-         ELSE $2::timestamptz + ((g * 7919) % ($3::bigint * 86400)) * interval '1 second' END,
-    'bench-' || g,
-    CASE WHEN g % 5 = 1 THEN 'POST' ELSE 'GET' END,
-    CASE WHEN (g / 2) % 2 = 0 THEN '/api/v1/study-records/' || (g % 1000)
-         ELSE '/api/v1/users/me' END,
-    (ARRAY['/api/v1/study-records', '/api/v1/study-records/{record_id}', '/api/v1/users/me',
-           '/api/v1/auth/jwt/login', '/api/v1/audit-logs'])[1 + (g / 3) % 5],
-    '',
-    (ARRAY[200, 200, 201, 404, 401])[1 + (g / 7) % 5],
-    1.5, '192.0.2.1', 'bench',
-    ($4::uuid[])[1 + (g / 11) % 5],
-    100
-FROM generate_series($5::bigint, $6::bigint) AS g
-"""
-COUNT_BEFORE = "SELECT count(*) FROM audit_log WHERE created_at < $1"
-COUNT_FROM = "SELECT count(*) FROM audit_log WHERE created_at >= $1"
+COUNT_BEFORE = "SELECT count(*) FROM audit_log WHERE created_at < %s"
+COUNT_FROM = "SELECT count(*) FROM audit_log WHERE created_at >= %s"
 ANY_ID = "SELECT id FROM audit_log WHERE request_id = 'bench-77'"
-COLUMNS = [
-    "created_at",
-    "request_id",
-    "method",
-    "path",
-    "status_code",
-    "duration_ms",
-    "query",
-    "response_bytes",
-]
-
-
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-async def recreate(server: str, name: str, *, drop_only: bool = False) -> None:
-    conn = await asyncpg.connect(with_database(server, "postgres"))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop_only:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
+Database = Postgres | MySQL
 
 
 async def median_ms(client: httpx.AsyncClient, url: str, headers: dict[str, str], n: int) -> float:
@@ -159,20 +124,26 @@ async def measure(
         url = await cursor_of_page(client, headers, page)
         found[f"cursor page {page}"] = await median_ms(client, url, headers, repeat)
     found["GET by id"] = await median_ms(client, f"/api/v1/audit-logs/{any_id}", headers, repeat)
+    found["count part (no filter: kept per-day counts)"] = await kept_total_ms(repeat)
     for name, filters in FILTERS.items():
         found[f"count part ({name})"] = await count_ms(filters, repeat)
     return found
 
 
-def copy_rows(count: int, moment: datetime) -> list[tuple[object, ...]]:
-    return [(moment, f"copy-{n}", "GET", "/c", 200, 1.0, "", 10) for n in range(count)]
+async def kept_total_ms(n: int) -> float:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        await day_counts.total()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
 
 
 async def copy_rate(conn: asyncpg.Connection, table: str, rows: int) -> float:
-    batch = copy_rows(500, datetime.now(UTC))
+    records = batch(500)
     start = time.perf_counter()
     for _ in range(rows // 500):
-        await conn.copy_records_to_table(table, records=batch, columns=COLUMNS)
+        await conn.copy_records_to_table(table, records=records, columns=COLUMNS)
     return rows / (time.perf_counter() - start)
 
 
@@ -193,11 +164,29 @@ async def compare_copy(url: str) -> tuple[float, float]:
         await conn.close()
 
 
-async def purge_under_load(
-    url: str, client: httpx.AsyncClient, headers: dict[str, str]
+class RetireTimes(logging.Handler):
+    """The detach and drop times app/audit/partitions.py logs for each day it retires."""
+
+    LINE = re.compile(r"detached in (?P<detach>[\d.]+) ms, dropped in (?P<drop>[\d.]+) ms")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.detach = 0.0
+        self.drop = 0.0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        found = self.LINE.search(record.getMessage())
+        if found:
+            self.detach += float(found["detach"]) / 1000
+            self.drop += float(found["drop"]) / 1000
+
+
+# One measurement: a writer, a reader and the purge they run beside.
+async def purge_under_load(  # pylint: disable=too-many-locals
+    db: Database, client: httpx.AsyncClient, headers: dict[str, str]
 ) -> dict[str, float]:
     cutoff = midnight(utc_today() - timedelta(days=DAYS - 2))
-    conn = await asyncpg.connect(url)
+    conn = await db.writer_connection()
     stop = asyncio.Event()
     batches: list[float] = []
     written = 0
@@ -206,9 +195,7 @@ async def purge_under_load(
         nonlocal written
         while not stop.is_set():
             start = time.perf_counter()
-            await conn.copy_records_to_table(
-                "audit_log", records=copy_rows(500, datetime.now(UTC)), columns=COLUMNS
-            )
+            await db.write(conn, batch(500))
             batches.append(time.perf_counter() - start)
             written += 500
             await asyncio.sleep(0.01)
@@ -217,13 +204,16 @@ async def purge_under_load(
         while not stop.is_set():
             await client.get(LIST, headers=headers)
 
+    # The day retired is days old in real life: its files written out long ago. Here it was
+    # filled minutes ago, and DROP would wait for its writeback (2.25 s against 1.55 s for
+    # the same 5 M-row day once checkpointed, measured at 11:37 on 6 Dec).
+    await db.checkpoint()
+    steps = RetireTimes()
+    logging.getLogger("app.audit.partitions").addHandler(steps)
+    logging.getLogger("app.audit.partitions").setLevel(logging.INFO)
     try:
-        big_day = await conn.fetchval(
-            "SELECT count(*) FROM audit_log WHERE created_at < $1", cutoff
-        )
-        others = await conn.fetchval(
-            "SELECT count(*) FROM audit_log WHERE created_at >= $1", cutoff
-        )
+        big_day = await db.value(COUNT_BEFORE, cutoff)
+        others = await db.value(COUNT_FROM, cutoff)
         tasks = [asyncio.create_task(writer()), asyncio.create_task(reader())]
         await asyncio.sleep(1)
         before_purge = len(batches)
@@ -234,42 +224,57 @@ async def purge_under_load(
         await asyncio.sleep(0.5)
         stop.set()
         await asyncio.gather(*tasks)
-        after = await conn.fetchval(COUNT_FROM, cutoff)
+        after = await db.value(COUNT_FROM, cutoff)
     finally:
-        await conn.close()
-    return {
+        logging.getLogger("app.audit.partitions").removeHandler(steps)
+        await db.close_writer(conn)
+    found = {
         "day rows": big_day,
         "partitions dropped": len(report.partitions),
         "purge seconds": seconds,
-        "longest writer batch during purge (s)": max(during),
-        "rows lost from other days": others + written - after,
     }
+    if isinstance(db, Postgres):
+        found.update({"of which DETACH (s)": steps.detach, "of which DROP (s)": steps.drop})
+    found.update(
+        {
+            "longest writer batch during purge (s)": max(during),
+            "rows lost from other days": others + written - after,
+        }
+    )
+    return found
 
 
-async def main() -> int:  # pylint: disable=too-many-locals  # one linear script
+# One linear script: fill, measure, purge, print.
+async def main() -> int:  # pylint: disable=too-many-locals,too-many-statements
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000,10000000")
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--mysql", action="store_true", help="MySQL/MariaDB, not PostgreSQL")
+    parser.add_argument("--database", help="the scratch database's name")
+    parser.add_argument("--keep", action="store_true", help="keep the database at the end")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    server = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    name = f"studylog_audit_scale_{os.getpid()}"
-    await recreate(server, name)
-    url = with_database(server, name)
+    name = args.database or f"studylog_audit_scale_{os.getpid()}"
+    db: Database
+    if args.mysql:
+        db = MySQL(os.environ.get("BENCH_MYSQL_URL", "mysql://root:@127.0.0.1:3306/mysql"), name)
+    else:
+        server = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+        db = Postgres(server, name)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
+    await db.recreate()
+    copy: tuple[float, float] | None = None
     try:
-        await migrations.upgrade(url)
+        await migrations.upgrade(db.url)
         settings = Settings(
-            DATABASE_URL=url,
+            DATABASE_URL=db.url,
             SECRET_KEY=secrets.token_urlsafe(48),
             AUDIT_ENABLED=False,  # the bench's own requests stay out of the table it measures
             REDIS_URL="",
         )
         app = create_app(settings)
         async with LifespanManager(app):
-            # Days before today get partitions of their own (the migration's first partition
-            # holds the empty table's past).
-            await partitions.drop_before(midnight(utc_today()))
-            await partitions.ensure(back_days=DAYS, ahead_days=14)
+            await db.lay_out_days(DAYS)
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
                 reply = await client.post(
@@ -281,33 +286,30 @@ async def main() -> int:  # pylint: disable=too-many-locals  # one linear script
                     "/api/v1/auth/jwt/login", data={"username": EMAIL, "password": PASSWORD}
                 )
                 headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-                conn = await asyncpg.connect(url)
-                oldest = midnight(utc_today() - timedelta(days=DAYS - 1))
+                await db.open()
                 filled = 0
                 results: dict[int, dict[str, float]] = {}
                 for size in sizes:
                     start = time.perf_counter()
                     while filled < size:
                         step = min(1_000_000, size - filled)
-                        await conn.execute(
-                            FILL, oldest, oldest + timedelta(days=1), DAYS - 1, USERS,
-                            filled + 1, filled + step,
-                        )  # fmt: skip
+                        await db.fill(filled + 1, filled + step, DAYS, USERS)
                         filled += step
-                    # Old days as a live table has them: vacuumed (the visibility map lets
-                    # counts read the indexes alone) and analyzed.
-                    await conn.execute("VACUUM ANALYZE audit_log", timeout=3600)
+                    await db.settle()
                     fill_s = time.perf_counter() - start
-                    any_id = await conn.fetchval(
-                        "SELECT id FROM audit_log WHERE request_id = 'bench-77'"
+                    results[size] = await measure(
+                        client, headers, args.repeat, await db.value(ANY_ID)
                     )
-                    results[size] = await measure(client, headers, args.repeat, any_id)
                     print(f"filled to {size:,} rows in {fill_s:.0f} s", flush=True)
-                await conn.close()
-                parent, plain = await compare_copy(url)
-                purge = await purge_under_load(url, client, headers)
+                if isinstance(db, Postgres):
+                    copy = await compare_copy(db.url)
+                purge = await purge_under_load(db, client, headers)
     finally:
-        await recreate(server, name, drop_only=True)
+        await db.close()
+        if args.keep:
+            print(f"kept {db.url}")
+        else:
+            await db.recreate(drop_only=True)
 
     first, last = sizes[0], sizes[-1]
     print(f"\n| shape | {' | '.join(f'{s:,} rows (ms)' for s in sizes)} | {last:,} / {first:,} |")
@@ -317,9 +319,11 @@ async def main() -> int:  # pylint: disable=too-many-locals  # one linear script
         ratio = times[-1] / times[0]
         cells = " | ".join(f"{t:.2f}" for t in times)
         print(f"| {shape} | {cells} | {ratio:.2f} |")
-    print(
-        f"\nCOPY rows/s: partitioned {parent:,.0f}, plain {plain:,.0f}, ratio {parent / plain:.2f}"
-    )
+    print(f"\n{db.label}")
+    if copy is not None:
+        parent, plain = copy
+        ratio = parent / plain
+        print(f"COPY rows/s: partitioned {parent:,.0f}, plain {plain:,.0f}, ratio {ratio:.2f}")
     for key, value in purge.items():
         print(
             f"purge: {key}: {value:,.3f}"

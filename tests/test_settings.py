@@ -133,7 +133,11 @@ def test_every_key_written_in_the_repository_is_refused() -> None:
     for path in BASE_DIR.glob("**/*.py"):
         if ".venv" in path.parts:
             continue
-        for literal in _KEY_LITERAL.findall(path.read_text(encoding="utf-8")):
+        text = path.read_text(encoding="utf-8")
+        # A migration's MODELS_STATE is aerich's compressed base64, not a key (a chunk of it
+        # can spell "key"); what comes before it is scanned.
+        text = text.split("\nMODELS_STATE = (", 1)[0]
+        for literal in _KEY_LITERAL.findall(text):
             if len(literal) >= 32 and "{" not in literal:
                 found.add(literal)
     assert TEST_SECRET_KEY in found

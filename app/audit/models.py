@@ -41,3 +41,21 @@ class AuditLog(Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} {self.status_code}"
+
+
+class AuditDayCount(Model):
+    """The audit entries of one UTC day, counted by triggers on audit_log (migration 11).
+
+    The triggers add every inserted row and take away every deleted one in the statement's
+    own transaction, so the count is exact under any number of writers and whatever writes
+    (the writer's COPY, an ORM insert, a purge's batch delete). The purge deletes a day's
+    row with the day; the unfiltered list's total is the sum of the rows."""
+
+    day = fields.DateField(primary_key=True)
+    entries = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "audit_day_count"
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.entries}"

@@ -48,11 +48,15 @@ def pg_create_day(name: str, start: datetime) -> str:
     )
 
 
-def pg_detach(name: str, *, finalize: bool = False) -> str:
-    how = "FINALIZE" if finalize else "CONCURRENTLY"
+def pg_detach(name: str, *, how: str = "") -> str:
+    """DETACH PARTITION; `how`: "" (plain), "CONCURRENTLY" or "FINALIZE"."""
     return (
         f"ALTER TABLE {quote(TABLE, 'postgres')} DETACH PARTITION {quote(name, 'postgres')} {how}"
-    )
+    ).rstrip()
+
+
+# The kept count of a retired day (app/audit/day_counts.py).
+PG_FORGET_DAY = "DELETE FROM audit_day_count WHERE day = $1"
 
 
 def pg_drop(name: str) -> str:

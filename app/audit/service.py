@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 from tortoise.queryset import QuerySet
 
-from app.audit import partitions
+from app.audit import day_counts, partitions
 from app.audit.errors import AuditLogNotFound, PageTooDeep
 from app.audit.models import AuditLog
 from app.audit.partitions import Partition, midnight, utc_today
@@ -68,16 +68,34 @@ def matching(filters: AuditLogFilters | None) -> QuerySet[AuditLog]:
     return selection
 
 
+def narrows(filters: AuditLogFilters) -> bool:
+    """Whether any filter is given (`matching` applies exactly these)."""
+    return any(
+        (
+            filters.user_id is not None,
+            filters.method,
+            filters.status_code is not None,
+            filters.path_prefix,
+            filters.route,
+            filters.since is not None,
+            filters.until is not None,
+        )
+    )
+
+
 async def page(*, filters: AuditLogFilters, number: int, size: int) -> tuple[list[AuditLog], int]:
     """Page `number` (from 1) of the matches, and how many match up to TOTAL_CAP + 1: the
-    count reads at most that many rows however large the trail is. PageTooDeep for a page
-    that starts past the TOTAL_CAP-th match."""
+    count reads at most that many rows however large the trail is, and without a filter it
+    is the sum of the kept per-day counts (app/audit/day_counts.py). PageTooDeep for a
+    page that starts past the TOTAL_CAP-th match."""
     offset = (number - 1) * size
     if offset >= TOTAL_CAP:
         raise PageTooDeep(number, TOTAL_CAP)
     items = await query(filters=filters).offset(offset).limit(size)
     if number == 1 and len(items) < size:
         return items, len(items)  # the whole result is on this page: nothing to count
+    if not narrows(filters):
+        return items, min(await day_counts.total(), TOTAL_CAP + 1)
     return items, await capped_count(matching(filters), TOTAL_CAP + 1)
 
 
@@ -165,8 +183,12 @@ async def purge(
     while True:
         ids = await older.order_by("id").limit(batch_size).values_list("id", flat=True)
         if not ids:
-            return PurgeReport(cutoff, retired, deleted)
-        deleted += await AuditLog.filter(id__in=ids, created_at__lt=cutoff).delete()
+            break
+        deleted += await day_counts.delete_entries(ids, created_at__lt=cutoff)
+    # The triggers counted the deleted rows out; the dropped days' counts go here (on
+    # PostgreSQL they went with each detach already).
+    await day_counts.forget_before(cutoff.date())
+    return PurgeReport(cutoff, retired, deleted)
 
 
 async def purge_expired(*, retention_days: int) -> PurgeReport | None:

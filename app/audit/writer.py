@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from tortoise import Tortoise
 from tortoise.fields import Field
 
-from app.audit import partitions
+from app.audit import partition_errors, partitions
 from app.audit.models import AuditLog
 from app.platform.db import ping_database
 from app.platform.dialect import placeholders, quote
@@ -297,7 +297,7 @@ class AuditWriter:  # pylint: disable=too-many-instance-attributes
                 await self.insert_rows(batch)
             # Each driver has its own errors; whatever failed, the checks below tell which case.
             except Exception as exc:  # pylint: disable=broad-exception-caught
-                if partitions.is_missing_partition(exc):
+                if partition_errors.is_missing_partition(exc):
                     if attempt == 0 and await self._make_days(batch):
                         continue
                     self._note_outage(exc)
@@ -313,7 +313,7 @@ class AuditWriter:  # pylint: disable=too-many-instance-attributes
             try:
                 await self.insert_rows([entry])
             except Exception as exc:  # pylint: disable=broad-exception-caught  # as above
-                if partitions.is_missing_partition(exc) or not await self._database_answers():
+                if partition_errors.is_missing_partition(exc) or not await self._database_answers():
                     # Went down half-way: the rest waits (the written ones are not repeated).
                     del batch[:index]
                     self.written += written

@@ -11,14 +11,15 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from tortoise import Tortoise
 
-from app.audit import partitions, service
-from app.audit.models import AuditLog
+from app.audit import partition_errors, partitions, service
+from app.audit.models import AuditDayCount, AuditLog
 from app.audit.partitions import midnight, utc_today
 from app.platform import metrics, migrations
 from settings import Settings
@@ -180,7 +181,7 @@ async def test_a_missing_partition_is_told_by_the_error_code_not_the_text(backen
     await drop_days_from(day(0))
     with pytest.raises(Exception) as refused:  # noqa: PT011  # Tortoise's, wrapping the driver's
         await entry(midnight(day(0)), "nowhere").save()
-    assert partitions.is_missing_partition(refused.value)
+    assert partition_errors.is_missing_partition(refused.value)
     # The same words from anything else are not that error.
     if backend == "postgres":
         words = 'no partition of relation "audit_log" found for row'
@@ -188,13 +189,13 @@ async def test_a_missing_partition_is_told_by_the_error_code_not_the_text(backen
         # A CHECK constraint's violation has the same SQLSTATE, and names its constraint.
         await execute("CREATE TABLE positive (n int CONSTRAINT n_positive CHECK (n > 0))")
         check = await refusal("INSERT INTO positive VALUES (-1)")
-        assert not partitions.is_missing_partition(check), check
+        assert not partition_errors.is_missing_partition(check), check
     else:
         raised = await refusal(
             "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'Table has no partition for value 1'"
         )
     assert "partition" in str(raised)
-    assert not partitions.is_missing_partition(raised), raised
+    assert not partition_errors.is_missing_partition(raised), raised
 
 
 # --- retention ----------------------------------------------------------------------------
@@ -387,3 +388,33 @@ async def test_a_table_left_without_any_partition_gets_its_day_back() -> None:
     assert await partitions.ensure_days([day(0)]) == [f"audit_log_p{day(0):%Y%m%d}"]
     await AuditLog.bulk_create([entry(midnight(day(0)), "back")])
     assert await AuditLog.filter(request_id="back").count() == 1
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_a_day_the_table_is_too_busy_to_detach_goes_concurrently(
+    scratch: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plain DETACH waits for the table's exclusive lock only briefly, then gives way;
+    when a reader holds the table through every try, DETACH … CONCURRENTLY takes over (it
+    waits for that reader to finish instead of making everyone queue behind it), and the
+    day's kept count goes too."""
+    monkeypatch.setattr(partitions, "LOCK_RETRIES", 2)
+    monkeypatch.setattr(partitions, "DETACH_LOCK_TIMEOUT_SECONDS", 0.05)
+    await lay_out_past_days(3)
+    await AuditLog.bulk_create([entry(midnight(day(-3)) + timedelta(hours=1), "old")])
+    assert await AuditDayCount.filter(day=day(-3)).values_list("entries", flat=True) == [1]
+
+    reader = await asyncpg.connect(scratch.replace("postgres://", "postgresql://", 1))
+    try:
+        async with reader.transaction():
+            await reader.fetch("SELECT count(*) FROM audit_log")  # holds the table's lock
+            purge = asyncio.create_task(partitions.drop_before(midnight(day(-2))))
+            await asyncio.sleep(1.0)  # every plain try has timed out by now
+            assert not purge.done(), "the detach did not wait for the reader"
+        done = await asyncio.wait_for(purge, timeout=10)
+    finally:
+        await reader.close()
+    assert day(-3) in {p.day for p in done}
+    assert day(-3) not in day_partitions(await partitions.listing())
+    assert not await AuditDayCount.filter(day=day(-3)).exists()
+    assert not await AuditLog.filter(request_id="old").exists()
