@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from app.platform.errors import DomainError
-from app.platform.store import STORE_ERRORS, KeyValueStore, MemoryStore, StoreBreaker
+from app.platform.store import STORE_ERRORS, Hit, KeyValueStore, MemoryStore, StoreBreaker
 
 logger = logging.getLogger(__name__)
 
@@ -122,9 +122,45 @@ async def hit(store: KeyValueStore, *, bucket: str, key: str, limit: Limit) -> N
         raise RateLimitExceeded(retry_after)
 
 
-async def check_lock(store: KeyValueStore, *, bucket: str, key: str) -> None:
-    """Raises RateLimitExceeded while bucket/key is locked by `hit_with_backoff`."""
-    raw = await _on_store(store, lambda s: s.get(f"{KEY_PREFIX}{bucket}:lock:{key}"))
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """One attempt for `hit_all` to count: under bucket/key, against `limit`."""
+
+    bucket: str
+    key: str
+    limit: Limit
+
+
+async def hit_all(
+    store: KeyValueStore, counted: list[Counted], *, reads: list[str] | None = None
+) -> list[bytes | None]:
+    """`hit` for each of `counted` in turn, in one round trip to the store: the first past
+    its limit raises RateLimitExceeded (the ones after it are not counted). Then, in the
+    same round trip, the values under `reads` (names as `flag_name` and `lock_name` give)."""
+    hits = [
+        Hit(f"{KEY_PREFIX}{one.bucket}:{one.key}", one.limit.window_seconds, one.limit.attempts)
+        for one in counted
+        if one.limit.enabled
+    ]
+    names = [f"{KEY_PREFIX}{name}" for name in reads or ()]
+    past, values = await _on_store(store, lambda s: s.hit_many(hits, names))
+    if past is not None:
+        raise RateLimitExceeded(past[1])
+    return values
+
+
+def flag_name(bucket: str, key: str) -> str:
+    """What `flag` sets (set, its value is not None)."""
+    return f"{bucket}:{key}"
+
+
+def lock_name(bucket: str, key: str) -> str:
+    """What `hit_with_backoff` locks bucket/key with (see `raise_if_locked`)."""
+    return f"{bucket}:lock:{key}"
+
+
+def raise_if_locked(raw: bytes | None) -> None:
+    """RateLimitExceeded while the lock read under `lock_name` lasts."""
     if raw is None:
         return
     try:
@@ -133,6 +169,13 @@ async def check_lock(store: KeyValueStore, *, bucket: str, key: str) -> None:
         return
     if remaining > 0:
         raise RateLimitExceeded(math.ceil(remaining))
+
+
+async def check_lock(store: KeyValueStore, *, bucket: str, key: str) -> None:
+    """Raises RateLimitExceeded while bucket/key is locked by `hit_with_backoff`."""
+    raise_if_locked(
+        await _on_store(store, lambda s: s.get(f"{KEY_PREFIX}{lock_name(bucket, key)}"))
+    )
 
 
 async def hit_with_backoff(
@@ -156,7 +199,7 @@ async def hit_with_backoff(
     until = repr(time.time() + seconds)  # in full: a rounded-up one would add a second
 
     async def lock(s: KeyValueStore) -> None:
-        await s.set(f"{KEY_PREFIX}{bucket}:lock:{key}", until, ttl_seconds=seconds)
+        await s.set(f"{KEY_PREFIX}{lock_name(bucket, key)}", until, ttl_seconds=seconds)
         await s.delete(counter)  # counting starts afresh when the lock ends
 
     await _on_store(store, lock)
@@ -164,10 +207,11 @@ async def hit_with_backoff(
 
 
 async def is_flagged(store: KeyValueStore, *, bucket: str, key: str) -> bool:
-    return await _on_store(store, lambda s: s.exists(f"{KEY_PREFIX}{bucket}:{key}"))
+    return await _on_store(store, lambda s: s.exists(f"{KEY_PREFIX}{flag_name(bucket, key)}"))
 
 
 async def flag(store: KeyValueStore, *, bucket: str, key: str, ttl_seconds: float) -> None:
     await _on_store(
-        store, lambda s: s.set(f"{KEY_PREFIX}{bucket}:{key}", b"1", ttl_seconds=ttl_seconds)
+        store,
+        lambda s: s.set(f"{KEY_PREFIX}{flag_name(bucket, key)}", b"1", ttl_seconds=ttl_seconds),
     )

@@ -24,6 +24,8 @@ from typing import Protocol
 import redis.asyncio as redis_asyncio
 from redis.exceptions import RedisError
 
+from app.platform import store_scripts
+
 # What a store that is down, restarting or unreachable raises: callers that can do
 # without it (caches, marks, counts) catch these and go on.
 STORE_ERRORS = (RedisError, OSError)
@@ -54,6 +56,14 @@ class KeyValueStore(Protocol):
 
     async def hit(self, key: str, *, window_seconds: int) -> tuple[int, int]:
         """Counts one event in a fixed window: (events in the window, seconds until it ends)."""
+        ...
+
+    async def hit_many(
+        self, hits: Sequence[Hit], reads: Sequence[str] = ()
+    ) -> tuple[tuple[int, int] | None, list[bytes | None]]:
+        """`hit` on each of `hits` in turn, in one atomic step, stopping at the first past
+        its attempts: (its count, seconds until its window ends) and no values. When none
+        is past, None and the values of `reads`, in order."""
         ...
 
     async def tally(self, key: str, field: str) -> None:
@@ -110,6 +120,16 @@ class StoreBreaker:
         return ended
 
 
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One event to count under `key`, in windows of `window_seconds`; more than
+    `attempts` in a window is past its limit."""
+
+    key: str
+    window_seconds: int
+    attempts: int
+
+
 @dataclass(frozen=True)
 class Guess:
     """Who guesses a one-time value, and how far they may go: `max_misses` wrong guesses of
@@ -120,33 +140,6 @@ class Guess:
     max_misses: int
     ceiling: int = 0
     capped: bool = True
-
-
-# KEYS: hashes {v: value, m: capped misses, g:<guesser>: that guesser's misses}.
-# ARGV: candidate, guesser, its max misses, ceiling (0: none), capped (1 or 0).
-# 1 when a value open to the guesser matched (and is gone); else a miss on each open one.
-_SPEND_ONE_TIME = """
-local field = 'g:' .. ARGV[2]
-local own, ceiling, capped = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == '1'
-local open = {}
-for _, key in ipairs(KEYS) do
-  local value = redis.call('HGET', key, 'v')
-  if value and tonumber(redis.call('HGET', key, field) or '0') < own
-      and not (capped and ceiling > 0
-               and tonumber(redis.call('HGET', key, 'm') or '0') >= ceiling) then
-    if value == ARGV[1] then
-      redis.call('DEL', key)
-      return 1
-    end
-    open[#open + 1] = key
-  end
-end
-for _, key in ipairs(open) do
-  redis.call('HINCRBY', key, field, 1)
-  if capped then redis.call('HINCRBY', key, 'm', 1) end
-end
-return 0
-"""
 
 
 @dataclass
@@ -228,6 +221,15 @@ class MemoryStore:
         self._data[key] = (str(count).encode(), expires)
         return count, max(1, math.ceil(expires - now))
 
+    async def hit_many(
+        self, hits: Sequence[Hit], reads: Sequence[str] = ()
+    ) -> tuple[tuple[int, int] | None, list[bytes | None]]:
+        for one in hits:
+            count, retry_after = await self.hit(one.key, window_seconds=one.window_seconds)
+            if count > one.attempts:
+                return (count, retry_after), []
+        return None, [await self.get(key) for key in reads]
+
     async def tally(self, key: str, field: str) -> None:
         counters = self._tallies.setdefault(key, {})
         counters[field] = counters.get(field, 0) + 1
@@ -293,7 +295,9 @@ class RedisStore:
             socket_connect_timeout=timeout_seconds,
             health_check_interval=30,
         )
-        self._spend_script = self.client.register_script(_SPEND_ONE_TIME)
+        self._spend_script = self.client.register_script(store_scripts.SPEND_ONE_TIME)
+        self._hit_script = self.client.register_script(store_scripts.HIT)
+        self._hit_many_script = self.client.register_script(store_scripts.HIT_MANY)
 
     def _key(self, key: str) -> str:
         return self.prefix + key
@@ -328,13 +332,22 @@ class RedisStore:
         return bool(await self.client.exists(self._key(key)))
 
     async def hit(self, key: str, *, window_seconds: int) -> tuple[int, int]:
-        full = self._key(key)
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.incr(full)
-            pipe.expire(full, window_seconds, nx=True)
-            pipe.ttl(full)
-            count, _, ttl = await pipe.execute()
+        count, ttl = await self._hit_script(keys=[self._key(key)], args=[window_seconds])
         return int(count), max(1, int(ttl))
+
+    async def hit_many(
+        self, hits: Sequence[Hit], reads: Sequence[str] = ()
+    ) -> tuple[tuple[int, int] | None, list[bytes | None]]:
+        args: list[int] = [len(hits)]
+        for one in hits:
+            args += (one.window_seconds, one.attempts)
+        answer = await self._hit_many_script(
+            keys=[self._key(one.key) for one in hits] + [self._key(key) for key in reads],
+            args=args,
+        )
+        if answer[0]:
+            return (int(answer[1]), max(1, int(answer[2]))), []
+        return None, list(answer[3:])
 
     async def tally(self, key: str, field: str) -> None:
         await self.client.hincrby(self._key(key), field, 1)

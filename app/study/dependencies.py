@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Query
+from fastapi import Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi_pagination import Params
 
@@ -21,7 +21,7 @@ from app.http.pagination import (
     bad_cursor,
     read_cursor,
 )
-from app.http.state import SettingsDep, StoreDep
+from app.http.state import SettingsDep, app_state
 from app.http.types import IsoDate
 from app.platform import ratelimit
 from app.study import exports, records, stats
@@ -61,13 +61,17 @@ async def get_owned_record(item_id: RecordId, owner_id: VisibleOwnerId) -> Study
 OwnedRecord = Annotated[StudyRecord, Depends(get_owned_record)]
 
 
-async def count_write(
-    authentication: CurrentAuthentication, store: StoreDep, settings: SettingsDep
-) -> Authentication:
+async def count_write(request: Request, authentication: CurrentAuthentication) -> Authentication:
     """Counts one write of the caller's (a record created, changed or deleted, an export
-    asked for) against RATE_LIMIT_WRITE_PER_USER; 429 past it, before anything is read."""
+    asked for) against RATE_LIMIT_WRITE_PER_USER; 429 past it, before anything is read.
+    It reads the settings and the store off the app state, as `authenticate` does: each
+    dependency FastAPI solves per request costs more than the read."""
+    state = app_state(request)
+    settings = state.settings
     limit = ratelimit.Limit(settings.RATE_LIMIT_WRITE_PER_USER, settings.RATE_LIMIT_WINDOW_SECONDS)
-    await ratelimit.hit(store, bucket="write:user", key=str(authentication.user.id), limit=limit)
+    await ratelimit.hit(
+        state.store, bucket="write:user", key=str(authentication.user.id), limit=limit
+    )
     return authentication
 
 
