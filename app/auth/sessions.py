@@ -65,6 +65,13 @@ class SessionCache:
         # A copy: a route may change its user; the cached one stays as the database had it.
         return copy.copy(user)
 
+    def peek(self, session_id: uuid.UUID) -> tuple[bytes, User] | None:
+        """The fresh entry's fill token and user (not a copy), unchecked against the store."""
+        entry = self._entries.get(session_id)
+        if entry is None or entry[2] <= time.monotonic():
+            return None
+        return entry[0], entry[1]
+
     def put(self, session_id: uuid.UUID, token: bytes, user: User) -> None:
         self._entries[session_id] = (token, copy.copy(user), time.monotonic() + self.ttl_seconds)
         self._entries.move_to_end(session_id)
@@ -268,6 +275,28 @@ async def session_user(
     if user is not None and current != TOMBSTONE:
         await _fill(cache, store, session_id=session_id, user=user, current=current)
     return user
+
+
+@dataclass(frozen=True, slots=True)
+class CachedAdmission:
+    """What this worker's cache would admit a token's session as, once the store confirms
+    that the user's key still holds `fill_token` (see `session_user`)."""
+
+    user_key: str
+    fill_token: bytes
+    user: User
+
+
+def cached_admission(*, claims: AccessClaims, cache: SessionCache) -> CachedAdmission | None:
+    """The cache's fresh entry for the token's session, to be confirmed by the caller in
+    the store (in one round trip with what else it needs there); None without one."""
+    user_id, session_id = _uuid_or_none(claims.subject), _uuid_or_none(claims.session_id)
+    if user_id is None or session_id is None:
+        return None
+    entry = cache.peek(session_id)
+    if entry is None or entry[1].id != user_id:
+        return None
+    return CachedAdmission(user_key(user_id), entry[0], entry[1])
 
 
 async def _fill(

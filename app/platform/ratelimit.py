@@ -21,8 +21,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from app.platform.breaker import StoreBreaker
 from app.platform.errors import DomainError
-from app.platform.store import STORE_ERRORS, Hit, KeyValueStore, MemoryStore, StoreBreaker
+from app.platform.store import STORE_ERRORS, Hit, KeyValueStore, MemoryStore
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,11 @@ class Limit:
     @property
     def enabled(self) -> bool:
         return self.attempts > 0
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """(window_seconds, attempts), as a store's `Hit` takes them."""
+        return self.window_seconds, self.attempts
 
 
 def hashed(value: str) -> str:
@@ -96,30 +102,55 @@ class _Fallback:
 _FALLBACKS: weakref.WeakKeyDictionary[KeyValueStore, _Fallback] = weakref.WeakKeyDictionary()
 
 
-async def _on_store(store: KeyValueStore, operation: Callable[[KeyValueStore], Awaitable[T]]) -> T:
-    """Runs `operation` on the store, or on this process's memory while the store is down."""
+def _fallback(store: KeyValueStore) -> _Fallback:
     fallback = _FALLBACKS.get(store)
     if fallback is None:
         fallback = _FALLBACKS[store] = _Fallback()
+    return fallback
+
+
+def store_available(store: KeyValueStore) -> bool:
+    """Whether the limits count in the store now (not in process after a failure)."""
+    return _fallback(store).breaker.available()
+
+
+def store_failed(store: KeyValueStore, exc: BaseException) -> None:
+    """The store failed a count made outside this module: count in process for a while."""
+    _fallback(store).breaker.trip(RETRY_STORE_AFTER_SECONDS)
+    logger.warning("rate limits count in this process: the store did not answer (%r)", exc)
+
+
+async def _on_store(store: KeyValueStore, operation: Callable[[KeyValueStore], Awaitable[T]]) -> T:
+    """Runs `operation` on the store, or on this process's memory while the store is down."""
+    fallback = _fallback(store)
     if fallback.breaker.available():
         try:
             return await operation(store)
         except STORE_ERRORS as exc:
-            fallback.breaker.trip(RETRY_STORE_AFTER_SECONDS)
-            logger.warning("rate limits count in this process: the store did not answer (%r)", exc)
+            store_failed(store, exc)
     return await operation(fallback.memory)
+
+
+def counter_name(bucket: str, key: str) -> str:
+    """The store key `hit` counts bucket/key under."""
+    return f"{KEY_PREFIX}{bucket}:{key}"
+
+
+def raise_past(counted: tuple[int, int], limit: Limit) -> None:
+    """RateLimitExceeded when a store's (count, seconds left) is past `limit`."""
+    count, retry_after = counted
+    if count > limit.attempts:
+        raise RateLimitExceeded(retry_after)
 
 
 async def hit(store: KeyValueStore, *, bucket: str, key: str, limit: Limit) -> None:
     """Counts one attempt against `limit` under bucket/key; raises RateLimitExceeded past it."""
     if not limit.enabled:
         return
-    name = f"{KEY_PREFIX}{bucket}:{key}"
-    count, retry_after = await _on_store(
-        store, lambda s: s.hit(name, window_seconds=limit.window_seconds)
+    name = counter_name(bucket, key)
+    raise_past(
+        await _on_store(store, lambda s: s.hit(name, window_seconds=limit.window_seconds)), limit
     )
-    if count > limit.attempts:
-        raise RateLimitExceeded(retry_after)
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,14 @@ class KeyValueStore(Protocol):
         is past, None and the values of `reads`, in order."""
         ...
 
+    async def hit_if(
+        self, check: str, expected: bytes, hit: Hit
+    ) -> tuple[bytes | None, tuple[int, int] | None]:
+        """The value under `check`; only when it is `expected`, `hit` on `hit.key` too, in
+        the same atomic step: (the value, (the count, seconds until its window ends) or
+        None when nothing was counted)."""
+        ...
+
     async def tally(self, key: str, field: str) -> None:
         """Adds one to the lasting counter `field` of the counter set `key`."""
         ...
@@ -92,32 +100,6 @@ class KeyValueStore(Protocol):
     async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...
-
-
-class StoreBreaker:
-    """Leaves a shared store alone for a while after it failed: during an outage each user
-    of the store pays one failed round trip (up to the socket timeout) per period, not one
-    per call."""
-
-    def __init__(self) -> None:
-        self.down_until = 0.0
-        self.failing = False
-
-    def available(self) -> bool:
-        """Whether the store is worth trying (no failure within the last period)."""
-        return time.monotonic() >= self.down_until
-
-    def trip(self, seconds: float) -> bool:
-        """The store just failed: skip it for `seconds`. Whether this failure begins an
-        outage (the store answered since the last one), for one warning per outage."""
-        self.down_until = time.monotonic() + seconds
-        began, self.failing = not self.failing, True
-        return began
-
-    def recover(self) -> bool:
-        """The store just answered; whether this ends an outage."""
-        ended, self.failing = self.failing, False
-        return ended
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +212,14 @@ class MemoryStore:
                 return (count, retry_after), []
         return None, [await self.get(key) for key in reads]
 
+    async def hit_if(
+        self, check: str, expected: bytes, hit: Hit
+    ) -> tuple[bytes | None, tuple[int, int] | None]:
+        current = await self.get(check)
+        if current != expected:
+            return current, None
+        return current, await self.hit(hit.key, window_seconds=hit.window_seconds)
+
     async def tally(self, key: str, field: str) -> None:
         counters = self._tallies.setdefault(key, {})
         counters[field] = counters.get(field, 0) + 1
@@ -298,6 +288,7 @@ class RedisStore:
         self._spend_script = self.client.register_script(store_scripts.SPEND_ONE_TIME)
         self._hit_script = self.client.register_script(store_scripts.HIT)
         self._hit_many_script = self.client.register_script(store_scripts.HIT_MANY)
+        self._hit_if_script = self.client.register_script(store_scripts.HIT_IF)
 
     def _key(self, key: str) -> str:
         return self.prefix + key
@@ -348,6 +339,16 @@ class RedisStore:
         if answer[0]:
             return (int(answer[1]), max(1, int(answer[2]))), []
         return None, list(answer[3:])
+
+    async def hit_if(
+        self, check: str, expected: bytes, hit: Hit
+    ) -> tuple[bytes | None, tuple[int, int] | None]:
+        answer = await self._hit_if_script(
+            keys=[self._key(check), self._key(hit.key)], args=[expected, hit.window_seconds]
+        )
+        if len(answer) == 1:
+            return answer[0], None
+        return answer[0], (int(answer[1]), max(1, int(answer[2])))
 
     async def tally(self, key: str, field: str) -> None:
         await self.client.hincrby(self._key(key), field, 1)

@@ -38,6 +38,23 @@ end
 return {count, ttl}
 """
 
+# KEYS: the key to check, a counter. ARGV: the value expected under the key, the counter's
+# window in seconds. {the key's value (false when missing)}, and when it is the expected one
+# the counter counts one event: {the value, events in the window, seconds left}.
+HIT_IF = """
+local current = redis.call('GET', KEYS[1])
+if current ~= ARGV[1] then
+  return {current}
+end
+local count = redis.call('INCR', KEYS[2])
+local ttl = redis.call('TTL', KEYS[2])
+if ttl < 0 then
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+  ttl = tonumber(ARGV[2])
+end
+return {current, count, ttl}
+"""
+
 # KEYS: hashes {v: value, m: capped misses, g:<guesser>: that guesser's misses}.
 # ARGV: candidate, guesser, its max misses, ceiling (0: none), capped (1 or 0).
 # 1 when a value open to the guesser matched (and is gone); else a miss on each open one.
