@@ -17,7 +17,6 @@ from app.auth.dependencies import (
     authenticate_counting,
     bearer_scheme,
 )
-from app.auth.models import User
 from app.http.pagination import (
     DEFAULT_PAGE_SIZE,
     CursorValue,
@@ -80,13 +79,6 @@ async def count_write(
 
 
 WritingAuthentication = Annotated[Authentication, Depends(count_write)]
-
-
-async def writing_user(authentication: WritingAuthentication) -> User:
-    return authentication.user
-
-
-WritingUser = Annotated[User, Depends(writing_user)]
 
 
 async def get_writable_record(
