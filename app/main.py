@@ -30,10 +30,11 @@ from app.http.routing import include_gated
 from app.http.state import AppState
 from app.jobs.runner import broker_status, create_celery, outcome_counts
 from app.platform import metrics
+from app.platform.breaker import StoreBreaker
 from app.platform.db import register_tortoise
 from app.platform.errors import DomainError
 from app.platform.logging import configure_logging
-from app.platform.store import StoreBreaker, create_store
+from app.platform.store import create_store
 from app.study import exports
 from app.study.router import router as study_router
 from app.users import passwords

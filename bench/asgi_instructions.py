@@ -63,11 +63,11 @@ def instructions(name: str, requests: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", action="append", choices=list(asgi_cost.PATHS))
+    parser.add_argument("--only", action="append", choices=list(asgi_cost.ROWS))
     parser.add_argument("--requests", default="100,300", help="the two request counts")
     args = parser.parse_args()
     low, high = (int(n) for n in args.requests.split(","))
-    for name in args.only or list(asgi_cost.PATHS):
+    for name in args.only or list(asgi_cost.ROWS):
         per_request = (instructions(name, high) - instructions(name, low)) / (high - low)
         print(f"{name:14} {per_request / 1e6:8.3f} M instructions/request")
 

@@ -16,9 +16,10 @@ from app.audit.errors import AuditLogNotFound, PageTooDeep
 from app.audit.models import AuditLog
 from app.audit.partitions import Partition, midnight, utc_today
 from app.audit.schemas import AuditLogFilters
+from app.platform.breaker import StoreBreaker
 from app.platform.db import capped_count
 from app.platform.dialect import starts_with
-from app.platform.store import STORE_ERRORS, KeyValueStore, StoreBreaker
+from app.platform.store import STORE_ERRORS, KeyValueStore
 
 logger = logging.getLogger(__name__)
 

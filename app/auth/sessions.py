@@ -25,6 +25,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from tortoise import timezone
 from tortoise.transactions import in_transaction
 
 from app.auth.models import AuthSession, RefreshToken, User
@@ -71,6 +72,13 @@ class SessionCache:
             return None
         # A copy: a route may change its user; the cached one stays as the database had it.
         return _copy(user)
+
+    def peek(self, session_id: uuid.UUID) -> tuple[bytes, User] | None:
+        """The fresh entry's fill token and user (not a copy), unchecked against the store."""
+        entry = self._entries.get(session_id)
+        if entry is None or entry[2] <= time.monotonic():
+            return None
+        return entry[0], entry[1]
 
     def put(self, session_id: uuid.UUID, token: bytes, user: User) -> None:
         self._entries[session_id] = (token, _copy(user), time.monotonic() + self.ttl_seconds)
@@ -130,17 +138,36 @@ def _access_token(*, user_id: uuid.UUID, session_id: uuid.UUID, settings: Settin
     )
 
 
+# PostgreSQL: the session and its first refresh token in one statement (atomic on its own).
+_START_SESSION_SQL = (
+    'WITH "s" AS (INSERT INTO "auth_session" ("id", "user_id", "created_at", "expires_at") '
+    'VALUES ($1, $2, $3, $4) RETURNING "id") '
+    'INSERT INTO "refresh_token" ("session_id", "token_hash", "created_at", "expires_at") '
+    'SELECT "id", $5, $3, $4 FROM "s"'
+)
+
+
 async def start_session(*, user: User, settings: Settings) -> IssuedTokens:
-    """A new login session for `user`, with its first access and refresh token."""
+    """A new login session for `user`, with its first access and refresh token: one
+    statement on PostgreSQL, two in a transaction on the others."""
     expires_at = _now() + timedelta(seconds=settings.REFRESH_TOKEN_TTL_SECONDS)
     refresh_token = new_opaque_token()
-    async with in_transaction():
-        session = await AuthSession.create(user_id=user.id, expires_at=expires_at)
-        await RefreshToken.create(
-            session_id=session.id, token_hash=hash_token(refresh_token), expires_at=expires_at
+    conn = AuthSession._meta.db  # pylint: disable=protected-access  # Tortoise's public metadata
+    if conn.capabilities.dialect == "postgres":
+        session_id = uuid.uuid4()
+        await conn.execute_query(
+            _START_SESSION_SQL,
+            [session_id, user.id, timezone.now(), expires_at, hash_token(refresh_token)],
         )
+    else:
+        async with in_transaction():
+            session = await AuthSession.create(user_id=user.id, expires_at=expires_at)
+            await RefreshToken.create(
+                session_id=session.id, token_hash=hash_token(refresh_token), expires_at=expires_at
+            )
+        session_id = session.id
     return IssuedTokens(
-        access_token=_access_token(user_id=user.id, session_id=session.id, settings=settings),
+        access_token=_access_token(user_id=user.id, session_id=session_id, settings=settings),
         refresh_token=refresh_token,
     )
 
@@ -256,6 +283,28 @@ async def session_user(
     if user is not None and current != TOMBSTONE:
         await _fill(cache, store, session_id=session_id, user=user, current=current)
     return user
+
+
+@dataclass(frozen=True, slots=True)
+class CachedAdmission:
+    """What this worker's cache would admit a token's session as, once the store confirms
+    that the user's key still holds `fill_token` (see `session_user`)."""
+
+    user_key: str
+    fill_token: bytes
+    user: User
+
+
+def cached_admission(*, claims: AccessClaims, cache: SessionCache) -> CachedAdmission | None:
+    """The cache's fresh entry for the token's session, to be confirmed by the caller in
+    the store (in one round trip with what else it needs there); None without one."""
+    user_id, session_id = _uuid_or_none(claims.subject), _uuid_or_none(claims.session_id)
+    if user_id is None or session_id is None:
+        return None
+    entry = cache.peek(session_id)
+    if entry is None or entry[1].id != user_id:
+        return None
+    return CachedAdmission(user_key(user_id), entry[0], entry[1])
 
 
 async def _fill(

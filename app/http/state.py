@@ -8,7 +8,7 @@ from celery import Celery
 from fastapi import BackgroundTasks, Depends, Request
 from starlette.datastructures import State
 
-from app.jobs.runner import CeleryJobs, InProcessJobs, JobContext, Jobs
+from app.jobs.runner import CeleryJobs, InProcessJobs, Job, JobContext, Jobs
 from app.notify.mail import MailSender, create_mail_sender
 from app.notify.sms import SmsSender, create_sms_sender
 from app.platform.store import KeyValueStore
@@ -80,3 +80,28 @@ async def get_jobs(
 
 
 JobsDep = Annotated[Jobs, Depends(get_jobs)]
+
+
+class LazyJobs:
+    """`get_jobs`'s queue, made when a job is first submitted: for a dependency that builds
+    what its route needs off the app state, in one node, and whose route usually queues
+    nothing (a login). The senders are then made as `get_mail_sender` and
+    `get_sms_sender` make them."""
+
+    def __init__(self, request: Request, background: BackgroundTasks) -> None:
+        self._request = request
+        self._background = background
+        self._jobs: Jobs | None = None
+
+    async def submit(self, job: Job, **kwargs: Any) -> None:
+        if self._jobs is None:
+            settings = app_state(self._request).settings
+            self._jobs = await get_jobs(
+                self._request,
+                self._background,
+                settings,
+                app_state(self._request).store,
+                create_mail_sender(settings),
+                create_sms_sender(settings),
+            )
+        await self._jobs.submit(job, **kwargs)

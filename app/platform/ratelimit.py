@@ -21,8 +21,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from app.platform.breaker import StoreBreaker
 from app.platform.errors import DomainError
-from app.platform.store import STORE_ERRORS, KeyValueStore, MemoryStore, StoreBreaker
+from app.platform.store import STORE_ERRORS, Hit, KeyValueStore, MemoryStore
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,11 @@ class Limit:
     @property
     def enabled(self) -> bool:
         return self.attempts > 0
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """(window_seconds, attempts), as a store's `Hit` takes them."""
+        return self.window_seconds, self.attempts
 
 
 def hashed(value: str) -> str:
@@ -96,35 +102,96 @@ class _Fallback:
 _FALLBACKS: weakref.WeakKeyDictionary[KeyValueStore, _Fallback] = weakref.WeakKeyDictionary()
 
 
-async def _on_store(store: KeyValueStore, operation: Callable[[KeyValueStore], Awaitable[T]]) -> T:
-    """Runs `operation` on the store, or on this process's memory while the store is down."""
+def _fallback(store: KeyValueStore) -> _Fallback:
     fallback = _FALLBACKS.get(store)
     if fallback is None:
         fallback = _FALLBACKS[store] = _Fallback()
+    return fallback
+
+
+def store_available(store: KeyValueStore) -> bool:
+    """Whether the limits count in the store now (not in process after a failure)."""
+    return _fallback(store).breaker.available()
+
+
+def store_failed(store: KeyValueStore, exc: BaseException) -> None:
+    """The store failed a count made outside this module: count in process for a while."""
+    _fallback(store).breaker.trip(RETRY_STORE_AFTER_SECONDS)
+    logger.warning("rate limits count in this process: the store did not answer (%r)", exc)
+
+
+async def _on_store(store: KeyValueStore, operation: Callable[[KeyValueStore], Awaitable[T]]) -> T:
+    """Runs `operation` on the store, or on this process's memory while the store is down."""
+    fallback = _fallback(store)
     if fallback.breaker.available():
         try:
             return await operation(store)
         except STORE_ERRORS as exc:
-            fallback.breaker.trip(RETRY_STORE_AFTER_SECONDS)
-            logger.warning("rate limits count in this process: the store did not answer (%r)", exc)
+            store_failed(store, exc)
     return await operation(fallback.memory)
+
+
+def counter_name(bucket: str, key: str) -> str:
+    """The store key `hit` counts bucket/key under."""
+    return f"{KEY_PREFIX}{bucket}:{key}"
+
+
+def raise_past(counted: tuple[int, int], limit: Limit) -> None:
+    """RateLimitExceeded when a store's (count, seconds left) is past `limit`."""
+    count, retry_after = counted
+    if count > limit.attempts:
+        raise RateLimitExceeded(retry_after)
 
 
 async def hit(store: KeyValueStore, *, bucket: str, key: str, limit: Limit) -> None:
     """Counts one attempt against `limit` under bucket/key; raises RateLimitExceeded past it."""
     if not limit.enabled:
         return
-    name = f"{KEY_PREFIX}{bucket}:{key}"
-    count, retry_after = await _on_store(
-        store, lambda s: s.hit(name, window_seconds=limit.window_seconds)
+    name = counter_name(bucket, key)
+    raise_past(
+        await _on_store(store, lambda s: s.hit(name, window_seconds=limit.window_seconds)), limit
     )
-    if count > limit.attempts:
-        raise RateLimitExceeded(retry_after)
 
 
-async def check_lock(store: KeyValueStore, *, bucket: str, key: str) -> None:
-    """Raises RateLimitExceeded while bucket/key is locked by `hit_with_backoff`."""
-    raw = await _on_store(store, lambda s: s.get(f"{KEY_PREFIX}{bucket}:lock:{key}"))
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """One attempt for `hit_all` to count: under bucket/key, against `limit`."""
+
+    bucket: str
+    key: str
+    limit: Limit
+
+
+async def hit_all(
+    store: KeyValueStore, counted: list[Counted], *, reads: list[str] | None = None
+) -> list[bytes | None]:
+    """`hit` for each of `counted` in turn, in one round trip to the store: the first past
+    its limit raises RateLimitExceeded (the ones after it are not counted). Then, in the
+    same round trip, the values under `reads` (names as `flag_name` and `lock_name` give)."""
+    hits = [
+        Hit(f"{KEY_PREFIX}{one.bucket}:{one.key}", one.limit.window_seconds, one.limit.attempts)
+        for one in counted
+        if one.limit.enabled
+    ]
+    names = [f"{KEY_PREFIX}{name}" for name in reads or ()]
+    past, values = await _on_store(store, lambda s: s.hit_many(hits, names))
+    if past is not None:
+        raise RateLimitExceeded(past[1])
+    return values
+
+
+def flag_name(bucket: str, key: str) -> str:
+    """What `flag` sets (set, its value is not None)."""
+    return f"{bucket}:{key}"
+
+
+def lock_name(bucket: str, key: str) -> str:
+    """What `hit_with_backoff` locks bucket/key with (see `raise_if_locked`)."""
+    return f"{bucket}:lock:{key}"
+
+
+def raise_if_locked(raw: bytes | None) -> None:
+    """RateLimitExceeded while the lock read under `lock_name` lasts."""
     if raw is None:
         return
     try:
@@ -133,6 +200,13 @@ async def check_lock(store: KeyValueStore, *, bucket: str, key: str) -> None:
         return
     if remaining > 0:
         raise RateLimitExceeded(math.ceil(remaining))
+
+
+async def check_lock(store: KeyValueStore, *, bucket: str, key: str) -> None:
+    """Raises RateLimitExceeded while bucket/key is locked by `hit_with_backoff`."""
+    raise_if_locked(
+        await _on_store(store, lambda s: s.get(f"{KEY_PREFIX}{lock_name(bucket, key)}"))
+    )
 
 
 async def hit_with_backoff(
@@ -156,7 +230,7 @@ async def hit_with_backoff(
     until = repr(time.time() + seconds)  # in full: a rounded-up one would add a second
 
     async def lock(s: KeyValueStore) -> None:
-        await s.set(f"{KEY_PREFIX}{bucket}:lock:{key}", until, ttl_seconds=seconds)
+        await s.set(f"{KEY_PREFIX}{lock_name(bucket, key)}", until, ttl_seconds=seconds)
         await s.delete(counter)  # counting starts afresh when the lock ends
 
     await _on_store(store, lock)
@@ -164,10 +238,11 @@ async def hit_with_backoff(
 
 
 async def is_flagged(store: KeyValueStore, *, bucket: str, key: str) -> bool:
-    return await _on_store(store, lambda s: s.exists(f"{KEY_PREFIX}{bucket}:{key}"))
+    return await _on_store(store, lambda s: s.exists(f"{KEY_PREFIX}{flag_name(bucket, key)}"))
 
 
 async def flag(store: KeyValueStore, *, bucket: str, key: str, ttl_seconds: float) -> None:
     await _on_store(
-        store, lambda s: s.set(f"{KEY_PREFIX}{bucket}:{key}", b"1", ttl_seconds=ttl_seconds)
+        store,
+        lambda s: s.set(f"{KEY_PREFIX}{flag_name(bucket, key)}", b"1", ttl_seconds=ttl_seconds),
     )

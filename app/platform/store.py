@@ -24,6 +24,7 @@ from typing import Protocol
 import redis.asyncio as redis_asyncio
 from redis.exceptions import RedisError
 
+from app.platform import store_scripts
 from app.platform.batched_reads import BatchedReads
 
 # What a store that is down, restarting or unreachable raises: callers that can do
@@ -58,6 +59,22 @@ class KeyValueStore(Protocol):
         """Counts one event in a fixed window: (events in the window, seconds until it ends)."""
         ...
 
+    async def hit_many(
+        self, hits: Sequence[Hit], reads: Sequence[str] = ()
+    ) -> tuple[tuple[int, int] | None, list[bytes | None]]:
+        """`hit` on each of `hits` in turn, in one atomic step, stopping at the first past
+        its attempts: (its count, seconds until its window ends) and no values. When none
+        is past, None and the values of `reads`, in order."""
+        ...
+
+    async def hit_if(
+        self, check: str, expected: bytes, hit: Hit
+    ) -> tuple[bytes | None, tuple[int, int] | None]:
+        """The value under `check`; only when it is `expected`, `hit` on `hit.key` too, in
+        the same atomic step: (the value, (the count, seconds until its window ends) or
+        None when nothing was counted)."""
+        ...
+
     async def tally(self, key: str, field: str) -> None:
         """Adds one to the lasting counter `field` of the counter set `key`."""
         ...
@@ -86,30 +103,14 @@ class KeyValueStore(Protocol):
     async def close(self) -> None: ...
 
 
-class StoreBreaker:
-    """Leaves a shared store alone for a while after it failed: during an outage each user
-    of the store pays one failed round trip (up to the socket timeout) per period, not one
-    per call."""
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One event to count under `key`, in windows of `window_seconds`; more than
+    `attempts` in a window is past its limit."""
 
-    def __init__(self) -> None:
-        self.down_until = 0.0
-        self.failing = False
-
-    def available(self) -> bool:
-        """Whether the store is worth trying (no failure within the last period)."""
-        return time.monotonic() >= self.down_until
-
-    def trip(self, seconds: float) -> bool:
-        """The store just failed: skip it for `seconds`. Whether this failure begins an
-        outage (the store answered since the last one), for one warning per outage."""
-        self.down_until = time.monotonic() + seconds
-        began, self.failing = not self.failing, True
-        return began
-
-    def recover(self) -> bool:
-        """The store just answered; whether this ends an outage."""
-        ended, self.failing = self.failing, False
-        return ended
+    key: str
+    window_seconds: int
+    attempts: int
 
 
 @dataclass(frozen=True)
@@ -122,33 +123,6 @@ class Guess:
     max_misses: int
     ceiling: int = 0
     capped: bool = True
-
-
-# KEYS: hashes {v: value, m: capped misses, g:<guesser>: that guesser's misses}.
-# ARGV: candidate, guesser, its max misses, ceiling (0: none), capped (1 or 0).
-# 1 when a value open to the guesser matched (and is gone); else a miss on each open one.
-_SPEND_ONE_TIME = """
-local field = 'g:' .. ARGV[2]
-local own, ceiling, capped = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == '1'
-local open = {}
-for _, key in ipairs(KEYS) do
-  local value = redis.call('HGET', key, 'v')
-  if value and tonumber(redis.call('HGET', key, field) or '0') < own
-      and not (capped and ceiling > 0
-               and tonumber(redis.call('HGET', key, 'm') or '0') >= ceiling) then
-    if value == ARGV[1] then
-      redis.call('DEL', key)
-      return 1
-    end
-    open[#open + 1] = key
-  end
-end
-for _, key in ipairs(open) do
-  redis.call('HINCRBY', key, field, 1)
-  if capped then redis.call('HINCRBY', key, 'm', 1) end
-end
-return 0
-"""
 
 
 @dataclass
@@ -230,6 +204,23 @@ class MemoryStore:
         self._data[key] = (str(count).encode(), expires)
         return count, max(1, math.ceil(expires - now))
 
+    async def hit_many(
+        self, hits: Sequence[Hit], reads: Sequence[str] = ()
+    ) -> tuple[tuple[int, int] | None, list[bytes | None]]:
+        for one in hits:
+            count, retry_after = await self.hit(one.key, window_seconds=one.window_seconds)
+            if count > one.attempts:
+                return (count, retry_after), []
+        return None, [await self.get(key) for key in reads]
+
+    async def hit_if(
+        self, check: str, expected: bytes, hit: Hit
+    ) -> tuple[bytes | None, tuple[int, int] | None]:
+        current = await self.get(check)
+        if current != expected:
+            return current, None
+        return current, await self.hit(hit.key, window_seconds=hit.window_seconds)
+
     async def tally(self, key: str, field: str) -> None:
         counters = self._tallies.setdefault(key, {})
         counters[field] = counters.get(field, 0) + 1
@@ -295,14 +286,16 @@ class RedisStore:
             socket_connect_timeout=timeout_seconds,
             health_check_interval=30,
         )
-        self._spend_script = self.client.register_script(_SPEND_ONE_TIME)
+        self._spend_script = self.client.register_script(store_scripts.SPEND_ONE_TIME)
+        self._hit_script = self.client.register_script(store_scripts.HIT)
+        self._hit_many_script = self.client.register_script(store_scripts.HIT_MANY)
+        self._hit_if_script = self.client.register_script(store_scripts.HIT_IF)
         self._reads = BatchedReads(self.client.mget)
 
     def _key(self, key: str) -> str:
         return self.prefix + key
 
-    async def get(self, key: str) -> bytes | None:
-        # Reads asked in one turn of the loop go as one MGET (app/platform/batched_reads.py).
+    async def get(self, key: str) -> bytes | None:  # one MGET per loop turn (batched_reads.py)
         return await self._reads.get(self._key(key))
 
     async def get_many(self, keys: list[str]) -> list[bytes | None]:
@@ -332,13 +325,32 @@ class RedisStore:
         return bool(await self.client.exists(self._key(key)))
 
     async def hit(self, key: str, *, window_seconds: int) -> tuple[int, int]:
-        full = self._key(key)
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.incr(full)
-            pipe.expire(full, window_seconds, nx=True)
-            pipe.ttl(full)
-            count, _, ttl = await pipe.execute()
+        count, ttl = await self._hit_script(keys=[self._key(key)], args=[window_seconds])
         return int(count), max(1, int(ttl))
+
+    async def hit_many(
+        self, hits: Sequence[Hit], reads: Sequence[str] = ()
+    ) -> tuple[tuple[int, int] | None, list[bytes | None]]:
+        args: list[int] = [len(hits)]
+        for one in hits:
+            args += (one.window_seconds, one.attempts)
+        answer = await self._hit_many_script(
+            keys=[self._key(one.key) for one in hits] + [self._key(key) for key in reads],
+            args=args,
+        )
+        if answer[0]:
+            return (int(answer[1]), max(1, int(answer[2]))), []
+        return None, list(answer[3:])
+
+    async def hit_if(
+        self, check: str, expected: bytes, hit: Hit
+    ) -> tuple[bytes | None, tuple[int, int] | None]:
+        answer = await self._hit_if_script(
+            keys=[self._key(check), self._key(hit.key)], args=[expected, hit.window_seconds]
+        )
+        if len(answer) == 1:
+            return answer[0], None
+        return answer[0], (int(answer[1]), max(1, int(answer[2])))
 
     async def tally(self, key: str, field: str) -> None:
         await self.client.hincrby(self._key(key), field, 1)

@@ -26,7 +26,7 @@ from app.study.dependencies import (
     ListQueryDep,
     OwnedRecord,
     WritableRecord,
-    WritingUser,
+    WritingAuthentication,
     owner_scope,
 )
 from app.study.models import StudyRecord
@@ -149,10 +149,11 @@ class StudyRecordCRUDRouter(GatedRouter, TortoiseCRUDRouter):
 
     def _create(self, *args: Any, **kwargs: Any) -> Route:
         async def create_study_record(
-            record_in: StudyRecordCreate, user: WritingUser
+            record_in: StudyRecordCreate, authentication: WritingAuthentication
         ) -> StudyRecord:
             """Log a study session; it is yours whatever the body says."""
-            return await records.create(owner_id=user.id, record_in=record_in)
+            # The authentication itself, not its user through one more dependency node.
+            return await records.create(owner_id=authentication.user.id, record_in=record_in)
 
         return create_study_record
 

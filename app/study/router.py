@@ -23,7 +23,7 @@ from app.study.dependencies import (
     StatsRangeDep,
     Today,
     VisibleOwnerId,
-    WritingUser,
+    WritingAuthentication,
     encode_position,
     make_filters,
     owner_scope,
@@ -171,14 +171,15 @@ async def export_records(
 async def create_export_job(
     *,
     job_in: ExportJobCreate,
-    user: WritingUser,
-    owner_id: VisibleOwnerId,
+    authentication: WritingAuthentication,
     settings: SettingsDep,
     jobs: JobsDep,
     request: Request,
     response: Response,
 ) -> ExportJobRead:
     """Start an export of your records (with the list filters) to download when it is done."""
+    # Whose records from the write's own admission (one session check, not two).
+    user, owner_id = authentication.user, owner_scope(authentication)
     filters = make_filters(
         subject=job_in.subject,
         studied_from=job_in.studied_from,

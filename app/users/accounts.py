@@ -9,16 +9,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Literal
 
-from fastapi import Depends, Request
+from fastapi import BackgroundTasks, Depends, Request
 from fastapi_users import exceptions
 from fastapi_users.router.common import ErrorCode
 
 from app.auth import sessions
 from app.auth.models import User
-from app.http.state import SettingsDep
+from app.http.net import client_ip
+from app.http.state import LazyJobs, SettingsDep, app_state
 from app.platform.store import KeyValueStore
 from app.users import errors
-from app.users.dependencies import AccountRateLimiter, AccountRateLimiterDep
+from app.users.adapter import TortoiseUserDatabase
+from app.users.dependencies import (
+    AccountRateLimiter,
+    AccountRateLimiterDep,
+    single_valued_login_form,
+)
 from app.users.manager import UserManager, UserManagerDep
 from app.users.schemas import (
     PasswordLoginForm,
@@ -196,3 +202,27 @@ async def get_accounts(
 
 
 AccountsDep = Annotated[Accounts, Depends(get_accounts)]
+
+
+async def get_login_accounts(request: Request, background: BackgroundTasks) -> Accounts:
+    """`get_accounts` for the password login, in one dependency node where that one has
+    ten (FastAPI walks them all on every request): everything is read off the app state,
+    and the job queue is made only if a job is submitted (a login submits none). It first
+    refuses a form that sends a field twice (`single_valued_login_form`)."""
+    await single_valued_login_form(request)
+    state = app_state(request)
+    settings, store = state.settings, state.store
+    manager = UserManager(
+        TortoiseUserDatabase(),
+        settings,
+        store=store,
+        jobs=LazyJobs(request, background),
+        remove_account=state.remove_account,
+    )
+    limiter = AccountRateLimiter(
+        store=store, settings=settings, ip=client_ip(request.scope, settings.TRUSTED_PROXIES)
+    )
+    return Accounts(user_manager=manager, limiter=limiter, settings=settings, request=request)
+
+
+LoginAccountsDep = Annotated[Accounts, Depends(get_login_accounts)]

@@ -29,6 +29,23 @@ class EmailTakenError(UserAlreadyExists):
     """
 
 
+# Stands for the email among a statement's parameters (compared by identity).
+_EMAIL = "\x00email\x00"
+_BY_EMAIL: dict[str, tuple[str, list[Any]]] = {}
+
+
+def _by_email_statement(dialect: str) -> tuple[str, list[Any]]:
+    """The ORM's `User.get_or_none(email=…)` for `dialect`, as SQL and its parameters
+    (the email among them as `_EMAIL`)."""
+    statement = _BY_EMAIL.get(dialect)
+    if statement is None:
+        selection = User.filter(email=_EMAIL).limit(2)
+        selection.sql()  # builds `selection.query` for the dialect
+        sql, params = selection.query.get_parameterized_sql()
+        statement = _BY_EMAIL[dialect] = (sql, [_EMAIL if p == _EMAIL else p for p in params])
+    return statement
+
+
 # The OAuth account methods stay fastapi-users' NotImplementedError: this service has no OAuth.
 class TortoiseUserDatabase(BaseUserDatabase[User, uuid.UUID]):  # pylint: disable=abstract-method
     """Reads and writes `User` rows for fastapi-users' manager."""
@@ -37,7 +54,14 @@ class TortoiseUserDatabase(BaseUserDatabase[User, uuid.UUID]):  # pylint: disabl
         return await User.get_or_none(id=id)
 
     async def get_by_email(self, email: str) -> User | None:
-        return await User.get_or_none(email=normalize_email(email))
+        """The account with this email (normalised), or None. Every login asks: the
+        statement is built by the ORM once per dialect, not on every call."""
+        conn = User._meta.db  # pylint: disable=protected-access  # Tortoise's public metadata
+        sql, params = _by_email_statement(conn.capabilities.dialect)
+        _, rows = await conn.execute_query(
+            sql, [normalize_email(email) if p is _EMAIL else p for p in params]
+        )
+        return User._init_from_db(**rows[0]) if rows else None  # pylint: disable=protected-access  # Tortoise's own constructor for a fetched row
 
     async def create(self, create_dict: dict[str, Any]) -> User:
         values = dict(create_dict)

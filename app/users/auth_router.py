@@ -10,7 +10,7 @@ email. What each does is app/users/accounts.py.
 import uuid
 from typing import Annotated, Any
 
-from fastapi import Depends, Form, Response, status
+from fastapi import Form, Response, status
 
 from app.auth import sessions
 from app.auth.dependencies import CurrentAuthentication
@@ -18,8 +18,8 @@ from app.http.openapi import errors
 from app.http.routing import FormLimitRoute, GatedRouter
 from app.http.state import SettingsDep, StoreDep
 from app.users import accounts
-from app.users.accounts import AccountsDep
-from app.users.dependencies import LOGIN_FORM_MAX_FIELDS, single_valued_login_form
+from app.users.accounts import AccountsDep, LoginAccountsDep
+from app.users.dependencies import LOGIN_FORM_MAX_FIELDS
 from app.users.phone_router import sms
 from app.users.schemas import (
     EmailRequest,
@@ -64,11 +64,10 @@ async def register(user_in: UserCreate, account_service: AccountsDep) -> UserRea
     name="login",
     summary="Log in with a password",
     responses=errors(400, 429, 503),
-    dependencies=[Depends(single_valued_login_form)],
     form_limits={"max_fields": LOGIN_FORM_MAX_FIELDS},
 )
 async def login(
-    credentials: Annotated[PasswordLoginForm, Form()], account_service: AccountsDep
+    credentials: Annotated[PasswordLoginForm, Form()], account_service: LoginAccountsDep
 ) -> TokenPair:
     """Log in with email (as `username`) and password: an access and a refresh token."""
     return await account_service.log_in(credentials)

@@ -95,18 +95,23 @@ class AccountRateLimiter:
         the account is locked for addresses that have not logged in to it lately."""
         s = self.settings
         account, pair = self._pair(email)
-        await ratelimit.hit(
-            self.store, bucket="login:ip", key=self.ip, limit=self._limit(s.RATE_LIMIT_LOGIN_PER_IP)
-        )
-        await ratelimit.hit(
+        # One round trip: both counts, then the account's lock and this address's flag.
+        known_flag, lock = await ratelimit.hit_all(
             self.store,
-            bucket="login:email_ip",
-            key=pair,
-            limit=self._limit(s.RATE_LIMIT_LOGIN_PER_EMAIL_IP),
+            [
+                ratelimit.Counted("login:ip", self.ip, self._limit(s.RATE_LIMIT_LOGIN_PER_IP)),
+                ratelimit.Counted(
+                    "login:email_ip", pair, self._limit(s.RATE_LIMIT_LOGIN_PER_EMAIL_IP)
+                ),
+            ],
+            reads=[
+                ratelimit.flag_name("login:known", pair),
+                ratelimit.lock_name("login:email", account),
+            ],
         )
-        known = await ratelimit.is_flagged(self.store, bucket="login:known", key=pair)
+        known = known_flag is not None
         if not known:
-            await ratelimit.check_lock(self.store, bucket="login:email", key=account)
+            ratelimit.raise_if_locked(lock)
         return LoginAttempt(account=account, pair=pair, known=known)
 
     async def login_failed(self, attempt: LoginAttempt) -> None:

@@ -40,12 +40,21 @@ PASSWORD_HELPER = PasswordHelper(
 # burst. Argon2 releases the GIL, so each runs on a core of its own beside the event loop.
 
 
+# Hashes handed to the threads ahead of the one each is running: a thread that finishes
+# starts the next at once, not once the event loop (busy with every other request) has
+# resumed the finished caller and woken the next waiter, which left it idle meanwhile.
+QUEUED_PER_THREAD = 1
+
+
 class _HashSlots:
     """The process's hashing threads: a pool of `threads`, and per event loop a semaphore
-    of as many slots, so requests wait for a thread first come, first served and one that
-    gave up (a client gone) never starts a hash. Threads of their own, not the loop's
-    default pool: each keeps its memory arena, so the process holds `threads` Argon2
-    blocks (19 MiB each) at most, not one per thread that ever hashed."""
+    of `threads` running plus QUEUED_PER_THREAD queued each, so requests wait first come,
+    first served. One that gave up (a client gone) does not start a hash: waiting at the
+    semaphore it takes none, and queued in the pool it is cancelled (it runs only if a
+    thread took it up in the moment before the cancellation got there).
+    Threads of their own, not the loop's default pool: each keeps its memory arena, so
+    the process holds `threads` Argon2 blocks (19 MiB each) at most, not one per thread
+    that ever hashed."""
 
     def __init__(self) -> None:
         self.threads = 1
@@ -58,7 +67,7 @@ class _HashSlots:
         loop = asyncio.get_running_loop()
         slots = self._by_loop.get(loop)
         if slots is None:
-            slots = self._by_loop[loop] = asyncio.Semaphore(self.threads)
+            slots = self._by_loop[loop] = asyncio.Semaphore(self.threads * (1 + QUEUED_PER_THREAD))
         async with slots:
             return await loop.run_in_executor(self._pool, functools.partial(func, *args))
 

@@ -8,7 +8,7 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from app.platform import ratelimit
-from app.platform.store import KeyValueStore, MemoryStore, RedisStore
+from app.platform.store import Hit, KeyValueStore, MemoryStore, RedisStore
 from tests.fixtures import services
 
 
@@ -141,3 +141,38 @@ def test_hashed_keys_hide_the_value_and_have_a_fixed_length() -> None:
 )
 def test_an_ipv6_address_is_counted_by_its_64(ip: str | None, key: str) -> None:
     assert ratelimit.address_key(ip) == key
+
+
+async def test_hit_all_stops_at_the_first_past_its_limit(store: KeyValueStore) -> None:
+    one, two = ratelimit.Limit(attempts=1, window_seconds=30), ratelimit.Limit(3, 30)
+    counted = [ratelimit.Counted("a", "k", one), ratelimit.Counted("b", "k", two)]
+    await ratelimit.flag(store, bucket="f", key="k", ttl_seconds=30)
+    reads = [ratelimit.flag_name("f", "k"), ratelimit.flag_name("f", "other")]
+    assert await ratelimit.hit_all(store, counted, reads=reads) == [b"1", None]
+    for _ in range(2):
+        with pytest.raises(ratelimit.RateLimitExceeded) as refused:
+            await ratelimit.hit_all(store, counted, reads=reads)
+        assert 1 <= refused.value.retry_after <= 30
+    # The second counter counted only the attempt the first let through.
+    count, _ = await store.hit(ratelimit.counter_name("b", "k"), window_seconds=30)
+    assert count == 2
+
+
+async def test_hit_all_skips_a_limit_that_is_off(store: KeyValueStore) -> None:
+    off = ratelimit.Limit(attempts=0, window_seconds=30)
+    for _ in range(3):
+        await ratelimit.hit_all(store, [ratelimit.Counted("b", "k", off)])
+    assert await store.get(ratelimit.counter_name("b", "k")) is None
+
+
+async def test_hit_if_counts_only_while_the_value_is_the_expected_one(
+    store: KeyValueStore,
+) -> None:
+    hit = Hit("counter", window_seconds=30, attempts=5)
+    assert await store.hit_if("check", b"token", hit) == (None, None)
+    await store.set("check", b"token")
+    assert await store.hit_if("check", b"token", hit) == (b"token", (1, 30))
+    await store.set("check", b"other")
+    assert await store.hit_if("check", b"token", hit) == (b"other", None)
+    count, _ = await store.hit("counter", window_seconds=30)
+    assert count == 2
