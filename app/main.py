@@ -29,6 +29,8 @@ from app.http.openapi import operation_id
 from app.http.routing import include_gated
 from app.http.state import AppState
 from app.jobs.runner import broker_status, create_celery, outcome_counts
+from app.notify.mail import create_mail_sender
+from app.notify.sms import create_sms_sender
 from app.platform import metrics
 from app.platform.breaker import StoreBreaker
 from app.platform.db import register_tortoise
@@ -85,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.store = create_store(settings.REDIS_URL, prefix=settings.REDIS_KEY_PREFIX)
+        app.state.mail = create_mail_sender(settings)
+        app.state.sms = create_sms_sender(settings)
         if audit_writer is not None:
             # A deleted user's queued entries lose its id (marks shared through the store).
             audit_writer.deleted_users = functools.partial(

@@ -9,8 +9,8 @@ from fastapi import BackgroundTasks, Depends, Request
 from starlette.datastructures import State
 
 from app.jobs.runner import CeleryJobs, InProcessJobs, Job, JobContext, Jobs
-from app.notify.mail import MailSender, create_mail_sender
-from app.notify.sms import SmsSender, create_sms_sender
+from app.notify.mail import MailSender
+from app.notify.sms import SmsSender
 from app.platform.store import KeyValueStore
 from settings import Settings
 
@@ -24,6 +24,10 @@ class AppState(State):
     # Made by the lifespan: the shared store (Redis, or in-process without REDIS_URL).
     store: KeyValueStore
     celery: Celery | None
+    # Made by the lifespan: the MAIL_BACKEND's and SMS_BACKEND's senders (built once, so a
+    # sender that warns it sends nothing says so at start-up, not on every request).
+    mail: MailSender
+    sms: SmsSender
     # app.auth.sessions.SessionCache, or None when sessions are not cached.
     session_cache: Any
     # app.audit.writer.AuditWriter, or None when the audit trail is off.
@@ -50,15 +54,15 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[KeyValueStore, Depends(get_store)]
 
 
-async def get_mail_sender(settings: SettingsDep) -> MailSender:
-    return create_mail_sender(settings)
+async def get_mail_sender(request: Request) -> MailSender:
+    return app_state(request).mail
 
 
 MailSenderDep = Annotated[MailSender, Depends(get_mail_sender)]
 
 
-async def get_sms_sender(settings: SettingsDep) -> SmsSender:
-    return create_sms_sender(settings)
+async def get_sms_sender(request: Request) -> SmsSender:
+    return app_state(request).sms
 
 
 SmsSenderDep = Annotated[SmsSender, Depends(get_sms_sender)]
@@ -85,8 +89,8 @@ JobsDep = Annotated[Jobs, Depends(get_jobs)]
 class LazyJobs:
     """`get_jobs`'s queue, made when a job is first submitted: for a dependency that builds
     what its route needs off the app state, in one node, and whose route usually queues
-    nothing (a login). The senders are then made as `get_mail_sender` and
-    `get_sms_sender` make them."""
+    nothing (a login). Its senders are the app's, as `get_mail_sender` and
+    `get_sms_sender` give them."""
 
     def __init__(self, request: Request, background: BackgroundTasks) -> None:
         self._request = request
@@ -95,13 +99,8 @@ class LazyJobs:
 
     async def submit(self, job: Job, **kwargs: Any) -> None:
         if self._jobs is None:
-            settings = app_state(self._request).settings
+            state = app_state(self._request)
             self._jobs = await get_jobs(
-                self._request,
-                self._background,
-                settings,
-                app_state(self._request).store,
-                create_mail_sender(settings),
-                create_sms_sender(settings),
+                self._request, self._background, state.settings, state.store, state.mail, state.sms
             )
         await self._jobs.submit(job, **kwargs)

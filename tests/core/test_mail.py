@@ -9,8 +9,10 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from fastapi import FastAPI
 from pydantic import ValidationError
 
 from app.notify.mail import (
@@ -136,3 +138,16 @@ async def test_no_mail_backend_logs_the_mail_as_not_sent(caplog: pytest.LogCaptu
     await NoMailSender().send(MESSAGE)
     assert "not sent (MAIL_BACKEND=none)" in caplog.text
     assert "secret-token-123" not in caplog.text
+
+
+@pytest.mark.parametrize("settings_overrides", [{"MAIL_BACKEND": "none"}])
+async def test_the_app_says_no_mail_is_sent_once_not_per_request(
+    client: httpx.AsyncClient, app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The app's senders are built once, by its lifespan (already run by the fixture).
+    assert isinstance(app.state.mail, NoMailSender)
+    caplog.set_level(logging.DEBUG, logger="app.notify.mail")
+    for _ in range(3):  # each of these takes the job queue, and with it the senders
+        answer = await client.post("/api/v1/auth/forgot-password", json={"email": "a@example.com"})
+        assert answer.status_code == 202, answer.text
+    assert "password reset cannot work" not in caplog.text
