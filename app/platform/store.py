@@ -202,7 +202,8 @@ class MemoryStore:
             count = int(item[0]) + 1
             expires = item[1] if item[1] is not None else now + window_seconds
         self._data[key] = (str(count).encode(), expires)
-        return count, max(1, math.ceil(expires - now))
+        # (now + window) - now can come out a hair over the window in floating point.
+        return count, max(1, math.ceil(expires - now - 1e-6))
 
     async def hit_many(
         self, hits: Sequence[Hit], reads: Sequence[str] = ()

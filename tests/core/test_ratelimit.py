@@ -8,6 +8,7 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from app.platform import ratelimit
+from app.platform import store as store_module
 from app.platform.store import Hit, KeyValueStore, MemoryStore, RedisStore
 from tests.fixtures import services
 
@@ -176,3 +177,14 @@ async def test_hit_if_counts_only_while_the_value_is_the_expected_one(
     assert await store.hit_if("check", b"token", hit) == (b"other", None)
     count, _ = await store.hit("counter", window_seconds=30)
     assert count == 2
+
+
+async def test_a_new_window_says_its_whole_length_in_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A clock reading where (now + 30) - now comes out a hair over 30 in floating point:
+    # the retry answer must still be 30 seconds, not 31.
+    now = 1001.11
+    assert (now + 30) - now > 30
+    monkeypatch.setattr(store_module.time, "monotonic", lambda: now)
+    assert await MemoryStore().hit("fresh", window_seconds=30) == (1, 30)
