@@ -7,7 +7,6 @@ request they put the user id in `request.state.user_id`, where the audit trail r
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -88,7 +87,7 @@ async def authenticate_counting(
                 ratelimit.store_failed(store, exc)  # counted in process meanwhile
                 counted = None
             if counted is not None:
-                authentication = _admit(request, copy.copy(cached.user), claims)
+                authentication = _admit(request, cached.user, claims)
                 ratelimit.raise_past(counted, limit)
                 return authentication
     authentication = await authenticate(request, token)

@@ -288,7 +288,8 @@ async def session_user(
 @dataclass(frozen=True, slots=True)
 class CachedAdmission:
     """What this worker's cache would admit a token's session as, once the store confirms
-    that the user's key still holds `fill_token` (see `session_user`)."""
+    that the user's key still holds `fill_token` (see `session_user`); `user` is a copy,
+    as `SessionCache.get` hands out."""
 
     user_key: str
     fill_token: bytes
@@ -304,7 +305,7 @@ def cached_admission(*, claims: AccessClaims, cache: SessionCache) -> CachedAdmi
     entry = cache.peek(session_id)
     if entry is None or entry[1].id != user_id:
         return None
-    return CachedAdmission(user_key(user_id), entry[0], entry[1])
+    return CachedAdmission(user_key(user_id), entry[0], _copy(entry[1]))
 
 
 async def _fill(
