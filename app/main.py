@@ -26,7 +26,7 @@ from app.http.errors import domain_error_handler, http_error_handler, validation
 from app.http.guards import HostCheck, RequestLimits
 from app.http.middleware import InputGuard, RequestObserver
 from app.http.openapi import operation_id
-from app.http.routing import include_gated
+from app.http.routing import include_gated, plain_route
 from app.http.state import AppState
 from app.jobs.runner import broker_status, create_celery, outcome_counts
 from app.notify.mail import create_mail_sender
@@ -41,6 +41,7 @@ from app.study import exports
 from app.study.router import router as study_router
 from app.users import passwords
 from app.users.auth_router import auth as auth_router
+from app.users.router import count_answer as users_count_answer
 from app.users.router import users as users_router
 from settings import Settings
 from settings import settings as default_settings
@@ -200,11 +201,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.docs_enabled:
         add_docs(app, openapi_url=OPENAPI_URL)
     # Routes are matched in order, one pattern after another, so the busiest come first:
-    # the liveness check (served by Starlette alone), the study records, then the account
-    # routes. No path of one router is a path of
-    # another, so the order changes nothing else; and a router's gate (its shared prefix)
-    # lets a request pass over the routers it cannot match without trying their routes.
-    app.router.routes.insert(0, liveness)
+    # the liveness check and the public user count (served by Starlette alone, ahead of
+    # their documented routes), the study records, then the account routes. No path of one
+    # router is a path of another, so the order changes nothing else; and a router's gate
+    # (its shared prefix) lets a request pass over the routers it cannot match without
+    # trying their routes.
+    app.router.routes[:0] = [
+        liveness,
+        plain_route(f"{API_PREFIX}/users/count", users_count_answer),
+    ]
     include_gated(app, health_router)
     include_gated(app, study_router, prefix=API_PREFIX)
     include_gated(app, users_router, prefix=API_PREFIX)

@@ -4,7 +4,7 @@ import asyncio
 import logging
 from typing import Literal
 
-from fastapi import Response
+from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -53,12 +53,12 @@ class Liveness(BaseModel):
     response_model=Liveness,
     responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
 )
-async def check() -> Response:
+async def check(request: Request) -> Response:
     """Liveness: the process answers; touches no database (and encodes nothing)."""
-    return alive()
+    return await alive(request)
 
 
-def alive() -> Response:
+async def alive(_request: Request) -> Response:
     return Response(_ALIVE, media_type="application/json")
 
 

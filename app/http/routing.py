@@ -2,7 +2,7 @@
 methods a path allows, the route class of the API with the one rule for unknown query
 parameters, and one that answers an over-long form like any other invalid input."""
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from fastapi import FastAPI
@@ -137,18 +137,18 @@ class _PlainRoute(Route):
         return match, child_scope
 
 
-def plain_route(path: str, answer: Callable[[], Response]) -> Route:
+def plain_route(path: str, answer: Callable[[Request], Awaitable[Response]]) -> Route:
     """A GET route that Starlette serves alone, put in front of the documented FastAPI
-    route of the same path (which stays for the schema and answers nothing): no dependency
-    solving, no response model, for an answer that needs neither and is asked for all the
-    time (the liveness check). It keeps what every API route does: no HEAD (FastAPI's
-    routes answer it 405), any query parameter is a 422 `extra_forbidden`, and its template
-    is the request's route."""
+    route of the same path (which stays for the schema and answers through the same
+    `answer`): no dependency solving, no response model, for an answer that needs neither
+    and is asked for all the time (the liveness check, the public user count). It keeps
+    what every API route does: no HEAD (FastAPI's routes answer it 405), any query
+    parameter is a 422 `extra_forbidden`, and its template is the request's route."""
 
     async def endpoint(request: Request) -> Response:
         if request.scope.get("query_string"):
             refuse_unknown_query(request, frozenset())
-        return answer()
+        return await answer(request)
 
     if "{" in path:
         raise ValueError(f"a plain route has no path parameters: {path}")

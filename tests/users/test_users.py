@@ -10,11 +10,14 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from app.audit.models import AuditLog
 from app.auth.models import AuthSession, User
+from app.http.routing import route_template
 from app.study.models import StudyRecord
+from app.users.schemas import UserCount
 from tests.conftest import PASSWORD, unique_email
 from tests.users.conftest import USER_FIELDS, bearer, login_tokens, me_status, refresh, register
 
@@ -229,6 +232,28 @@ async def test_count_is_public_and_counts_accounts(client: httpx.AsyncClient) ->
     response = await client.get("/api/v1/users/count")
     assert response.status_code == 200
     assert response.json() == {"count": 1}
+
+
+async def test_count_is_served_by_starlette_alone_as_fastapi_would_answer_it(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """The count's documented FastAPI route stays for the schema; a plain route in front of
+    it serves it with the same bytes, the same 405s and 422s and the same route template."""
+    served = app.router.routes[1]
+    assert getattr(served, "path", None) == "/api/v1/users/count"
+    await register(client, unique_email())
+    ok = await client.get("/api/v1/users/count")
+    assert ok.content == JSONResponse(UserCount(count=1).model_dump()).body
+    assert ok.headers["content-type"] == "application/json"
+    head = await client.head("/api/v1/users/count")
+    post = await client.post("/api/v1/users/count")
+    # The 405 names what the path allows, /users/{user_id}'s methods included, as before.
+    assert (head.status_code, head.headers["allow"]) == (405, "GET, PATCH, DELETE")
+    assert (post.status_code, post.headers["allow"]) == (405, "GET, PATCH, DELETE")
+    unknown = await client.get("/api/v1/users/count?page=2")
+    assert unknown.status_code == 422
+    assert [p["loc"] for p in unknown.json()["detail"]] == [["query", "page"]]
+    assert route_template({"route": served}) == "/api/v1/users/count"
 
 
 @pytest.mark.dialects
