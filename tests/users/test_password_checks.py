@@ -8,6 +8,7 @@ import asyncio
 import os
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -285,68 +286,69 @@ async def test_hashes_run_on_the_host_cores_shared_out_among_the_workers() -> No
         passwords.use_hash_threads(before)
 
 
-async def test_a_thread_starts_its_next_hash_while_the_event_loop_is_busy() -> None:
+class HeldHashes:
+    """One hashing thread, on which the hash named "first" runs until `release` is set;
+    `started` names the hashes begun, in order."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.started: list[str] = []
+
+    def hash_of(self, name: str) -> str:
+        self.started.append(name)
+        if name == "first":
+            self.release.wait(5)
+        return name
+
+
+@pytest.fixture
+def held() -> Iterator[HeldHashes]:
+    from app.users import passwords  # pylint: disable=import-outside-toplevel  # its state is reset
+
+    hashes = HeldHashes()
+    before = passwords.hash_threads()
+    passwords.use_hash_threads(1)
+    try:
+        yield hashes
+    finally:
+        hashes.release.set()
+        passwords.use_hash_threads(before)
+
+
+async def test_a_thread_starts_its_next_hash_while_the_event_loop_is_busy(
+    held: HeldHashes,
+) -> None:
     """Each thread has a hash queued behind the one it runs: it starts it without waiting
     for the loop to resume the caller it finished for."""
     from app.users import passwords  # pylint: disable=import-outside-toplevel  # its state is reset
 
-    release = threading.Event()
-    started: list[str] = []
-
-    def hash_of(name: str) -> str:
-        started.append(name)
-        if name == "first":
-            release.wait(5)
-        return name
-
-    before = passwords.hash_threads()
-    try:
-        passwords.use_hash_threads(1)
-        calls = [asyncio.create_task(passwords.off_loop(hash_of, n)) for n in ("first", "next")]
-        await asyncio.sleep(0.05)
-        release.set()
-        time.sleep(0.2)  # noqa: ASYNC251  (on purpose: the loop busy, not awaiting)
-        assert started == ["first", "next"]
-        assert await asyncio.gather(*calls) == ["first", "next"]
-    finally:
-        release.set()
-        passwords.use_hash_threads(before)
+    calls = [asyncio.create_task(passwords.off_loop(held.hash_of, n)) for n in ("first", "next")]
+    await asyncio.sleep(0.05)
+    held.release.set()
+    time.sleep(0.2)  # noqa: ASYNC251  (on purpose: the loop busy, not awaiting)
+    assert held.started == ["first", "next"]
+    assert await asyncio.gather(*calls) == ["first", "next"]
 
 
-async def test_a_queued_hash_whose_caller_is_gone_never_runs() -> None:
+async def test_a_queued_hash_whose_caller_is_gone_never_runs(held: HeldHashes) -> None:
     """A hash queued in the pool ahead of time is cancelled with its caller."""
     from app.users import passwords  # pylint: disable=import-outside-toplevel  # its state is reset
 
-    release = threading.Event()
-    started: list[str] = []
-
-    def hash_of(name: str) -> str:
-        started.append(name)
-        if name == "first":
-            release.wait(5)
-        return name
-
-    before = passwords.hash_threads()
-    try:
-        passwords.use_hash_threads(1)
-        first = asyncio.create_task(passwords.off_loop(hash_of, "first"))
-        gone = asyncio.create_task(passwords.off_loop(hash_of, "gone"))
-        waiting = asyncio.create_task(passwords.off_loop(hash_of, "waiting"))
-        await asyncio.sleep(0.05)
-        assert started == ["first"]
-        # "gone" sits in the pool's queue (handed to the thread ahead of time), "waiting"
-        # at the gate behind it; the caller of "gone" goes away.
-        gone.cancel()
-        await asyncio.sleep(0.05)  # the cancellation reaches the pool's queue
-        release.set()
-        assert await first == "first"
-        assert await waiting == "waiting"
-        with pytest.raises(asyncio.CancelledError):
-            await gone
-        assert started == ["first", "waiting"]
-    finally:
-        release.set()
-        passwords.use_hash_threads(before)
+    first = asyncio.create_task(passwords.off_loop(held.hash_of, "first"))
+    gone = asyncio.create_task(passwords.off_loop(held.hash_of, "gone"))
+    waiting = asyncio.create_task(passwords.off_loop(held.hash_of, "waiting"))
+    await asyncio.sleep(0.05)
+    assert held.started == ["first"]
+    # "gone" sits in the pool's queue (handed to the thread ahead of time), "waiting" at
+    # the gate behind it; the caller of "gone" goes away.
+    gone.cancel()
+    await asyncio.sleep(0.05)  # the cancellation reaches the pool's queue
+    held.release.set()
+    assert await first == "first"
+    assert await waiting == "waiting"
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    assert held.started == ["first", "waiting"]
 
 
 def test_the_app_sets_its_hash_threads_from_the_settings() -> None:
