@@ -116,14 +116,26 @@ def query_models(dependant: Dependant) -> list[QueryModel[Any]]:
 
 class QueryModelRoute(APIRoute):
     """A route that documents the query parameters of the query models it depends on, as
-    FastAPI would have documented them declared one by one."""
+    FastAPI would have documented them declared one by one. Worked out when the schema is
+    first asked for, not when the route is made: a process that never serves the schema
+    (a worker in production, the admin CLI) never builds a query model's probe app."""
 
-    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        super().__init__(path, endpoint, **kwargs)
-        extra = dict(self.openapi_extra or {})
-        for model in query_models(self.dependant):
-            documented = model.openapi()
-            extra["parameters"] = [*extra.get("parameters", []), *documented["parameters"]]
-            if not {422, "422"} & set(self.responses):  # one the route declares is kept
-                extra["responses"] = {**documented["responses"], **extra.get("responses", {})}
-        self.openapi_extra = extra or self.openapi_extra
+    _declared_extra: dict[str, Any] | None = None
+    _documented_extra: dict[str, Any] | None = None
+
+    @property  # type: ignore[override]  # an attribute of APIRoute
+    def openapi_extra(self) -> dict[str, Any] | None:
+        if self._documented_extra is None:
+            extra = dict(self._declared_extra or {})
+            for model in query_models(self.dependant):
+                documented = model.openapi()
+                extra["parameters"] = [*extra.get("parameters", []), *documented["parameters"]]
+                if not {422, "422"} & set(self.responses):  # one the route declares is kept
+                    extra["responses"] = {**documented["responses"], **extra.get("responses", {})}
+            self._documented_extra = extra
+        return self._documented_extra or self._declared_extra
+
+    @openapi_extra.setter
+    def openapi_extra(self, value: dict[str, Any] | None) -> None:
+        self._declared_extra = value
+        self._documented_extra = None
