@@ -53,16 +53,13 @@ RUN python3 -m compileall -q /app \
     && mkdir -p /app/var/exports \
     && chown -R studylog:studylog /app/var
 
-# glibc.malloc.hugetlb: a password hash's 19 MiB block is mapped with huge pages where the
-# host's transparent huge pages are `madvise` (gunicorn.conf.py says why).
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     GUNICORN_BIND=0.0.0.0:8000 \
     EXPORT_DIR=/app/var/exports \
-    BEAT_SCHEDULE_FILE=/app/var/celerybeat-schedule \
-    GLIBC_TUNABLES=glibc.malloc.hugetlb=1
+    BEAT_SCHEDULE_FILE=/app/var/celerybeat-schedule
 
 USER studylog
 EXPOSE 8000

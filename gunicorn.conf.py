@@ -17,7 +17,6 @@ import logging
 import os
 import shutil
 import tempfile
-from pathlib import Path
 
 from app.platform.logging import logging_config
 from settings import BASE_DIR, settings
@@ -41,26 +40,6 @@ def _return_large_blocks_to_the_os() -> None:
 
 
 _return_large_blocks_to_the_os()
-
-
-def _warn_without_huge_pages() -> None:
-    """Each of those blocks is mapped afresh, so every hash first faults in its 19 MiB one
-    4 KiB page at a time, a cost on the order of the hash itself. Where the kernel's
-    transparent huge pages are `madvise`, GLIBC_TUNABLES=glibc.malloc.hugetlb=1 has glibc
-    ask for huge pages instead (a few hundred faults), as the image and supervisor/ start
-    the service. A tunable is read when the process starts: from here, only a warning."""
-    try:
-        mode = Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text(encoding="ascii")
-    except OSError:
-        return
-    if "[madvise]" in mode and "glibc.malloc.hugetlb" not in os.environ.get("GLIBC_TUNABLES", ""):
-        logging.getLogger("gunicorn.error").warning(
-            "GLIBC_TUNABLES=glibc.malloc.hugetlb=1 is not set: each password hash faults in "
-            "its 19 MiB one small page at a time, which makes every login dearer"
-        )
-
-
-_warn_without_huge_pages()
 
 # Workers are separate processes: prometheus_client keeps their metrics in files here so
 # any worker's /metrics reports all of them. Set before a worker imports the app.

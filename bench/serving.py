@@ -763,8 +763,6 @@ def environments(args: argparse.Namespace, db_url: str) -> tuple[dict[str, str],
         "WEB_CONCURRENCY": "2",
         "LOG_LEVEL": "WARNING",
         "GUNICORN_BIND": "127.0.0.1:8101",
-        # As the image and supervisor/ start the service (gunicorn.conf.py says why).
-        "GLIBC_TUNABLES": "glibc.malloc.hugetlb=1",
         **dict.fromkeys(
             (
                 "RATE_LIMIT_LOGIN_PER_IP",

@@ -7,7 +7,6 @@ import json
 import os
 import runpy
 import socket
-import subprocess
 import sys
 import time
 from contextlib import ExitStack, suppress
@@ -62,55 +61,6 @@ def test_two_instances_have_their_own_control_socket(tmp_path: Path) -> None:
         # the second start left the first one's socket in place
         assert Path(first).exists()
         assert Path(second).exists()
-
-
-# In a process configured as gunicorn.conf.py configures the master (its workers are its
-# forks): the page faults of one password verify, then what the config logged.
-_FAULTS_PER_VERIFY = """
-import resource, runpy
-runpy.run_path("gunicorn.conf.py")
-from app.users.passwords import PASSWORD_HELPER
-hashed = PASSWORD_HELPER.hash("a password of the test")
-PASSWORD_HELPER.verify_and_update("a password of the test", hashed)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(3):
-    PASSWORD_HELPER.verify_and_update("a password of the test", hashed)
-print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 3)
-"""
-
-
-def _verify_in_configured_process(tunables: str | None) -> tuple[int, str]:
-    env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
-    env |= {"APP_ENV": "test", "SECRET_KEY": TEST_SECRET_KEY, "METRICS_ENABLED": "false"}
-    if tunables is not None:
-        env["GLIBC_TUNABLES"] = tunables
-    done = subprocess.run(
-        [sys.executable, "-c", _FAULTS_PER_VERIFY],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return int(done.stdout.strip()), done.stderr
-
-
-@pytest.mark.slow
-def test_a_password_hash_block_is_mapped_in_huge_pages_under_the_tunable() -> None:
-    """The fixed mmap threshold gives every hash a fresh 19 MiB mapping; without huge pages
-    it is faulted in 4 KiB at a time (4,864 faults), with glibc.malloc.hugetlb=1 (as the
-    image and supervisor/ set it) a few hundred. Only where the kernel's transparent huge
-    pages are `madvise`: `always` needs no tunable, `never` allows none."""
-    mode = Path("/sys/kernel/mm/transparent_hugepage/enabled")
-    if not mode.exists() or "[madvise]" not in mode.read_text(encoding="ascii"):
-        pytest.skip("transparent huge pages are not in `madvise` mode here")
-    small_pages, warned = _verify_in_configured_process(None)
-    huge_pages, quiet = _verify_in_configured_process("glibc.malloc.hugetlb=1")
-    block_pages = 19 * 1024 * 1024 // 4096
-    assert small_pages >= block_pages, small_pages
-    assert huge_pages < block_pages // 4, huge_pages
-    assert "GLIBC_TUNABLES=glibc.malloc.hugetlb=1 is not set" in warned
-    assert "GLIBC_TUNABLES" not in quiet
 
 
 @pytest.mark.slow

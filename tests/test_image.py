@@ -233,7 +233,6 @@ def test_the_image_holds_no_compiler_tests_git_env_or_cache(
     assert config["User"] == "studylog"
     assert config["Cmd"] == ["gunicorn", "-c", "gunicorn.conf.py", "asgi:app"]
     assert "GUNICORN_BIND=0.0.0.0:8000" in config["Env"]
-    assert "GLIBC_TUNABLES=glibc.malloc.hugetlb=1" in config["Env"]
     assert not [
         e
         for e in config["Env"]

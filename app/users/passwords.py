@@ -14,10 +14,10 @@ from fastapi_users import exceptions
 from fastapi_users.jwt import generate_jwt
 from fastapi_users.password import PasswordHelper
 from pwdlib import PasswordHash
-from pwdlib.hashers.argon2 import Argon2Hasher
 
 from app.auth.models import User
 from app.users.adapter import normalize_email
+from app.users.argon2_pages import PagedArgon2Hasher
 from settings import Settings
 
 T = TypeVar("T")
@@ -32,7 +32,7 @@ RESET_AUDIENCE = "fastapi-users:reset"
 # ran four threads per hash. Stored hashes of other parameters still verify and are
 # rehashed at the next login.
 PASSWORD_HELPER = PasswordHelper(
-    PasswordHash((Argon2Hasher(memory_cost=19_456, time_cost=2, parallelism=1),))
+    PasswordHash((PagedArgon2Hasher(memory_cost=19_456, time_cost=2, parallelism=1),))
 )
 # Hashes at once per worker (Settings.hash_threads, set by `use_hash_threads` at start-up):
 # the host's cores shared out among its workers. More only queue for the same cores and
