@@ -16,8 +16,11 @@ rows (pg_stat_user_indexes). Each day partition had its own copy, written on eve
 and removed with the day. MySQL and SQLite keep it: there it is the prefix filter's index.
 The day partitions take the parent's indexes (CREATE TABLE … PARTITION OF), so dropping
 and creating them on the parent does the same on every day, and days made later have the
-same set. On a populated table the new index is built under a lock that holds the
-writer's inserts until it is done (they wait in the writer's queue; none is lost).
+same set. On a populated PostgreSQL table the new index is built under a lock that holds
+the writer's inserts until it is done (4.6 s for 1 M rows on the loaded bench machine):
+entries wait in each worker's queue meanwhile, and past AUDIT_QUEUE_MAX new ones are
+dropped and counted as in any outage, so run it on a large table in a quiet hour. MySQL
+builds it in place while inserts go on (6.9 s for 1 M rows).
 """
 
 from tortoise import BaseDBAsyncClient
