@@ -15,6 +15,8 @@ class AuditLog(Model):
     created_at = fields.DatetimeField()
     request_id = fields.CharField(max_length=128)
     method = fields.CharField(max_length=16)
+    # The path prefix filter's index on MySQL and SQLite; PostgreSQL has a text_pattern_ops
+    # one instead (migration 7), and migration 12 drops this one there.
     path = fields.CharField(max_length=PATH_MAX_LENGTH, db_index=True)
     route = fields.CharField(max_length=ROUTE_MAX_LENGTH, null=True)
     query = fields.CharField(max_length=QUERY_MAX_LENGTH, default="")
@@ -31,12 +33,14 @@ class AuditLog(Model):
         table = "audit_log"
         # Every page is newest first, (created_at, id) descending: each filter's index ends
         # in that order, so a filtered page reads its rows in order and stops at the page's
-        # end instead of sorting every match (the single-column indexes these replace did).
+        # end instead of sorting every match (the single-column indexes these replace did),
+        # and its capped count reads the index alone, at most 10,001 entries of it.
         indexes = (
             ("created_at", "id"),
             ("user_id", "created_at", "id"),
             ("route", "created_at", "id"),
             ("status_code", "created_at", "id"),
+            ("method", "created_at", "id"),
         )
 
     def __str__(self) -> str:

@@ -115,6 +115,33 @@ async def test_ensure_makes_the_missing_days_once() -> None:
     assert {day(n) for n in range(AHEAD + 6)} <= set(day_partitions(await partitions.listing()))
 
 
+async def index_definitions(table: str) -> set[str]:
+    """A PostgreSQL table's indexes as method and columns, e.g. "btree (created_at, id)"."""
+    _, rows = await Tortoise.get_connection("default").execute_query(
+        "SELECT regexp_replace(indexdef, '^.* USING ', '') AS how FROM pg_indexes "
+        "WHERE schemaname = 'public' AND tablename = $1",
+        [table],
+    )
+    return {row["how"] for row in rows}
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+@pytest.mark.usefixtures("app")
+async def test_a_day_made_later_has_the_parents_indexes() -> None:
+    """Every day, the migration's and one made afterwards, has the parent's set: the
+    method filter's index, and not the plain (path) one migration 12 dropped (the
+    text_pattern_ops one serves the prefix)."""
+    await drop_days_from(day(AHEAD))
+    made = await partitions.ensure(back_days=0, ahead_days=AHEAD)
+    assert made == [f"audit_log_p{day(AHEAD):%Y%m%d}"]
+    parent = await index_definitions("audit_log")
+    assert "btree (method, created_at, id)" in parent
+    assert "btree (path text_pattern_ops)" in parent
+    assert "btree (path)" not in parent
+    for partition in await partitions.listing():
+        assert await index_definitions(partition.name) == parent, partition.name
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 @pytest.mark.usefixtures("app")
 async def test_sqlite_keeps_one_table() -> None:
