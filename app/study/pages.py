@@ -86,17 +86,20 @@ JSON_ROW_COLUMN = "page_item__"
 _MYSQL_TIME = "DATE_FORMAT({column}, '%%Y-%%m-%%dT%%H:%%i:%%s.%%f+00:00')"
 
 
-def mysql_json_object() -> str:
+def mysql_json_object(*extra: str) -> str:
     """A record row as one JSON object, built by MySQL: aiomysql decodes a result field by
     field in Python (the page's 180 fields cost it more than the rest of the request); one
     JSON text per row is decoded in C, and pydantic converts its values as the response
-    model is made."""
+    model is made. `extra`: more keys and values, as SQL (`'key', value`)."""
     return (
         "JSON_OBJECT("
         + ", ".join(
-            f"'{name}', "
-            + (_MYSQL_TIME.format(column=f"`{name}`") if name.endswith("_at") else f"`{name}`")
-            for name in ROW_FIELDS
+            [
+                f"'{name}', "
+                + (_MYSQL_TIME.format(column=f"`{name}`") if name.endswith("_at") else f"`{name}`")
+                for name in ROW_FIELDS
+            ]
+            + list(extra)
         )
         + ")"
     )
@@ -104,13 +107,18 @@ def mysql_json_object() -> str:
 
 @functools.cache
 def _mysql_json_page_sql(order_by: OrderBy, all_owners: bool) -> str:
-    """MySQL's page as one JSON object per row beside the kept total. Not one JSON array
-    of the page (JSON_ARRAYAGG over a derived table): with the LONGTEXT `notes` among its
-    values, MariaDB made both on-disk temporary tables for every page, and the page cost it
-    three times the rows' own reading. Parameters as `_unfiltered_page_sql`."""
+    """MySQL's page as one JSON object per row, the kept total inside each (one column: a
+    second one cost aiomysql a field to read per row, its definition, and a conversion; the
+    uncorrelated subquery runs once a statement). Not one JSON array of the page
+    (JSON_ARRAYAGG over a derived table, even of the page's ids alone): with the LONGTEXT
+    `notes` among its values, MariaDB made on-disk temporary tables for every page, and the
+    page cost it twice to three times the rows' own reading. Parameters as
+    `_unfiltered_page_sql`."""
     page = _unfiltered_page_sql("mysql", order_by, all_owners)
-    _, _, rest = page.partition(", (SELECT ")
-    return f"SELECT {mysql_json_object()} AS `{JSON_ROW_COLUMN}`, (SELECT {rest}"
+    kept, _, rest = page.partition(f" AS `{_TOTAL_COLUMN}` ")
+    _, _, kept = kept.partition(", (SELECT ")
+    total = f"'{_TOTAL_COLUMN}', (SELECT {kept}"
+    return f"SELECT {mysql_json_object(total)} AS `{JSON_ROW_COLUMN}` {rest}"
 
 
 def json_rows(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -128,9 +136,12 @@ async def _mysql_page(
     if not found:
         return [], (0 if offset == 0 else await records.total(owner_id=owner_id))
     rows = json_rows(found)
+    kept = 0
+    for row in rows:
+        kept = row.pop(_TOTAL_COLUMN)
     if offset == 0 and len(rows) < limit:
         return rows, len(rows)
-    return rows, int(found[0][_TOTAL_COLUMN] or 0)
+    return rows, int(kept or 0)
 
 
 async def _unfiltered_page(
