@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from app.platform import mysql_rows
 from app.platform.dialect import placeholders, quote
 from app.study import records
 from app.study.models import StudyRecord
@@ -121,9 +122,11 @@ def _mysql_json_page_sql(order_by: OrderBy, all_owners: bool) -> str:
     return f"SELECT {mysql_json_object(total)} AS `{JSON_ROW_COLUMN}` {rest}"
 
 
-def json_rows(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows of a result whose rows are MySQL JSON objects, decoded in one step."""
-    return orjson.loads("[" + ",".join(row[JSON_ROW_COLUMN] for row in found) + "]")
+async def mysql_json_rows(conn: Any, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    """The rows of a statement that selects one MySQL JSON object per row, read as the
+    server's bytes (app/platform/mysql_rows.py) and decoded in one step."""
+    found = await mysql_rows.column_values(conn, sql, params)
+    return orjson.loads(b"[" + b",".join(found) + b"]")  # type: ignore[arg-type]  # JSON_OBJECT is never NULL
 
 
 async def _mysql_page(
@@ -132,10 +135,9 @@ async def _mysql_page(
     params: list[Any] = [limit, offset]
     if owner_id is not None:
         params = [str(owner_id), str(owner_id), limit, offset]
-    found = await conn.execute_query_dict(_mysql_json_page_sql(order_by, owner_id is None), params)
-    if not found:
+    rows = await mysql_json_rows(conn, _mysql_json_page_sql(order_by, owner_id is None), params)
+    if not rows:
         return [], (0 if offset == 0 else await records.total(owner_id=owner_id))
-    rows = json_rows(found)
     kept = 0
     for row in rows:
         kept = row.pop(_TOTAL_COLUMN)
