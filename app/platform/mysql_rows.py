@@ -31,6 +31,7 @@ _ERROR = 0xFF
 _NULL = 0xFB
 _TWO_BYTES, _THREE_BYTES = 0xFC, 0xFD
 _LONGEST_PACKET = 0xFFFFFF  # a longer payload goes on in the next packet
+_CHUNK = 1 << 16
 
 
 async def column_values(client: Any, sql: str, params: list[Any]) -> list[bytes | None]:
@@ -65,17 +66,19 @@ async def _read_column(conn: Any) -> list[bytes | None]:
         raise InternalError("column_values reads results of exactly one column")
     await conn._read_packet()  # pylint: disable=protected-access  # the column's definition
     await conn._read_packet()  # pylint: disable=protected-access  # the end of the definitions
-    reader = conn._reader  # pylint: disable=protected-access
+    packets = _Packets(conn)
     values: list[bytes | None] = []
     while True:
-        body = await _packet(conn, reader)
+        body = await packets.next()
         lead = body[0]
         if lead < _NULL:
             values.append(body[1 : 1 + lead])
         elif lead == _END and len(body) < 9:
             conn.server_status = int.from_bytes(body[3:5], "little")
+            packets.finish()
             return values
         elif lead == _ERROR:
+            packets.finish()
             MysqlPacket(body, conn._encoding).raise_for_error()  # pylint: disable=protected-access
         elif lead == _NULL:
             values.append(None)
@@ -85,17 +88,52 @@ async def _read_column(conn: Any) -> list[bytes | None]:
             values.append(body[1 + width : 1 + width + size])
 
 
-async def _packet(conn: Any, reader: asyncio.StreamReader) -> bytes:
-    """One packet's payload, its number checked as aiomysql checks it."""
-    payload = b""
-    while True:
-        header = await reader.readexactly(4)
-        if header[3] != conn._next_seq_id:  # pylint: disable=protected-access
-            raise InternalError(
-                f"Packet sequence number wrong - got {header[3]} expected {conn._next_seq_id}"  # pylint: disable=protected-access
-            )
-        conn._next_seq_id = (header[3] + 1) % 256  # pylint: disable=protected-access
-        length = int.from_bytes(header[:3], "little")
-        payload += await reader.readexactly(length)
-        if length < _LONGEST_PACKET:
-            return payload
+class _Packets:
+    """The rest of one result, read from the connection's reader in chunks of whatever has
+    arrived (one await for many rows, not two a row): the server sends nothing more on the
+    connection until the next command, so no chunk can hold bytes of anything else."""
+
+    __slots__ = ("_at", "_conn", "_data", "_reader")
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._reader: asyncio.StreamReader = conn._reader  # pylint: disable=protected-access
+        self._data = b""
+        self._at = 0
+
+    async def _fill(self, count: int) -> None:
+        """Until `count` bytes past the current position have arrived."""
+        while len(self._data) - self._at < count:
+            chunk = await self._reader.read(_CHUNK)
+            if not chunk:
+                raise asyncio.IncompleteReadError(self._data[self._at :], count)
+            self._data = self._data[self._at :] + chunk
+            self._at = 0
+
+    async def next(self) -> bytes:
+        """One packet's payload, its number checked as aiomysql checks it."""
+        payload = b""
+        while True:
+            if len(self._data) - self._at < 4:
+                await self._fill(4)
+            data, at = self._data, self._at
+            length = data[at] | data[at + 1] << 8 | data[at + 2] << 16
+            number = data[at + 3]
+            expected = self._conn._next_seq_id  # pylint: disable=protected-access
+            if number != expected:
+                raise InternalError(
+                    f"Packet sequence number wrong - got {number} expected {expected}"
+                )
+            self._conn._next_seq_id = (number + 1) % 256  # pylint: disable=protected-access
+            if len(data) - at - 4 < length:
+                await self._fill(4 + length)
+                data, at = self._data, self._at
+            payload += data[at + 4 : at + 4 + length]
+            self._at = at + 4 + length
+            if length < _LONGEST_PACKET:
+                return payload
+
+    def finish(self) -> None:
+        """The result is over: anything read past it means the connection lost its place."""
+        if self._at != len(self._data):
+            raise InternalError("bytes past the end of a result")
