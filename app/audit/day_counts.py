@@ -1,6 +1,8 @@
 """The audit trail's kept per-day counts (`audit_day_count`), which migration 11's triggers
 keep in the database: every row inserted into audit_log adds one to its UTC day's count and
-every row deleted takes one away, in the same statement's transaction. The unfiltered list's
+every row deleted takes one away, in the same statement's transaction. On MySQL the audit
+writer's batches count their days themselves, in their own transaction (app/audit/bulk.py,
+migration 13). The unfiltered list's
 total is their sum, one row per day kept (about a hundred rows), whatever the trail's size.
 
 A dropped partition fires no trigger: the purge forgets the counts of the days it retires

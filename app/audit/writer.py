@@ -11,7 +11,6 @@ audit trail. On shutdown `stop` writes what is left before the database is close
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 import uuid
@@ -20,13 +19,9 @@ from collections.abc import Awaitable
 from datetime import UTC
 from typing import Any, Protocol
 
-from tortoise import Tortoise
-from tortoise.fields import Field
-
-from app.audit import partition_errors, partitions
+from app.audit import bulk, partition_errors, partitions
 from app.audit.models import AuditLog
 from app.platform.db import ping_database
-from app.platform.dialect import placeholders, quote
 from settings import Settings
 
 logger = logging.getLogger("app.audit")
@@ -46,22 +41,6 @@ class DeletedUsers(Protocol):
     def __call__(
         self, user_ids: set[uuid.UUID], /, *, marks: bool = True
     ) -> Awaitable[set[uuid.UUID]]: ...
-
-
-@functools.cache
-def _insert_statement(dialect: str) -> tuple[str, tuple[tuple[str, Field[Any]], ...]]:
-    """INSERT INTO audit_log (…) VALUES (…) in the dialect's quoting and placeholders."""
-    meta = AuditLog._meta  # pylint: disable=protected-access  # Tortoise's public metadata
-    columns = tuple(
-        (name, field)
-        for name, field in meta.fields_map.items()
-        if name != "id" and field.model_field_name == name and name in meta.db_fields
-    )
-    marks = placeholders(dialect, len(columns))
-    names = ", ".join(quote(field.source_field or name, dialect) for name, field in columns)
-    table = quote(meta.db_table, dialect)
-    sql = f"INSERT INTO {table} ({names}) VALUES ({', '.join(marks)})"  # noqa: S608  (model metadata, no input)
-    return sql, columns
 
 
 class DatabaseUnavailable(Exception):
@@ -331,32 +310,9 @@ class AuditWriter:  # pylint: disable=too-many-instance-attributes
         return written
 
     async def insert_rows(self, batch: list[AuditEntry]) -> None:
-        """The one bulk write per batch (tests replace it to play a database outage).
-
-        On PostgreSQL with asyncpg, COPY: the rows go in one binary stream, which costs the
-        database a fraction of an INSERT per row. Elsewhere one prepared INSERT run for
-        every row, with the fields' own conversions to database values (`bulk_create` built
-        an ORM object per entry first, a tenth of a busy worker's time).
-        """
-        connection = Tortoise.get_connection("default")
-        dialect = connection.schema_generator.DIALECT
-        sql, columns = _insert_statement(dialect)
-        if dialect == "postgres":
-            async with connection.acquire_connection() as raw:
-                if hasattr(raw, "copy_records_to_table"):  # asyncpg (not psycopg)
-                    await raw.copy_records_to_table(
-                        AuditLog._meta.db_table,  # pylint: disable=protected-access  # Tortoise's public metadata
-                        records=[tuple(entry.get(name) for name, _ in columns) for entry in batch],
-                        columns=[field.source_field or name for name, field in columns],
-                    )
-                    return
-        await connection.execute_many(
-            sql,
-            [
-                [field.to_db_value(entry.get(name), None) for name, field in columns]
-                for entry in batch
-            ],
-        )
+        """The one bulk write per batch, its day counts with it (app/audit/bulk.py: COPY on
+        PostgreSQL). Tests replace it to play a database outage."""
+        await bulk.insert(batch)
 
     async def _make_days(self, batch: list[AuditEntry]) -> bool:
         """Makes the partitions of the batch's days; False when that failed (logged)."""

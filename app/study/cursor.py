@@ -14,7 +14,7 @@ from app.http.pagination import keyset_page
 from app.platform.dialect import beyond, placeholders, quote
 from app.study import records
 from app.study.models import StudyRecord
-from app.study.pages import JSON_ROW_COLUMN, json_rows, mysql_json_object, record_rows
+from app.study.pages import JSON_ROW_COLUMN, mysql_json_object, mysql_json_rows, record_rows
 from app.study.records import NO_FILTERS, ROW_FIELDS, RecordFilters
 from app.study.schemas import DEFAULT_ORDER_BY, ORDER_BY_KEYS, OrderBy
 
@@ -158,5 +158,6 @@ async def _unfiltered_rows(
         params += [value, *same, position.record_id]
     params.append(limit)
     sql = _unfiltered_sql(dialect, key, descending, owner_id is None, position is not None)
-    found = await conn.execute_query_dict(sql, params)
-    return json_rows(found) if dialect == "mysql" else record_rows(found, dialect)
+    if dialect == "mysql":
+        return await mysql_json_rows(conn, sql, params)
+    return record_rows(await conn.execute_query_dict(sql, params), dialect)

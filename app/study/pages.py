@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from app.platform import mysql_rows
 from app.platform.dialect import placeholders, quote
 from app.study import records
 from app.study.models import StudyRecord
@@ -86,17 +87,20 @@ JSON_ROW_COLUMN = "page_item__"
 _MYSQL_TIME = "DATE_FORMAT({column}, '%%Y-%%m-%%dT%%H:%%i:%%s.%%f+00:00')"
 
 
-def mysql_json_object() -> str:
+def mysql_json_object(*extra: str) -> str:
     """A record row as one JSON object, built by MySQL: aiomysql decodes a result field by
     field in Python (the page's 180 fields cost it more than the rest of the request); one
     JSON text per row is decoded in C, and pydantic converts its values as the response
-    model is made."""
+    model is made. `extra`: more keys and values, as SQL (`'key', value`)."""
     return (
         "JSON_OBJECT("
         + ", ".join(
-            f"'{name}', "
-            + (_MYSQL_TIME.format(column=f"`{name}`") if name.endswith("_at") else f"`{name}`")
-            for name in ROW_FIELDS
+            [
+                f"'{name}', "
+                + (_MYSQL_TIME.format(column=f"`{name}`") if name.endswith("_at") else f"`{name}`")
+                for name in ROW_FIELDS
+            ]
+            + list(extra)
         )
         + ")"
     )
@@ -104,18 +108,25 @@ def mysql_json_object() -> str:
 
 @functools.cache
 def _mysql_json_page_sql(order_by: OrderBy, all_owners: bool) -> str:
-    """MySQL's page as one JSON object per row beside the kept total. Not one JSON array
-    of the page (JSON_ARRAYAGG over a derived table): with the LONGTEXT `notes` among its
-    values, MariaDB made both on-disk temporary tables for every page, and the page cost it
-    three times the rows' own reading. Parameters as `_unfiltered_page_sql`."""
+    """MySQL's page as one JSON object per row, the kept total inside each (one column: a
+    second one cost aiomysql a field to read per row, its definition, and a conversion; the
+    uncorrelated subquery runs once a statement). Not one JSON array of the page
+    (JSON_ARRAYAGG over a derived table, even of the page's ids alone): with the LONGTEXT
+    `notes` among its values, MariaDB made on-disk temporary tables for every page, and the
+    page cost it twice to three times the rows' own reading. Parameters as
+    `_unfiltered_page_sql`."""
     page = _unfiltered_page_sql("mysql", order_by, all_owners)
-    _, _, rest = page.partition(", (SELECT ")
-    return f"SELECT {mysql_json_object()} AS `{JSON_ROW_COLUMN}`, (SELECT {rest}"
+    kept, _, rest = page.partition(f" AS `{_TOTAL_COLUMN}` ")
+    _, _, kept = kept.partition(", (SELECT ")
+    total = f"'{_TOTAL_COLUMN}', (SELECT {kept}"
+    return f"SELECT {mysql_json_object(total)} AS `{JSON_ROW_COLUMN}` {rest}"
 
 
-def json_rows(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows of a result whose rows are MySQL JSON objects, decoded in one step."""
-    return orjson.loads("[" + ",".join(row[JSON_ROW_COLUMN] for row in found) + "]")
+async def mysql_json_rows(conn: Any, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+    """The rows of a statement that selects one MySQL JSON object per row, read as the
+    server's bytes (app/platform/mysql_rows.py) and decoded in one step."""
+    found = await mysql_rows.column_values(conn, sql, params)
+    return orjson.loads(b"[" + b",".join(found) + b"]")  # type: ignore[arg-type]  # JSON_OBJECT is never NULL
 
 
 async def _mysql_page(
@@ -124,13 +135,15 @@ async def _mysql_page(
     params: list[Any] = [limit, offset]
     if owner_id is not None:
         params = [str(owner_id), str(owner_id), limit, offset]
-    found = await conn.execute_query_dict(_mysql_json_page_sql(order_by, owner_id is None), params)
-    if not found:
+    rows = await mysql_json_rows(conn, _mysql_json_page_sql(order_by, owner_id is None), params)
+    if not rows:
         return [], (0 if offset == 0 else await records.total(owner_id=owner_id))
-    rows = json_rows(found)
+    kept = 0
+    for row in rows:
+        kept = row.pop(_TOTAL_COLUMN)
     if offset == 0 and len(rows) < limit:
         return rows, len(rows)
-    return rows, int(found[0][_TOTAL_COLUMN] or 0)
+    return rows, int(kept or 0)
 
 
 async def _unfiltered_page(

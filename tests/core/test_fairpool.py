@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from tortoise import Tortoise
 
-from app.platform.fairpool import FairGate, FairPool
+from app.platform.fairpool import FairGate, FairMySQLPool, FairPool
 
 
 async def test_waiters_pass_in_arrival_order_and_newcomers_queue_behind_them() -> None:
@@ -68,4 +68,25 @@ async def test_the_app_uses_the_fair_pool_on_postgresql_and_mysql(
         *(connection.execute_query_dict(sql, [n]) for n in range(size * 3))
     )
     assert [rows[0]["n"] for rows in results] == list(range(size * 3))
+    assert pool._gate.waiting == 0  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize("backend", ["mysql"], indirect=True)
+async def test_a_mysql_release_hands_the_ticket_on_without_waiting_for_the_loop(
+    client: object,
+) -> None:
+    """aiomysql's release returns a task that only wakes its own pool's waiters; the gate
+    must not wait for it: the ticket and the connection are back before the loop turns."""
+    del client
+    pool = Tortoise.get_connection("default")._pool  # pylint: disable=protected-access  # as above
+    assert isinstance(pool, FairMySQLPool)
+    connection = await pool.acquire()
+    waiter = asyncio.create_task(pool.acquire())
+    turned: list[bool] = []
+    asyncio.get_running_loop().call_soon(turned.append, True)
+    await pool.release(connection)
+    assert not turned  # no turn of the loop passed in the release
+    assert pool.freesize >= 1
+    await pool.release(await waiter)
+    await asyncio.sleep(0)
     assert pool._gate.waiting == 0  # pylint: disable=protected-access

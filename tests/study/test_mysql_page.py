@@ -12,6 +12,8 @@ from tortoise import Tortoise
 from tortoise.transactions import in_transaction
 
 from app.study import pages
+from app.study.models import StudyRecord
+from app.study.records import ROW_FIELDS
 from tests.study.conftest import insert_records, user_id
 
 
@@ -60,3 +62,10 @@ async def test_the_page_is_the_rows_in_order_with_the_kept_total(
             )
             assert [row["id"] for row in rows] == [row["id"] for row in expected]
             assert total == 25
+            # The kept total rides in each row's JSON object; it leaves the rows.
+            assert all(row.keys() == set(ROW_FIELDS) for row in rows)
+    # Over all owners, the total is the sum of the kept slots (the other tests' records too).
+    rows, total = await pages.page_of(owner_id=None, offset=0, limit=5)
+    assert len(rows) == 5
+    assert all(row.keys() == set(ROW_FIELDS) for row in rows)
+    assert total == await StudyRecord.all().count() >= 25
