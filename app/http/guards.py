@@ -150,6 +150,13 @@ class RequestLimits:
         return self.max_body_bytes
 
 
+# The content types as clients usually spell them, and what the parse below makes of them.
+_PLAIN_KINDS = {
+    "application/json": "json",
+    "application/x-www-form-urlencoded": "form",
+}
+
+
 def _body_kind(scope: Scope) -> str | None:
     """ "json" or "form" for the bodies a route parses (FastAPI's own rule: an
     application/json or application/*+json, a urlencoded or multipart form); else None."""
@@ -160,6 +167,8 @@ def _body_kind(scope: Scope) -> str | None:
             break
     if not content_type:
         return None
+    if content_type in _PLAIN_KINDS:  # what nearly every client sends, read without parsing
+        return _PLAIN_KINDS[content_type]
     message = email.message.Message()
     message["content-type"] = content_type
     subtype = message.get_content_subtype()
