@@ -124,6 +124,22 @@ async def test_answers_as_fastapi_does(
     assert listed.json()["total"] == 2 * created
 
 
+async def test_the_route_s_other_rules_still_hold(
+    client: httpx.AsyncClient, user_headers: dict[str, str]
+) -> None:
+    """An unknown query parameter is the API's 422 (the front route passes any query string
+    on); another method on the path is the list (GET) or the API's 405 with every allowed
+    method; the audit trail and metrics see the route's template."""
+    sent = {**user_headers, "Content-Type": _JSON}
+    refused = await client.post(URL, params={"sort": "x"}, content=_VALID, headers=sent)
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["query", "sort"]
+    assert (await client.get(URL, headers=user_headers)).status_code == 200
+    not_allowed = await client.put(URL, content=_VALID, headers=sent)
+    assert not_allowed.status_code == 405
+    assert set(not_allowed.headers["allow"].split(", ")) == {"GET", "POST"}
+
+
 async def test_the_answer_is_fastapi_s_serialization_of_the_record(
     client: httpx.AsyncClient, user_headers: dict[str, str]
 ) -> None:
