@@ -21,6 +21,7 @@ from app.auth import sessions
 from app.auth.sessions import SessionCache
 from app.health.router import liveness
 from app.health.router import router as health_router
+from app.http.direct import front_route
 from app.http.docs import add_docs
 from app.http.errors import domain_error_handler, http_error_handler, validation_error_handler
 from app.http.guards import HostCheck, RequestLimits
@@ -38,6 +39,7 @@ from app.platform.errors import DomainError
 from app.platform.logging import configure_logging
 from app.platform.store import create_store
 from app.study import exports
+from app.study.crud import create_directly
 from app.study.router import router as study_router
 from app.users import passwords
 from app.users.auth_router import auth as auth_router
@@ -202,13 +204,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         add_docs(app, openapi_url=OPENAPI_URL)
     # Routes are matched in order, one pattern after another, so the busiest come first:
     # the liveness check and the public user count (served by Starlette alone, ahead of
-    # their documented routes), the study records, then the account routes. No path of one
-    # router is a path of another, so the order changes nothing else; and a router's gate
-    # (its shared prefix) lets a request pass over the routers it cannot match without
-    # trying their routes.
+    # their documented routes), a record's create with a valid JSON body (answered before
+    # FastAPI's routing; the documented route answers the rest), the study records, then
+    # the account routes. No path of one router is a path of another, so the order changes
+    # nothing else; and a router's gate (its shared prefix) lets a request pass over the
+    # routers it cannot match without trying their routes.
     app.router.routes[:0] = [
         liveness,
         plain_route(f"{API_PREFIX}/users/count", users_count_answer),
+        front_route(f"{API_PREFIX}/study-records", "POST", create_directly),
     ]
     include_gated(app, health_router)
     include_gated(app, study_router, prefix=API_PREFIX)

@@ -150,6 +150,13 @@ class RequestLimits:
         return self.max_body_bytes
 
 
+# The content types as clients usually spell them, and what the parse below makes of them.
+_PLAIN_KINDS = {
+    "application/json": "json",
+    "application/x-www-form-urlencoded": "form",
+}
+
+
 def _body_kind(scope: Scope) -> str | None:
     """ "json" or "form" for the bodies a route parses (FastAPI's own rule: an
     application/json or application/*+json, a urlencoded or multipart form); else None."""
@@ -160,6 +167,8 @@ def _body_kind(scope: Scope) -> str | None:
             break
     if not content_type:
         return None
+    if content_type in _PLAIN_KINDS:  # what nearly every client sends, read without parsing
+        return _PLAIN_KINDS[content_type]
     message = email.message.Message()
     message["content-type"] = content_type
     subtype = message.get_content_subtype()
@@ -209,7 +218,7 @@ async def guard_text(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -
     if problem:
         await _refuse_input(send, problem)
         return
-    await app(scope, _replay(body, receive), send)
+    await app(scope, replay(body, receive), send)
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, bool]:
@@ -224,19 +233,19 @@ async def _read_body(receive: Receive) -> tuple[bytes, bool]:
             return b"".join(chunks), False
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay(body: bytes, receive: Receive) -> Receive:
     """A receive that gives the app the body already read, then the client's own channel
     (where a disconnect shows)."""
     sent = False
 
-    async def replay() -> Message:
+    async def replayed() -> Message:
         nonlocal sent
         if sent:
             return await receive()
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
-    return replay
+    return replayed
 
 
 async def _find_in_form(scope: Scope, body: bytes) -> text.Problem | None:
@@ -244,7 +253,7 @@ async def _find_in_form(scope: Scope, body: bytes) -> text.Problem | None:
     # cannot be spelled in either (undecodable bytes become U+FFFD).
     if b"%00" not in body and b"\x00" not in body:
         return None
-    request = Request(scope, _replay(body, _no_more_messages))
+    request = Request(scope, replay(body, _no_more_messages))
     try:
         form = await request.form()
     except Exception:  # pylint: disable=broad-exception-caught  # the route answers it

@@ -34,6 +34,7 @@ from typing import Any
 
 import asyncpg
 from tortoise import BaseDBAsyncClient, timezone
+from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.transactions import in_transaction
 
@@ -213,18 +214,38 @@ def _record(row: Any) -> StudyRecord:
     return StudyRecord._init_from_db(**{name: row[name] for name in _COLUMNS})  # pylint: disable=protected-access  # Tortoise's own constructor for a fetched row
 
 
-async def create(
-    conn: BaseDBAsyncClient, owner_id: uuid.UUID, values: dict[str, Any]
-) -> StudyRecord:
-    """The new record, counted. Onto a day and subject that already have records (the
-    usual case) one statement, committed on its own; otherwise, in one transaction, the
-    statement and then the runs (its day may have had no record)."""
+async def _fetch_one(conn: BaseDBAsyncClient, sql: str, params: list[Any]) -> Any:
+    """The statement's first row (None without one). Outside a transaction on the driver's
+    own connection from the pool, as Tortoise would take it, without its wrapping around
+    one query (the log line, the query's upper-casing, two frames of exception
+    translation): its errors are translated as Tortoise translates them."""
+    pool = None if isinstance(conn, TransactionalDBClient) else getattr(conn, "_pool", None)
+    if pool is None:  # in a transaction, or before the pool is made
+        _, rows = await conn.execute_query(sql, params)
+        return rows[0] if rows else None
+    connection = await pool.acquire()
+    try:
+        rows = await connection.fetch(sql, *params)
+        return rows[0] if rows else None
+    except (asyncpg.SyntaxOrAccessError, asyncpg.exceptions.DataError) as exc:
+        raise OperationalError(exc) from exc
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise IntegrityError(exc) from exc
+    finally:
+        await pool.release(connection)
+
+
+async def create_row(conn: BaseDBAsyncClient, owner_id: uuid.UUID, values: dict[str, Any]) -> Any:
+    """The new record's row (the read model's columns by name, and one more), counted.
+    Onto a day and subject that already have records (the usual case) one statement,
+    committed on its own; otherwise, in one transaction, the statement and then the runs
+    (its day may have had no record)."""
     params = [owner_id, *(values[name] for name in _EDITABLE), timezone.now()]
     params.append(tally.slot_of(owner_id))
     try:
-        _, rows = await conn.execute_query(_create_sql(known_day=True), params)
-        if rows:
-            return _record(rows[0])
+        row = await _fetch_one(conn, _create_sql(known_day=True), params)
+        if row is not None:
+            return row
         # None: the day and subject had no record, or the owner is gone (told below).
     except OperationalError as exc:  # the row emptied after the statement's snapshot
         if not isinstance(exc.__cause__, asyncpg.exceptions.DivisionByZeroError):
@@ -234,10 +255,16 @@ async def create(
         if not rows:
             # The account was deleted meanwhile: what the foreign key answers on the others.
             raise IntegrityError("the record's owner no longer exists")
-        record = _record(rows[0])
         if rows[0][_DAY_RECORDS] == 1:
-            await tally.keep_runs(tx, owner_id, {record.studied_on: 1})
-    return record
+            await tally.keep_runs(tx, owner_id, {rows[0]["studied_on"]: 1})
+    return rows[0]
+
+
+async def create(
+    conn: BaseDBAsyncClient, owner_id: uuid.UUID, values: dict[str, Any]
+) -> StudyRecord:
+    """`create_row`, as the model."""
+    return _record(await create_row(conn, owner_id, values))
 
 
 async def delete(conn: BaseDBAsyncClient, record: StudyRecord) -> StudyRecord:

@@ -116,6 +116,19 @@ async def create(*, owner_id: uuid.UUID, record_in: StudyRecordCreate) -> StudyR
         raise Unauthorized("revoked") from exc
 
 
+async def create_read(*, owner_id: uuid.UUID, record_in: StudyRecordCreate) -> StudyRecordRead:
+    """`create`, answered as the read model, validated once: on PostgreSQL from the
+    statement's row itself, with no model instance in between."""
+    try:
+        conn = StudyRecord._meta.db  # pylint: disable=protected-access  # as in _create
+        if conn.capabilities.dialect == "postgres":
+            row = await pg_writes.create_row(conn, owner_id, record_in.model_dump())
+            return StudyRecordRead.model_validate(dict(row))
+        return StudyRecordRead.model_validate(await _create(owner_id=owner_id, record_in=record_in))
+    except IntegrityError as exc:
+        raise Unauthorized("revoked") from exc
+
+
 async def _create(*, owner_id: uuid.UUID, record_in: StudyRecordCreate) -> StudyRecord:
     conn = StudyRecord._meta.db  # pylint: disable=protected-access  # Tortoise's public metadata
     if conn.capabilities.dialect == "postgres":

@@ -15,6 +15,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from app.auth.dependencies import authenticate
+from app.http.direct import FrontRoute
 from app.main import create_app
 from app.study.crud import StudyRecordCRUDRouter
 from app.study.dependencies import count_write
@@ -174,6 +175,8 @@ def served_routes(settings: Settings) -> dict[tuple[str, str], object]:
     app = create_app(settings)
     routes: dict[tuple[str, str], object] = {}
     for route in iter_route_contexts(app.routes):
+        if isinstance(route.original_route, FrontRoute):
+            continue  # the create's entrance in front of routing, not a route of its own
         if route.path and route.path.startswith(URL):
             for method in route.methods or ():
                 assert (route.path, method) not in routes, "a route is registered twice"

@@ -461,7 +461,7 @@ async def test_a_record_added_while_the_account_goes_never_deadlocks_with_it(
         await drop_records(**kwargs)
 
     failures: list[BaseException] = []
-    create = records_service.pg_writes.create
+    create = records_service.pg_writes.create_row
 
     async def recorded(*args: Any) -> Any:
         try:
@@ -471,7 +471,7 @@ async def test_a_record_added_while_the_account_goes_never_deadlocks_with_it(
             raise
 
     monkeypatch.setattr(records_service, "delete_owner_records", held)
-    monkeypatch.setattr(records_service.pg_writes, "create", recorded)
+    monkeypatch.setattr(records_service.pg_writes, "create_row", recorded)
     gone = asyncio.create_task(_delete_account(client, user_headers))
     await holding.wait()
     made = asyncio.create_task(client.post(URL, json=payload(), headers=user_headers))
