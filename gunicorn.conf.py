@@ -24,9 +24,11 @@ from settings import BASE_DIR, settings
 
 def _return_large_blocks_to_the_os() -> None:
     """glibc raises its mmap threshold after freeing a large block, so later blocks of that
-    size (a 19 MiB password hash buffer, per login) come from arenas it never gives back:
-    a login burst left each worker much larger. A fixed threshold keeps every block over
-    128 KiB in mmap, unmapped on free. Set in the master, inherited by every worker."""
+    size come from arenas it never gives back: when password hashes still took their
+    19 MiB from malloc, a login burst left each worker much larger (they now map it
+    themselves, app/users/argon2_pages.py). A fixed threshold keeps every block over
+    128 KiB (a large body, an export's buffers) in mmap, unmapped on free. Set in the
+    master, inherited by every worker."""
     name = ctypes.util.find_library("c")
     if not name:
         return
