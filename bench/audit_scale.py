@@ -2,24 +2,25 @@
 day, and COPY into the day-partitioned table (PostgreSQL; MySQL/MariaDB with --mysql).
 
     .venv/bin/python bench/audit_scale.py [--sizes 100000,1000000,10000000] [--repeat 30]
-        [--mysql] [--database NAME] [--keep]
+        [--rounds 3] [--mysql] [--database NAME] [--keep]
 
-On a scratch database (BENCH_POSTGRES_URL's server, default
+On scratch databases (BENCH_POSTGRES_URL's server, default
 postgres://postgres@127.0.0.1:5432/postgres, or with --mysql BENCH_MYSQL_URL's, default
-mysql://root:@127.0.0.1:3306/mysql; made, migrated, dropped at the end unless --keep) it
-fills the audit table (bench/audit_scale_db.py) up to each size in turn, spread over DAYS
-UTC days with
-half of the rows on the oldest day, and after each fill measures, through the app in this
-process (the real routes, dependencies and SQL; no network), the median of `--repeat`
-sequential requests: page 1 and each filter of GET /api/v1/audit-logs (every filter has at
-least 20,000 matches from 100,000 rows on, so the capped count costs the same at every
-size), the cursor pages 1, 100 and 1,000, GET by id, and the count part of a page alone
-(without a filter: the sum of the kept per-day counts). Then, on PostgreSQL, COPY rows/s
-into the partitioned parent against a plain table with the same indexes (batches of 500
-rows, as the writer sends them, alternating), and last the purge of the oldest day while a
-writer adds a batch of 500 every 10 ms and a reader pages: its seconds (on PostgreSQL split
-into the DETACH and the DROP), the writer's longest batch, and the rows of the other days
-before and after.
+mysql://root:@127.0.0.1:3306/mysql; one per size, made, migrated, dropped at the end unless
+--keep) it fills the audit table of each (bench/audit_scale_db.py) to its size, spread over
+DAYS UTC days with half of the rows on the oldest day, settles it (VACUUM ANALYZE and a
+checkpoint on PostgreSQL), and then measures the sizes in `--rounds` interleaved rounds, each
+size after the server's background work is done, through the app in this process (the real
+routes, dependencies and SQL; no network): the median of `--repeat` sequential requests of
+page 1 and each filter of GET /api/v1/audit-logs (every filter has at least 20,000 matches
+from 100,000 rows on, so the capped count costs the same at every size), the cursor pages 1,
+100 and 1,000, GET by id, and the count part of a page alone (without a filter: the sum of
+the kept per-day counts); a shape's figure is the median of its rounds. Then, on the largest
+database: on PostgreSQL, COPY rows/s into the partitioned parent against a plain table with
+the same indexes (batches of 500 rows, as the writer sends them, alternating), and last the
+purge of the oldest day while a writer adds a batch of 500 every 10 ms and a reader pages: its
+seconds (on PostgreSQL split into the DETACH and the DROP), the writer's longest batch, and
+the rows of the other days before and after.
 
 Targets (issue 23): every page at the largest size within 1.2 x its time at the smallest;
 the count part at most 5 ms; the purge under a second with 0 rows lost elsewhere and no
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -38,6 +40,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -89,6 +92,7 @@ Database = Postgres | MySQL
 
 
 async def median_ms(client: httpx.AsyncClient, url: str, headers: dict[str, str], n: int) -> float:
+    await client.get(url, headers=headers)  # the first after a start fills caches: not timed
     times = []
     for _ in range(n):
         start = time.perf_counter()
@@ -102,6 +106,7 @@ async def cursor_of_page(client: httpx.AsyncClient, headers: dict[str, str], pag
     url, cursor = CURSOR, ""
     for _ in range(page - 1):
         body = (await client.get(url, headers=headers)).json()
+        assert "next_page" in body, body
         cursor = body["next_page"]
         url = f"{CURSOR}&cursor={cursor}"
     return url
@@ -244,82 +249,115 @@ async def purge_under_load(  # pylint: disable=too-many-locals
     return found
 
 
-# One linear script: fill, measure, purge, print.
-async def main() -> int:  # pylint: disable=too-many-locals,too-many-statements
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="100000,1000000,10000000")
-    parser.add_argument("--repeat", type=int, default=30)
-    parser.add_argument("--mysql", action="store_true", help="MySQL/MariaDB, not PostgreSQL")
-    parser.add_argument("--database", help="the scratch database's name")
-    parser.add_argument("--keep", action="store_true", help="keep the database at the end")
-    args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
-    name = args.database or f"studylog_audit_scale_{os.getpid()}"
-    db: Database
-    if args.mysql:
-        db = MySQL(os.environ.get("BENCH_MYSQL_URL", "mysql://root:@127.0.0.1:3306/mysql"), name)
-    else:
-        server = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-        db = Postgres(server, name)
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
-    await db.recreate()
-    copy: tuple[float, float] | None = None
-    try:
-        await migrations.upgrade(db.url)
-        settings = Settings(
-            DATABASE_URL=db.url,
-            SECRET_KEY=secrets.token_urlsafe(48),
-            AUDIT_ENABLED=False,  # the bench's own requests stay out of the table it measures
-            REDIS_URL="",
-        )
-        app = create_app(settings)
-        async with LifespanManager(app):
-            await db.lay_out_days(DAYS)
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+def settings_for(db: Database) -> Settings:
+    return Settings(
+        DATABASE_URL=db.url,
+        SECRET_KEY=secrets.token_urlsafe(48),
+        AUDIT_ENABLED=False,  # the bench's own requests stay out of the table it measures
+        REDIS_URL="",
+    )
+
+
+@contextlib.asynccontextmanager
+async def serving(db: Database) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
+    """The app on `db` in this process, and a superuser's client (registered on first use)."""
+    app = create_app(settings_for(db))
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            if not await User.filter(email=EMAIL).exists():
                 reply = await client.post(
                     "/api/v1/auth/register", json={"email": EMAIL, "password": PASSWORD}
                 )
                 assert reply.status_code == 201, reply.text
                 await User.filter(email=EMAIL).update(is_superuser=True)
-                login = await client.post(
-                    "/api/v1/auth/jwt/login", data={"username": EMAIL, "password": PASSWORD}
-                )
-                headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-                await db.open()
-                filled = 0
-                results: dict[int, dict[str, float]] = {}
-                for size in sizes:
-                    start = time.perf_counter()
-                    while filled < size:
-                        step = min(1_000_000, size - filled)
-                        await db.fill(filled + 1, filled + step, DAYS, USERS)
-                        filled += step
-                    await db.settle()
-                    fill_s = time.perf_counter() - start
-                    results[size] = await measure(
-                        client, headers, args.repeat, await db.value(ANY_ID)
-                    )
-                    print(f"filled to {size:,} rows in {fill_s:.0f} s", flush=True)
-                if isinstance(db, Postgres):
-                    copy = await compare_copy(db.url)
-                purge = await purge_under_load(db, client, headers)
-    finally:
-        await db.close()
-        if args.keep:
-            print(f"kept {db.url}")
-        else:
-            await db.recreate(drop_only=True)
+            login = await client.post(
+                "/api/v1/auth/jwt/login", data={"username": EMAIL, "password": PASSWORD}
+            )
+            yield client, {"Authorization": f"Bearer {login.json()['access_token']}"}
 
+
+async def prepare(db: Database, size: int) -> float:
+    """A scratch database of `size` rows over DAYS days, settled: its seconds to fill."""
+    await db.recreate()
+    await migrations.upgrade(db.url)
+    async with serving(db):
+        await db.lay_out_days(DAYS)
+        await db.open()
+        start = time.perf_counter()
+        filled = 0
+        while filled < size:
+            step = min(1_000_000, size - filled)
+            await db.fill(filled + 1, filled + step, DAYS, USERS)
+            filled += step
+        await db.settle()
+        return time.perf_counter() - start
+
+
+def print_table(sizes: list[int], results: dict[int, list[dict[str, float]]]) -> None:
+    """Each shape's median over the rounds, per size, and the largest size's over the
+    smallest's; a round's figure is the median of its `--repeat` requests."""
     first, last = sizes[0], sizes[-1]
     print(f"\n| shape | {' | '.join(f'{s:,} rows (ms)' for s in sizes)} | {last:,} / {first:,} |")
     print("|---|" + "---:|" * (len(sizes) + 1))
-    for shape in results[first]:
-        times = [results[s][shape] for s in sizes]
-        ratio = times[-1] / times[0]
+    for shape in results[first][0]:
+        times = [statistics.median(r[shape] for r in results[s]) for s in sizes]
         cells = " | ".join(f"{t:.2f}" for t in times)
-        print(f"| {shape} | {cells} | {ratio:.2f} |")
-    print(f"\n{db.label}")
+        print(f"| {shape} | {cells} | {times[-1] / times[0]:.2f} |")
+
+
+# One linear script: fill a database per size, measure them in interleaved rounds, then
+# COPY and purge on the largest, print.
+async def main() -> int:  # pylint: disable=too-many-locals
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100000,1000000,10000000")
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the pages")
+    parser.add_argument("--mysql", action="store_true", help="MySQL/MariaDB, not PostgreSQL")
+    parser.add_argument("--database", help="the scratch databases' name (a size is appended)")
+    parser.add_argument("--keep", action="store_true", help="keep the databases at the end")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    name = args.database or f"studylog_audit_scale_{os.getpid()}"
+    server = os.environ.get(
+        "BENCH_MYSQL_URL" if args.mysql else "BENCH_POSTGRES_URL",
+        "mysql://root:@127.0.0.1:3306/mysql"
+        if args.mysql
+        else "postgres://postgres@127.0.0.1:5432/postgres",
+    )
+    kind = MySQL if args.mysql else Postgres
+    dbs: dict[int, Database] = {size: kind(server, f"{name}_{size}") for size in sizes}
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
+    results: dict[int, list[dict[str, float]]] = {size: [] for size in sizes}
+    copy: tuple[float, float] | None = None
+    try:
+        for size, db in dbs.items():
+            print(f"filled {size:,} rows in {await prepare(db, size):.0f} s", flush=True)
+        # Each round measures every size, alternating the order, each after the server's
+        # background work (autovacuum, checkpoint) is done: the sizes share the machine's
+        # state, and a drift in it falls on all of them.
+        for turn in range(args.rounds):
+            for size in sizes if turn % 2 == 0 else reversed(sizes):
+                db = dbs[size]
+                await db.quiesce()
+                async with serving(db) as (client, headers):
+                    any_id = await db.value(ANY_ID)
+                    results[size].append(await measure(client, headers, args.repeat, any_id))
+        largest = dbs[sizes[-1]]
+        if isinstance(largest, Postgres):
+            copy = await compare_copy(largest.url)
+        async with serving(largest) as (client, headers):
+            purge = await purge_under_load(largest, client, headers)
+    finally:
+        for db in dbs.values():
+            await db.close()
+            if args.keep:
+                print(f"kept {db.url}")
+            else:
+                await db.recreate(drop_only=True)
+
+    print_table(sizes, results)
+    print(f"\n{dbs[sizes[0]].label}")
     if copy is not None:
         parent, plain = copy
         ratio = parent / plain

@@ -8,6 +8,8 @@ over all the days (each at least a fifth of the rows).
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -115,10 +117,26 @@ class Postgres:
         read the indexes alone) and analyzed."""
         assert self.conn is not None
         await self.conn.execute("VACUUM ANALYZE audit_log", timeout=3600)
+        await self.checkpoint()
 
     async def checkpoint(self) -> None:
         assert self.conn is not None
         await self.conn.execute("CHECKPOINT")
+
+    async def quiesce(self, limit_s: float = 900) -> None:
+        """Wait until no autovacuum worker runs on the server (a fill of millions of rows
+        sets them off on its databases' tables for minutes), then write the dirty buffers
+        out: what a measurement shares the machine with is the same for every size."""
+        assert self.conn is not None
+        deadline = time.monotonic() + limit_s
+        for _ in range(int(limit_s)):
+            busy = await self.conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+            )
+            if not busy or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(1)
+        await self.checkpoint()
 
     async def value(self, sql: str, *args: Any) -> Any:
         assert self.conn is not None
@@ -240,6 +258,10 @@ class MySQL:
 
     async def settle(self) -> None:
         await self.execute("ANALYZE TABLE audit_log")
+
+    async def quiesce(self) -> None:
+        """Nothing to wait for: InnoDB's background work after a fill is its purge of undo
+        logs, which the fill's plain inserts leave little of."""
 
     async def checkpoint(self) -> None:
         """Nothing to do: InnoDB writes a dropped partition's pages no more."""
