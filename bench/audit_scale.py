@@ -2,7 +2,7 @@
 day, and COPY into the day-partitioned table (PostgreSQL; MySQL/MariaDB with --mysql).
 
     .venv/bin/python bench/audit_scale.py [--sizes 100000,1000000,10000000] [--repeat 30]
-        [--rounds 3] [--mysql] [--database NAME] [--keep]
+        [--rounds 3] [--copy-rounds 9] [--mysql] [--database NAME] [--keep]
 
 On scratch databases (BENCH_POSTGRES_URL's server, default
 postgres://postgres@127.0.0.1:5432/postgres, or with --mysql BENCH_MYSQL_URL's, default
@@ -17,10 +17,11 @@ from 100,000 rows on, so the capped count costs the same at every size), the cur
 100 and 1,000, GET by id, and the count part of a page alone (without a filter: the sum of
 the kept per-day counts); a shape's figure is the median of its rounds. Then, on the largest
 database: on PostgreSQL, COPY rows/s into the partitioned parent against a plain table with
-the same indexes (batches of 500 rows, as the writer sends them, alternating), and last the
-purge of the oldest day while a writer adds a batch of 500 every 10 ms and a reader pages: its
-seconds (on PostgreSQL split into the DETACH and the DROP), the writer's longest batch, and
-the rows of the other days before and after.
+the same indexes (batches of 500 rows, as the writer sends them; `--copy-rounds` alternating
+rounds of 50,000 rows, each side first every other round; the medians and the spread of the
+per-round ratios), and last the purge of the oldest day while a writer adds a batch of 500
+every 10 ms and a reader pages: its seconds (on PostgreSQL split into the DETACH and the
+DROP), the writer's longest batch, and the rows of the other days before and after.
 
 Targets (issue 23): every page at the largest size within 1.2 x its time at the smallest;
 the count part at most 5 ms; the purge under a second with 0 rows lost elsewhere and no
@@ -145,6 +146,8 @@ async def kept_total_ms(n: int) -> float:
 
 
 async def copy_rate(conn: asyncpg.Connection, table: str, rows: int) -> float:
+    """Rows/s of `rows` rows in batches of 500, one COPY each as the writer sends them (into
+    the parent, migration 11's statement trigger counts each COPY's days)."""
     records = batch(500)
     start = time.perf_counter()
     for _ in range(rows // 500):
@@ -152,7 +155,10 @@ async def copy_rate(conn: asyncpg.Connection, table: str, rows: int) -> float:
     return rows / (time.perf_counter() - start)
 
 
-async def compare_copy(url: str) -> tuple[float, float]:
+async def compare_copy(url: str, rounds: int) -> tuple[list[float], list[float]]:
+    """COPY rows/s into the parent and into a plain table with the same indexes, `rounds`
+    rounds of 50,000 rows each, the two alternating and each going first every other round
+    (the machine's noise falls on both); the rates of each round."""
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("DROP TABLE IF EXISTS audit_plain")
@@ -160,11 +166,14 @@ async def compare_copy(url: str) -> tuple[float, float]:
             "CREATE TABLE audit_plain (LIKE audit_log INCLUDING DEFAULTS INCLUDING INDEXES)"
         )
         parent, plain = [], []
-        for _ in range(3):
+        for n in range(rounds):
+            if n % 2:
+                plain.append(await copy_rate(conn, "audit_plain", 50_000))
             parent.append(await copy_rate(conn, "audit_log", 50_000))
-            plain.append(await copy_rate(conn, "audit_plain", 50_000))
+            if not n % 2:
+                plain.append(await copy_rate(conn, "audit_plain", 50_000))
         await conn.execute("DROP TABLE audit_plain")
-        return statistics.median(parent), statistics.median(plain)
+        return parent, plain
     finally:
         await conn.close()
 
@@ -316,6 +325,7 @@ async def main() -> int:  # pylint: disable=too-many-locals
     parser.add_argument("--mysql", action="store_true", help="MySQL/MariaDB, not PostgreSQL")
     parser.add_argument("--database", help="the scratch databases' name (a size is appended)")
     parser.add_argument("--keep", action="store_true", help="keep the databases at the end")
+    parser.add_argument("--copy-rounds", type=int, default=9, help="alternating COPY rounds")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     name = args.database or f"studylog_audit_scale_{os.getpid()}"
@@ -329,7 +339,7 @@ async def main() -> int:  # pylint: disable=too-many-locals
     dbs: dict[int, Database] = {size: kind(server, f"{name}_{size}") for size in sizes}
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
     results: dict[int, list[dict[str, float]]] = {size: [] for size in sizes}
-    copy: tuple[float, float] | None = None
+    copy: tuple[list[float], list[float]] | None = None
     try:
         for size, db in dbs.items():
             print(f"filled {size:,} rows in {await prepare(db, size):.0f} s", flush=True)
@@ -345,7 +355,7 @@ async def main() -> int:  # pylint: disable=too-many-locals
                     results[size].append(await measure(client, headers, args.repeat, any_id))
         largest = dbs[sizes[-1]]
         if isinstance(largest, Postgres):
-            copy = await compare_copy(largest.url)
+            copy = await compare_copy(largest.url, args.copy_rounds)
         async with serving(largest) as (client, headers):
             purge = await purge_under_load(largest, client, headers)
     finally:
@@ -360,8 +370,13 @@ async def main() -> int:  # pylint: disable=too-many-locals
     print(f"\n{dbs[sizes[0]].label}")
     if copy is not None:
         parent, plain = copy
-        ratio = parent / plain
-        print(f"COPY rows/s: partitioned {parent:,.0f}, plain {plain:,.0f}, ratio {ratio:.2f}")
+        ratios = sorted(a / b for a, b in zip(parent, plain, strict=True))
+        print(
+            f"COPY rows/s ({len(parent)} alternating rounds of 50,000, median): partitioned "
+            f"{statistics.median(parent):,.0f}, plain {statistics.median(plain):,.0f}, ratio "
+            f"{statistics.median(parent) / statistics.median(plain):.2f}; ratio per round: "
+            f"median {statistics.median(ratios):.2f}, {ratios[0]:.2f}-{ratios[-1]:.2f}"
+        )
     for key, value in purge.items():
         print(
             f"purge: {key}: {value:,.3f}"
