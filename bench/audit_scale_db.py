@@ -9,9 +9,11 @@ over all the days (each at least a fifth of the rows).
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -69,6 +71,40 @@ SELECT
     100
 FROM generate_series($5::bigint, $6::bigint) AS g
 """  # noqa: S608  (the routes are this module's constants)
+
+
+# The files of the named tables: each table, its indexes, its TOAST table and that one's index.
+EVICTABLE = """
+WITH t AS (SELECT oid, reltoastrelid FROM pg_class WHERE relname = ANY($1::text[]))
+SELECT pg_relation_filepath(oid) AS path FROM (
+    SELECT oid FROM t
+    UNION SELECT reltoastrelid FROM t WHERE reltoastrelid <> 0
+    UNION SELECT indexrelid FROM pg_index WHERE indrelid IN (SELECT oid FROM t)
+    UNION SELECT indexrelid FROM pg_index
+        WHERE indrelid IN (SELECT reltoastrelid FROM t WHERE reltoastrelid <> 0)
+) AS r
+WHERE pg_relation_filepath(oid) IS NOT NULL
+"""
+
+
+def _drop_cached(data: Path, paths: list[str]) -> int:
+    """POSIX_FADV_DONTNEED on every file of each relation path under `data` (segments and
+    forks); the bytes of those files, 0 where `data` is not here."""
+    if not data.is_dir():
+        return 0
+    evicted = 0
+    for path in paths:
+        base = data / path
+        for file in base.parent.glob(f"{base.name}*"):
+            if file.name != base.name and file.name[len(base.name)] not in "._":
+                continue  # another relation's number that starts with this one's
+            fd = os.open(file, os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+            evicted += file.stat().st_size
+    return evicted
 
 
 class Postgres:
@@ -141,6 +177,17 @@ class Postgres:
     async def value(self, sql: str, *args: Any) -> Any:
         assert self.conn is not None
         return await self.conn.fetchval(sql.replace("%s", "$1"), *args)
+
+    async def evict(self, tables: list[str]) -> int:
+        """Ask the kernel to drop the cached pages of `tables`' files (their indexes, TOAST
+        and forks included; clean after a checkpoint), as the files of a day retired after
+        N days have long left the page cache: truncate() frees cached pages one by one
+        before it frees the blocks. The bytes evicted; 0 where the server's data directory
+        is not on this machine."""
+        assert self.conn is not None
+        data = await self.conn.fetchval("SHOW data_directory")
+        paths = [row["path"] for row in await self.conn.fetch(EVICTABLE, tables)]
+        return await asyncio.to_thread(_drop_cached, Path(data), paths)
 
     async def write(self, conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
         await conn.copy_records_to_table("audit_log", records=rows, columns=COLUMNS)
@@ -258,6 +305,12 @@ class MySQL:
 
     async def settle(self) -> None:
         await self.execute("ANALYZE TABLE audit_log")
+
+    async def evict(self, tables: list[str]) -> int:
+        """Not done on MySQL (InnoDB's pages are its own buffer pool's, not the kernel's
+        page cache's, where innodb_flush_method bypasses it): nothing evicted."""
+        del tables
+        return 0
 
     async def quiesce(self) -> None:
         """Nothing to wait for: InnoDB's background work after a fill is its purge of undo
