@@ -26,13 +26,15 @@ user checks that every record comes back once and compares its deepest 100 pages
 first 100; the superuser's page 1 over all records against the 60-record user's, in the
 same rounds. `--stats-days` gives the row "stats at 10,000 days". It ends with the
 verdicts of issues 11, 25 and 27 and each worker's memory.
+
+bench/serving_create.py runs the create rows alone in a couple of minutes, with the CPU per
+request of every process involved (the workers, PostgreSQL, Redis, wrk).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import os
 import re
 import secrets
@@ -43,7 +45,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -401,114 +402,6 @@ def measure(t: Targets, connections: int, duration: int) -> list[Result]:
     )
     created.ratio = created.rps / bare_create.rps
     return [*rows, bare_create, created]
-
-
-def _cpu_ticks(pid: int) -> int:
-    """utime + stime of one process, in clock ticks (0 when it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
-
-
-def _comm(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return ""
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for status in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = status.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(status.parent.name))
-    return found
-
-
-def cpu_groups(masters: dict[str, int], database: str) -> dict[str, set[int]]:
-    """The processes whose CPU a create row is charged with: each named gunicorn's workers,
-    the PostgreSQL backends connected to the scratch database (their command line names
-    it), and redis-server (shared with whatever else uses it on this machine)."""
-    groups: dict[str, set[int]] = {name: set(_children(pid)) for name, pid in masters.items()}
-    groups["postgres"] = set()
-    groups["redis"] = set()
-    for entry in Path("/proc").glob("[0-9]*"):
-        pid = int(entry.name)
-        comm = _comm(pid)
-        if comm == "postgres" and f" {database} " in _cmdline(pid):
-            groups["postgres"].add(pid)
-        elif comm.startswith("redis-server"):
-            groups["redis"].add(pid)
-    return groups
-
-
-def measure_cpu(
-    find: Callable[[], dict[str, set[int]]],
-    run: Callable[[], tuple[float, float, float, int, int]],
-) -> tuple[tuple[float, float, float, int, int], dict[str, float]]:
-    """`run()` (a wrk run) and the CPU seconds each group of processes (`find()`) spent
-    meanwhile, wrk's own included. The groups are found again after the run: a process that
-    appeared during it (a pool's new connection) is charged with all its CPU."""
-    groups = find()
-    before = {pid: _cpu_ticks(pid) for pids in groups.values() for pid in pids}
-    wrk_before = os.times()
-    done = run()
-    wrk_after = os.times()
-    tick = os.sysconf("SC_CLK_TCK")
-    spent = {
-        name: sum(_cpu_ticks(pid) - before.get(pid, 0) for pid in pids) / tick
-        for name, pids in find().items()
-    }
-    spent["wrk"] = (wrk_after.children_user + wrk_after.children_system) - (
-        wrk_before.children_user + wrk_before.children_system
-    )
-    return done, spent
-
-
-def measure_create(
-    t: Targets, connections: int, duration: int, find: Callable[[], dict[str, set[int]]]
-) -> tuple[list[Result], list[dict[str, float]]]:
-    """`--only create`: FastAPI's create, then the service's, with the ratio, and the CPU
-    each group of processes spent per request in each (ms)."""
-    rows, cpu = [], []
-    for name, url in (
-        ("fastapi: create (body, INSERT RETURNING)", f"{t.fastapi_url}/create"),
-        (CREATE, f"{t.service_url}/api/v1/study-records"),
-    ):
-        done, spent = measure_cpu(
-            find,
-            lambda url=url: wrk(
-                url, script=t.create_lua, connections=connections, duration=duration
-            ),
-        )
-        rows.append(Result(name, connections, *done))
-        requests = max(done[0] * duration, 1)
-        cpu.append({group: 1000 * seconds / requests for group, seconds in spent.items()})
-    rows[1].limit = "FastAPI create"
-    rows[1].ratio = rows[1].rps / rows[0].rps
-    return rows, cpu
-
-
-def print_cpu(cpu: list[tuple[str, int, dict[str, float]]]) -> None:
-    print("\nCPU per request (ms), by process group, median of the rounds")
-    groups = list(cpu[0][2])
-    print(f"{'row':42} {'conns':>5} " + "".join(f"{g:>10}" for g in groups) + f"{'sum':>10}")
-    for name, connections, spent in cpu:
-        cells = "".join(f"{spent[g]:10.3f}" for g in groups)
-        print(f"{name:42} {connections:5d} {cells}{sum(spent.values()):10.3f}")
 
 
 STATS_SMALL = "study-records stats (60)"
@@ -921,72 +814,6 @@ def start_limit(module: str, port: int, env: dict[str, str], log: Path) -> subpr
     return process
 
 
-def only_create(
-    args: argparse.Namespace,
-    service: subprocess.Popen[bytes],
-    bare_env: dict[str, str],
-    tmp: Path,
-    db_url: str,
-) -> int:
-    """`--only create`: the create rows alone (see the option's help)."""
-    service_url = "http://127.0.0.1:8101"
-    login(service_url, EMAIL)  # the owner of FastAPI's records
-    writer = login(service_url, "bench-writer@example.com")
-    fastapi = start_limit("fastapi_app", 8103, bare_env, tmp / "fastapi.log")
-    try:
-        targets = Targets(
-            service_url=service_url,
-            audit_off_url="",
-            bare_url="",
-            fastapi_url="http://127.0.0.1:8103",
-            auth={},
-            superuser={},
-            writer={"Authorization": f"Bearer {writer}"},
-            create_lua=lua_post(
-                tmp / "create.lua",
-                '{"subject": "Bench", "title": "wrk", "minutes": 25, "studied_on": "2026-11-01"}',
-                "application/json",
-                writer,
-            ),
-            login_lua=tmp / "unused.lua",
-        )
-        database = urlsplit(db_url).path.lstrip("/")
-        masters = {"service": service.pid, "fastapi": fastapi.pid}
-        find = functools.partial(cpu_groups, masters, database)
-        results: list[Result] = []
-        cpu: list[tuple[str, int, dict[str, float]]] = []
-        for connections in (64, 256):
-            rounds, spent = [], []
-            for _ in range(args.rounds):
-                rows, used = measure_create(targets, connections, args.duration, find)
-                rounds.append(rows)
-                spent.append(used)
-            results += combine(rounds)
-            for index, row in enumerate(rounds[0]):
-                cpu.append(
-                    (
-                        row.name,
-                        connections,
-                        {
-                            group: statistics.median(s[index][group] for s in spent)
-                            for group in spent[0][index]
-                        },
-                    )
-                )
-        memory = worker_rss_mb(service.pid)
-    finally:
-        stop(fastapi)
-    print()
-    print_table(results)
-    print_cpu(cpu)
-    print(f"\nservice worker memory (RSS): {', '.join(f'{m:.0f} MB' for m in memory)}")
-    ratios = [r.ratio or 0 for r in results if r.name == CREATE]
-    passed = all(ratio >= 0.5 for ratio in ratios)
-    print(f"\n  {'PASS' if passed else 'FAIL'}  create >= 0.5 x FastAPI create (64 and 256)")
-    print(f"\nlogs: {tmp}")
-    return 0 if passed else 1
-
-
 def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one linear script
     parser = argparse.ArgumentParser(description="Serving benchmark (see module docstring).")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
@@ -1015,17 +842,8 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one
         default=os.environ.get("BENCH_MYSQL_URL", "mysql://root:@127.0.0.1:3306/"),
         help="MySQL/MariaDB server for the 'same list, MySQL' rows (empty: none)",
     )
-    parser.add_argument(
-        "--only",
-        choices=["create"],
-        help="only these rows: 'create' runs FastAPI's create and the service's, interleaved, "
-        "--rounds times at 64 and 256 connections, with the CPU per request of each process "
-        "group (a couple of minutes instead of the whole bench)",
-    )
     add_service_options(parser)
     args = parser.parse_args()
-    if args.only:
-        args.mysql = ""
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install wrk")
     sizes = [int(n) for n in args.growth.split(",") if n.strip()]
@@ -1047,21 +865,16 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one
         [GUNICORN, "-c", "gunicorn.conf.py", "asgi:app"], service_env, tmp / "service.log"
     )
     unaudited_env = {**service_env, "AUDIT_ENABLED": "false", "GUNICORN_BIND": "127.0.0.1:8104"}
-    unaudited = None
-    if not args.only:
-        unaudited = start(
-            [GUNICORN, "-c", "gunicorn.conf.py", "asgi:app"], unaudited_env, tmp / "audit-off.log"
-        )
+    unaudited = start(
+        [GUNICORN, "-c", "gunicorn.conf.py", "asgi:app"], unaudited_env, tmp / "audit-off.log"
+    )
     limits: list[subprocess.Popen[bytes]] = []
     results: list[Result] = []
     grown: list[Growth] = []
     walk: dict[str, float] = {}
-    memory: list[float] = []
     try:
         service_url = "http://127.0.0.1:8101"
         wait_until_up(f"{service_url}/api/health/ready", service, tmp / "service.log")
-        if args.only:
-            return only_create(args, service, bare_env, tmp, db_url)
         token = prepare_service(service_url, args.records)
         writer = login(service_url, "bench-writer@example.com")
         login(service_url, "bench-admin@example.com")
@@ -1073,7 +886,6 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one
             )
         )
         admin = login(service_url, "bench-admin@example.com")
-        assert unaudited is not None
         wait_until_up("http://127.0.0.1:8104/api/health/ready", unaudited, tmp / "audit-off.log")
         mysql_auth = None
         if on_mysql is not None:
@@ -1132,8 +944,7 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one
         memory = worker_rss_mb(service.pid)
     finally:
         stop(service)
-        if unaudited is not None:
-            stop(unaudited)
+        stop(unaudited)
         if on_mysql is not None:
             stop(on_mysql)
         for process in limits:
