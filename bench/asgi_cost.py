@@ -25,13 +25,17 @@ import argparse
 import asyncio
 import cProfile
 import os
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
 from asgi_lifespan import LifespanManager
+
+ROOT = Path(__file__).resolve().parent.parent
 
 EMAIL = os.environ.get("BENCH_EMAIL", "bench@example.com")
 WRITER_EMAIL = os.environ.get("BENCH_WRITER_EMAIL", "bench-writer@example.com")
@@ -194,6 +198,9 @@ async def main() -> None:
     args = parser.parse_args()
     for name in RAISED_LIMITS:
         os.environ.setdefault(name, str(10**9))
+    # The tree this script is in: the project is installed editable from another one (the
+    # main worktree), whose `app` would otherwise be measured.
+    sys.path.insert(0, str(ROOT))
     from app.main import create_app  # pylint: disable=import-outside-toplevel  # after the env
 
     app = create_app()

@@ -26,6 +26,9 @@ user checks that every record comes back once and compares its deepest 100 pages
 first 100; the superuser's page 1 over all records against the 60-record user's, in the
 same rounds. `--stats-days` gives the row "stats at 10,000 days". It ends with the
 verdicts of issues 11, 25 and 27 and each worker's memory.
+
+bench/serving_create.py runs the create rows alone in a couple of minutes, with the CPU per
+request of every process involved (the workers, PostgreSQL, Redis, wrk).
 """
 
 from __future__ import annotations

@@ -71,14 +71,17 @@ async def authenticate_counting(
 ) -> Authentication:
     """`authenticate`, then one attempt counted against `limit` under bucket/the user's
     id (`ratelimit.hit`): 401 before anything is counted, 429 past the limit. When this
-    worker's session cache admits the session, both take one round trip to the store
-    (the count is made only if the store confirms the cached session); otherwise they
-    take their own, one after the other."""
+    worker's session cache admits the session (after the fill of it under way on this
+    worker, if one is), both take one round trip to the store (the count is made only if
+    the store confirms the cached session); otherwise they take their own, one after the
+    other."""
     state = app_state(request)
     claims = _claims(token, state)
     cache, store = state.session_cache, state.store
     if cache is not None and limit.enabled and ratelimit.store_available(store):
         cached = sessions.cached_admission(claims=claims, cache=cache)
+        if cached is None and await sessions.fill_awaited(claims=claims, cache=cache):
+            cached = sessions.cached_admission(claims=claims, cache=cache)
         if cached is not None and cached.user.is_active:
             hit = Hit(ratelimit.counter_name(bucket, str(cached.user.id)), *limit.window)
             try:

@@ -14,10 +14,16 @@ change to a user or its sessions (logout, password change or reset, deactivation
 any update) replaces that key with a tombstone, and fills only write into an empty key
 (SET NX), so no worker can trust an entry filled before the change. Without Redis (one
 process, or workers that cannot share invalidations) every request reads the database.
+
+When an entry expires under a busy client, every request of that session in flight on the
+worker misses at once; one of them reads the database and fills, and the others wait for
+that fill and then start over (read the user's key again, check the cache), so they are
+admitted by the same rule as any request, without a database read each.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -60,6 +66,22 @@ class SessionCache:
         self.ttl_seconds = ttl_seconds
         self.max_entries = max_entries
         self._entries: OrderedDict[uuid.UUID, tuple[bytes, User, float]] = OrderedDict()
+        # Sessions being read from the database and filled, each with what its waiters await.
+        self._filling: dict[uuid.UUID, asyncio.Event] = {}
+
+    def filling(self, session_id: uuid.UUID) -> asyncio.Event | None:
+        """Set when the fill of `session_id` now under way ends (None without one)."""
+        return self._filling.get(session_id)
+
+    def begin_fill(self, session_id: uuid.UUID) -> asyncio.Event:
+        """Marks a fill of `session_id` under way; `end_fill` with what this returns."""
+        done = self._filling[session_id] = asyncio.Event()
+        return done
+
+    def end_fill(self, session_id: uuid.UUID, done: asyncio.Event) -> None:
+        if self._filling.get(session_id) is done:
+            del self._filling[session_id]
+        done.set()
 
     def get(self, session_id: uuid.UUID, token: bytes) -> User | None:
         """A copy of the cached user, if the entry is fresh and `token` is still its fill's."""
@@ -279,10 +301,38 @@ async def session_user(
         cached = cache.get(session_id, current)
         if cached is not None:
             return cached
-    user = await _session_user_from_database(user_id=user_id, session_id=session_id)
-    if user is not None and current != TOMBSTONE:
-        await _fill(cache, store, session_id=session_id, user=user, current=current)
+    if current != TOMBSTONE and (under_way := cache.filling(session_id)) is not None:
+        # Another request of this session is reading it: wait, then start over (once).
+        await under_way.wait()
+        return await _session_user_started_over(
+            user_id=user_id, session_id=session_id, store=store, cache=cache
+        )
+    done = cache.begin_fill(session_id)
+    try:
+        user = await _session_user_from_database(user_id=user_id, session_id=session_id)
+        if user is not None and current != TOMBSTONE:
+            await _fill(cache, store, session_id=session_id, user=user, current=current)
+    finally:
+        cache.end_fill(session_id, done)
     return user
+
+
+async def _session_user_started_over(
+    *, user_id: uuid.UUID, session_id: uuid.UUID, store: KeyValueStore, cache: SessionCache
+) -> User | None:
+    """`session_user` after a fill it waited for: the cache if the user's key still holds
+    the token of a fresh entry, else the database (no fill: the next request's)."""
+    try:
+        current = await store.get(user_key(user_id))
+    except STORE_ERRORS:
+        cache.clear()
+        logger.warning("session cache bypassed: the store did not answer")
+        return await _session_user_from_database(user_id=user_id, session_id=session_id)
+    if current is not None and current != TOMBSTONE:
+        cached = cache.get(session_id, current)
+        if cached is not None:
+            return cached
+    return await _session_user_from_database(user_id=user_id, session_id=session_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +356,17 @@ def cached_admission(*, claims: AccessClaims, cache: SessionCache) -> CachedAdmi
     if entry is None or entry[1].id != user_id:
         return None
     return CachedAdmission(user_key(user_id), entry[0], _copy(entry[1]))
+
+
+async def fill_awaited(*, claims: AccessClaims, cache: SessionCache) -> bool:
+    """Waits for the fill of the token's session under way on this worker, if there is one
+    (True then: the cache may now hold the session)."""
+    session_id = _uuid_or_none(claims.session_id)
+    under_way = cache.filling(session_id) if session_id is not None else None
+    if under_way is None:
+        return False
+    await under_way.wait()
+    return True
 
 
 async def _fill(

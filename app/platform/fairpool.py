@@ -45,7 +45,7 @@ class FairGate:
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self.leave()  # handed a ticket just as it was cancelled: pass it on
-            else:
+            elif waiter in self._waiters:  # a `leave` may have dropped it already
                 self._waiters.remove(waiter)
             raise
 

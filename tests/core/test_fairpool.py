@@ -50,6 +50,23 @@ async def test_a_cancelled_waiter_hands_its_ticket_on() -> None:
     assert gate.waiting == 0
 
 
+async def test_a_waiter_cancelled_and_passed_over_before_it_runs_stays_cancelled() -> None:
+    """Cancelling a task cancels the future it awaits at once, but the task sees it only on
+    its next turn: a `leave` in between passes over (drops) that future. The waiter must
+    still end cancelled, not with an error of the gate's, and the ticket goes on."""
+    gate = FairGate(1)
+    await gate.enter()
+    cancelled = asyncio.create_task(gate.enter())
+    after = asyncio.create_task(gate.enter())
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    gate.leave()  # drops the cancelled future, hands the ticket to `after`
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    await asyncio.wait_for(after, 1)
+    assert gate.waiting == 0
+
+
 @pytest.mark.parametrize("backend", ["postgres", "mysql"], indirect=True)
 async def test_the_app_uses_the_fair_pool_on_postgresql_and_mysql(
     client: object, backend: str

@@ -8,15 +8,18 @@ through the services, which replace that key, so it is seen on every instance at
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from redis.exceptions import ConnectionError as RedisConnectionError
+from tortoise import timezone
 
 from app.auth import sessions
 from app.auth.models import AuthSession, User
+from app.platform import ratelimit
 from settings import Settings
 from tests.conftest import PASSWORD, unique_email
 from tests.users.conftest import bearer, login_tokens, me_status, register
@@ -217,3 +220,82 @@ async def test_the_cache_hands_out_copies_a_route_may_change(client: httpx.Async
     await second.save(update_fields=["display_name"])
     assert (await User.get(id=user.id)).display_name == "saved from the copy"
     assert cache.get(session_id, b"another fill") is None
+
+
+async def _count_database_reads(monkeypatch: pytest.MonkeyPatch) -> list[uuid.UUID]:
+    """The sessions read from the database from now on, one entry per read."""
+    reads: list[uuid.UUID] = []
+    read = sessions._session_user_from_database  # pylint: disable=protected-access
+
+    async def counted(*, user_id: uuid.UUID, session_id: uuid.UUID) -> User | None:
+        reads.append(session_id)
+        user = await read(user_id=user_id, session_id=session_id)
+        await asyncio.sleep(0.05)  # the others arrive while this read is under way
+        return user
+
+    monkeypatch.setattr(sessions, "_session_user_from_database", counted)
+    return reads
+
+
+@REDIS_BACKENDS
+async def test_requests_of_one_session_share_the_fill_of_its_expired_entry(
+    client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy client's entry expiring must not send every request in flight to the
+    database: one reads and fills, the others wait for it and are admitted from the cache."""
+    email, headers = await _signed_in(client)
+    user_id = (await User.get(email=email)).id
+    app.state.session_cache.clear()
+    await app.state.store.delete(sessions.user_key(user_id))
+    reads = await _count_database_reads(monkeypatch)
+    answers = await asyncio.gather(*(me_status(client, headers) for _ in range(8)))
+    assert answers == [200] * 8
+    assert len(reads) == 1
+    assert len(app.state.session_cache) == 1
+
+
+@REDIS_BACKENDS
+async def test_waiters_of_a_fill_still_see_a_change_made_meanwhile(
+    client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The requests that waited start over: a logout while the fill was under way leaves a
+    tombstone, and they read the database (which refuses the session) instead of the cache."""
+    email, headers = await _signed_in(client)
+    user_id = (await User.get(email=email)).id
+    app.state.session_cache.clear()
+    await app.state.store.delete(sessions.user_key(user_id))
+    reads = await _count_database_reads(monkeypatch)
+
+    async def log_out_meanwhile() -> None:
+        await asyncio.sleep(0.01)
+        await AuthSession.filter(user_id=user_id).update(revoked_at=timezone.now())
+        await sessions.invalidate_cached_user(user_id=user_id, store=app.state.store)
+
+    *answers, _ = await asyncio.gather(
+        *(me_status(client, headers) for _ in range(4)), log_out_meanwhile()
+    )
+    # The one that read before the logout is admitted; those that waited are not.
+    assert sorted(answers) == [200, 401, 401, 401]
+    assert len(reads) == 4
+    assert len(app.state.session_cache) == 0
+
+
+@REDIS_BACKENDS
+async def test_counted_writes_of_one_session_share_the_fill_and_stay_counted(
+    client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The create's admission (session check and write count in one store round trip)
+    waits for the fill under way too; every write is still counted once."""
+    email, headers = await _signed_in(client)
+    user_id = (await User.get(email=email)).id
+    app.state.session_cache.clear()
+    await app.state.store.delete(sessions.user_key(user_id))
+    reads = await _count_database_reads(monkeypatch)
+    record = {"subject": "Math", "title": "t", "minutes": 5, "studied_on": "2026-01-02"}
+    answers = await asyncio.gather(
+        *(client.post("/api/v1/study-records", headers=headers, json=record) for _ in range(6))
+    )
+    assert [a.status_code for a in answers] == [201] * 6
+    assert len(reads) == 1
+    counted = await app.state.store.get(ratelimit.counter_name("write:user", str(user_id)))
+    assert counted == b"6"
