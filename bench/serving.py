@@ -9,7 +9,11 @@ It creates a scratch PostgreSQL database, migrates it, starts the service with g
 (2 uvicorn workers, Redis, audit trail on, APP_ENV=production) and, under the same
 gunicorn, two limits: bare Starlette + asyncpg (bench/bare_app.py) and bare FastAPI +
 asyncpg (bench/fastapi_app.py: a header dependency, a pydantic page model, a pydantic
-create). The measured user has a fixed 60 records; the create rows write as another user.
+create). The measured user has a fixed 60 records; the create rows write as `--writers` (64)
+other users in turn, each request the next user's: a user's creates queue on that user's kept
+count rows until each commit is flushed (a few hundred a second for one user, whose own write
+limit is 120 a minute), so one user writing at the machine's rate measures that queue, not
+the service under a production load of many users.
 wrk drives everything at 64 and 256 connections, every row gets its ratio to the matching
 FastAPI limit, and the 256-connection list is soaked. The same list is served right after
 by the service with the audit trail off and by the service on MySQL (`--mysql`); login is
@@ -142,6 +146,20 @@ def lua_post(path: Path, body: str, content_type: str, token: str | None = None)
     return path
 
 
+def lua_post_rotating(path: Path, body: str, tokens: list[str]) -> Path:
+    """A JSON POST whose bearer token goes round `tokens`, one per request."""
+    listed = ", ".join(f'"{token}"' for token in tokens)
+    path.write_text(
+        f'wrk.method = "POST"\nwrk.body = [[{body}]]\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f"local tokens = {{{listed}}}\nlocal n = 0\n"
+        "request = function()\n  n = n + 1\n"
+        '  wrk.headers["Authorization"] = "Bearer " .. tokens[n % #tokens + 1]\n'
+        "  return wrk.format()\nend\n"
+    )
+    return path
+
+
 def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
@@ -267,7 +285,7 @@ class Targets:  # pylint: disable=too-many-instance-attributes  # what the rows 
     fastapi_url: str
     auth: dict[str, str]
     superuser: dict[str, str]
-    writer: dict[str, str]  # the create rows' user
+    writers: list[dict[str, str]]  # the create rows' users
     create_lua: Path
     login_lua: Path
     # The same service on MySQL/MariaDB (its own user with the same 60 records), or None.
@@ -625,10 +643,12 @@ def measure_growth(
         combined = combine(done)
         return combined[0], combined[1]
 
-    # The creates above wrote thousands of records as another user: its account goes (its
-    # records and kept counts with it, as a deregistration does).
-    with httpx.Client(base_url=t.service_url, headers=t.writer, timeout=60) as client:
-        client.request("DELETE", "/api/v1/users/me", json={"password": PASSWORD}).raise_for_status()
+    # The creates above wrote thousands of records as other users: their accounts go (their
+    # records and kept counts with them, as a deregistration does).
+    for writer in t.writers:
+        with httpx.Client(base_url=t.service_url, headers=writer, timeout=60) as client:
+            reply = client.request("DELETE", "/api/v1/users/me", json={"password": PASSWORD})
+            reply.raise_for_status()
     for records in sizes:
         growth, user_walk = measure_user(t, env, records, walk=records == max(sizes), run=run)
         grown.append(growth)
@@ -838,6 +858,9 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one
     )
     parser.add_argument("--database", default="studylog_bench", help="scratch database name")
     parser.add_argument(
+        "--writers", type=int, default=64, help="users the create rows' requests go round"
+    )
+    parser.add_argument(
         "--mysql",
         default=os.environ.get("BENCH_MYSQL_URL", "mysql://root:@127.0.0.1:3306/"),
         help="MySQL/MariaDB server for the 'same list, MySQL' rows (empty: none)",
@@ -876,7 +899,7 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one
         service_url = "http://127.0.0.1:8101"
         wait_until_up(f"{service_url}/api/health/ready", service, tmp / "service.log")
         token = prepare_service(service_url, args.records)
-        writer = login(service_url, "bench-writer@example.com")
+        writers = [login(service_url, f"bench-writer-{n}@example.com") for n in range(args.writers)]
         login(service_url, "bench-admin@example.com")
         asyncio.run(
             execute(
@@ -904,12 +927,11 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one
             fastapi_url="http://127.0.0.1:8103",
             auth={"Authorization": f"Bearer {token}"},
             superuser={"Authorization": f"Bearer {admin}"},
-            writer={"Authorization": f"Bearer {writer}"},
-            create_lua=lua_post(
+            writers=[{"Authorization": f"Bearer {writer}"} for writer in writers],
+            create_lua=lua_post_rotating(
                 tmp / "create.lua",
                 '{"subject": "Bench", "title": "wrk", "minutes": 25, "studied_on": "2026-11-01"}',
-                "application/json",
-                writer,
+                writers,
             ),
             login_lua=lua_post(
                 tmp / "login.lua",

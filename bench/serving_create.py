@@ -12,10 +12,10 @@ service's workers, FastAPI's workers, the PostgreSQL backends of the scratch dat
 (their command line names it: the audit writer's COPYs are among them), redis-server
 (shared with anything else using it) and wrk.
 
-`--writers N` sends the creates of both rows from N users in turn (bench/serving.py writes
-as one): every create of one user moves that user's kept count rows (app/study/tally.py),
+`--writers N` (default 64, as bench/serving.py) sends the creates of both rows from N users
+in turn: every create of one user moves that user's kept count rows (app/study/tally.py),
 which take concurrent writers one at a time, each holding the rows until its commit is
-flushed; FastAPI's create has no such row.
+flushed; FastAPI's create has no such row. `--writers 1` shows one user's creates queueing.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from serving import (
     environments,
     execute,
     login,
+    lua_post_rotating,
     print_table,
     recreate_database,
     start,
@@ -55,20 +56,6 @@ from serving import (
     worker_rss_mb,
     wrk,
 )
-
-
-def lua_post_rotating(path: Path, body: str, tokens: list[str]) -> Path:
-    """A JSON POST whose bearer token goes round `tokens`, one per request."""
-    listed = ", ".join(f'"{token}"' for token in tokens)
-    path.write_text(
-        f'wrk.method = "POST"\nwrk.body = [[{body}]]\n'
-        'wrk.headers["Content-Type"] = "application/json"\n'
-        f"local tokens = {{{listed}}}\nlocal n = 0\n"
-        "request = function()\n  n = n + 1\n"
-        '  wrk.headers["Authorization"] = "Bearer " .. tokens[n % #tokens + 1]\n'
-        "  return wrk.format()\nend\n"
-    )
-    return path
 
 
 def _cpu_ticks(pid: int) -> int:
@@ -208,8 +195,7 @@ def run(
     """The create rows against a running service (see the module docstring)."""
     service_url = "http://127.0.0.1:8101"
     login(service_url, EMAIL)  # the owner of FastAPI's records
-    writer = login(service_url, "bench-writer@example.com")
-    others = [login(service_url, f"bench-writer-{n}@example.com") for n in range(1, args.writers)]
+    writers = [login(service_url, f"bench-writer-{n}@example.com") for n in range(args.writers)]
     fastapi = start_limit("fastapi_app", 8103, bare_env, tmp / "fastapi.log")
     try:
         targets = Targets(
@@ -219,11 +205,11 @@ def run(
             fastapi_url="http://127.0.0.1:8103",
             auth={},
             superuser={},
-            writer={"Authorization": f"Bearer {writer}"},
+            writers=[{"Authorization": f"Bearer {writer}"} for writer in writers],
             create_lua=lua_post_rotating(
                 tmp / "create.lua",
                 '{"subject": "Bench", "title": "wrk", "minutes": 25, "studied_on": "2026-11-01"}',
-                [writer, *others],
+                writers,
             ),
             login_lua=tmp / "unused.lua",
         )
@@ -257,7 +243,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="The create rows (see module docstring).")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of both rows")
-    parser.add_argument("--writers", type=int, default=1, help="users the creates go round")
+    parser.add_argument("--writers", type=int, default=64, help="users the creates go round")
     parser.add_argument("--database", default="studylog_bench_create", help="scratch database")
     add_service_options(parser)
     args = parser.parse_args()
