@@ -107,10 +107,12 @@ async def test_a_mysql_connection_is_taken_and_given_back_as_aiomysql_would(
     await pool.release(first)
     tasks = len(asyncio.all_tasks())
     again = await pool.acquire()
-    assert again is first and first in inner._used  # pylint: disable=protected-access
+    assert again is first
+    assert first in inner._used  # pylint: disable=protected-access
     await pool.release(again)
     assert len(asyncio.all_tasks()) == tasks
-    assert inner._free[-1] is first and first not in inner._used  # pylint: disable=protected-access
+    assert inner._free[-1] is first  # pylint: disable=protected-access
+    assert first not in inner._used  # pylint: disable=protected-access
 
     recycle = inner._recycle  # pylint: disable=protected-access
     inner._recycle = 0  # pylint: disable=protected-access  # every free connection is due
@@ -119,10 +121,13 @@ async def test_a_mysql_connection_is_taken_and_given_back_as_aiomysql_would(
         fresh = await pool.acquire()
     finally:
         inner._recycle = recycle  # pylint: disable=protected-access
-    assert fresh is not first and first.closed and not fresh.closed
+    assert fresh is not first
+    assert first.closed
+    assert not fresh.closed
     await fresh.begin()
     await pool.release(fresh)
-    assert fresh.closed and fresh not in inner._free  # pylint: disable=protected-access
+    assert fresh.closed
+    assert fresh not in inner._free  # pylint: disable=protected-access
     rows = await Tortoise.get_connection("default").execute_query_dict("SELECT 1 AS n")
     assert rows == [{"n": 1}]
     assert pool._gate.waiting == 0  # pylint: disable=protected-access
