@@ -122,6 +122,8 @@ class FairMySQLPool(FairPool):
         while free and not pool._closing:
             conn = free.popleft()
             reader = conn._reader
+            if reader is None:  # closed already (aiomysql never frees one so)
+                continue
             if (
                 reader.at_eof()
                 or reader.exception()
