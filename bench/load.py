@@ -37,7 +37,6 @@ from serving import (
     ROOT,
     add_service_options,
     environments,
-    failures,
     prepare_service,
     recreate_database,
     start,
@@ -45,6 +44,7 @@ from serving import (
     wait_until_up,
     with_database,
 )
+from wrk_rows import failures
 
 MIX_LUA = """
 local n = 0

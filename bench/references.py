@@ -44,12 +44,11 @@ def hashing_limit(samples: int = 20) -> float:
     return (os.cpu_count() or 1) / float(done.stdout.strip())
 
 
-MYSQL_SERVICE = "http://127.0.0.1:8105"
-
-
-def mysql_environment(args: argparse.Namespace, service_env: dict[str, str]) -> dict[str, str]:
+def mysql_environment(
+    args: argparse.Namespace, service_env: dict[str, str], url: str
+) -> dict[str, str]:
     """The environment of the same service (same settings and Redis, keys of its own) on a
-    scratch MySQL/MariaDB database, which this makes and migrates."""
+    scratch MySQL/MariaDB database, which this makes and migrates, serving at `url`."""
     parts = urlsplit(args.mysql)
     server = pymysql.connect(
         host=parts.hostname or "127.0.0.1",
@@ -66,7 +65,7 @@ def mysql_environment(args: argparse.Namespace, service_env: dict[str, str]) -> 
     env = {
         **service_env,
         "DATABASE_URL": urlunsplit(parts._replace(path=f"/{args.database}")),
-        "GUNICORN_BIND": MYSQL_SERVICE.removeprefix("http://"),
+        "GUNICORN_BIND": url.removeprefix("http://"),
         "REDIS_KEY_PREFIX": f"{service_env['REDIS_KEY_PREFIX']}mysql:",
     }
     subprocess.run([PYTHON, "run.py", "db", "upgrade"], cwd=ROOT, env=env, check=True)

@@ -44,7 +44,6 @@ import re
 import secrets
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -57,51 +56,13 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import references
+from wrk_rows import Result, combine, lua_post, lua_post_rotating, print_table, wrk
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 GUNICORN = str(Path(PYTHON).with_name("gunicorn"))
 EMAIL = "bench@example.com"
 PASSWORD = "bench-password-123"  # noqa: S105  (a throwaway account in a scratch database)
-
-
-@dataclass
-class Result:  # pylint: disable=too-many-instance-attributes  # one row of the table
-    name: str
-    connections: int
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-    non_2xx: int
-    limit: str = ""
-    ratio: float | None = None  # to `limit`, a row of this table
-    fastapi: float | None = None  # to the matching FastAPI limit (hello or rows)
-    starlette: float | None = None  # to the matching Starlette limit (hello or page)
-
-
-def _ms(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
-    factor = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
-    return float(number) * factor
-
-
-def parse_wrk(output: str) -> tuple[float, float, float, int, int]:
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"\s99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
-    return rps, p50, p99, *failures(output)
-
-
-def failures(output: str) -> tuple[int, int]:
-    """(socket errors of every kind, non-2xx answers) from wrk's report."""
-    errors = 0
-    if found := re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
-    ):
-        errors = sum(int(n) for n in found.groups())
-    non_2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", output)) else 0
-    return errors, non_2xx
 
 
 def add_service_options(parser: argparse.ArgumentParser) -> None:
@@ -113,51 +74,6 @@ def add_service_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--redis", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
     )
-
-
-def wrk(
-    url: str,
-    *,
-    connections: int,
-    duration: int,
-    script: Path | None = None,
-    headers: dict[str, str] | None = None,
-) -> tuple[float, float, float, int, int]:
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s"]
-    for key, value in (headers or {}).items():
-        command += ["-H", f"{key}: {value}"]
-    if script:
-        command += ["-s", str(script)]
-    done = subprocess.run(
-        [*command, url], capture_output=True, text=True, check=True, timeout=duration + 60
-    )
-    return parse_wrk(done.stdout)
-
-
-def lua_post(path: Path, body: str, content_type: str, token: str | None = None) -> Path:
-    lines = [
-        'wrk.method = "POST"',
-        f"wrk.body = [[{body}]]",
-        f'wrk.headers["Content-Type"] = "{content_type}"',
-    ]
-    if token:
-        lines.append(f'wrk.headers["Authorization"] = "Bearer {token}"')
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def lua_post_rotating(path: Path, body: str, tokens: list[str]) -> Path:
-    """A JSON POST whose bearer token goes round `tokens`, one per request."""
-    listed = ", ".join(f'"{token}"' for token in tokens)
-    path.write_text(
-        f'wrk.method = "POST"\nwrk.body = [[{body}]]\n'
-        'wrk.headers["Content-Type"] = "application/json"\n'
-        f"local tokens = {{{listed}}}\nlocal n = 0\n"
-        "request = function()\n  n = n + 1\n"
-        '  wrk.headers["Authorization"] = "Bearer " .. tokens[n % #tokens + 1]\n'
-        "  return wrk.format()\nend\n"
-    )
-    return path
 
 
 def with_database(url: str, name: str) -> str:
@@ -258,23 +174,6 @@ def prepare_service(base: str, records: int) -> str:
             )
             assert created.status_code == 201, created.text
     return token
-
-
-def print_table(results: list[Result]) -> None:
-    header = (
-        f"{'endpoint':40} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'errors':>6} {'non-2xx':>7} {'xFastAPI':>8} {'xStarl.':>8}  ratio"
-    )
-    print(header)
-    print("-" * len(header))
-    for r in results:
-        ratio = f"{r.ratio:.2f} x {r.limit}" if r.ratio is not None else ""
-        fastapi = f"{r.fastapi:.2f}" if r.fastapi is not None else ""
-        starlette = f"{r.starlette:.2f}" if r.starlette is not None else ""
-        print(
-            f"{r.name:40} {r.connections:5d} {r.rps:9.0f} {r.p50_ms:8.2f} {r.p99_ms:8.2f} "
-            f"{r.errors:6d} {r.non_2xx:7d} {fastapi:>8} {starlette:>8}  {ratio}"
-        )
 
 
 @dataclass
@@ -422,6 +321,34 @@ def measure(t: Targets, connections: int, duration: int) -> list[Result]:
     return [*rows, bare_create, created]
 
 
+ONLY_ROWS = ("list", "mysql")  # `--only`: the list always, beside FastAPI's rows
+
+
+def measure_only(t: Targets, only: set[str], connections: int, duration: int) -> list[Result]:
+    """`--only`: FastAPI's rows, the service's list and (`mysql`) the same list on MySQL, in
+    that order in one round, each rated against FastAPI's rows of the same round."""
+    run = {"connections": connections, "duration": duration}
+    fastapi = Result(
+        "fastapi: rows (header dep, model)",
+        connections,
+        *wrk(f"{t.fastapi_url}/rows", headers=t.auth, **run),
+    )
+    listed = Result(LISTED, connections, *wrk(f"{t.service_url}{LIST}", headers=t.auth, **run))
+    rows = [fastapi, listed]
+    if "mysql" in only and t.mysql_url and t.mysql_auth:
+        on_mysql = Result(
+            MYSQL_LIST,
+            connections,
+            *wrk(f"{t.mysql_url}{LIST}", headers=t.mysql_auth, **run),
+            limit="PostgreSQL list",
+        )
+        on_mysql.ratio = on_mysql.rps / listed.rps
+        rows.append(on_mysql)
+    for row in rows[1:]:
+        row.fastapi = row.rps / fastapi.rps
+    return rows
+
+
 STATS_SMALL = "study-records stats (60)"
 LISTED = "study-records list (auth, 20 of 60)"
 MYSQL_LIST = "  same list, MySQL"
@@ -470,26 +397,6 @@ def measure_stats_days(t: Targets, days: int, duration: int, rounds: int) -> Res
             ]
         )
     return combine(done)[0]
-
-
-def combine(rounds: list[list[Result]]) -> list[Result]:
-    """One row per endpoint from several rounds of the same rows: the round with the median
-    req/s (its latencies with it), errors and non-2xx summed over all rounds, and each ratio
-    the median of the ratios within each round (a service row against the limit measured
-    moments before it, so a drift of the machine between rounds cancels out)."""
-    combined = []
-    for same in zip(*rounds, strict=True):
-        middle = sorted(same, key=lambda r: r.rps)[len(same) // 2]
-        row = replace(
-            middle,
-            errors=sum(r.errors for r in same),
-            non_2xx=sum(r.non_2xx for r in same),
-        )
-        for attribute in ("ratio", "fastapi", "starlette"):
-            values = [v for r in same if (v := getattr(r, attribute)) is not None]
-            setattr(row, attribute, statistics.median(values) if values else None)
-        combined.append(row)
-    return combined
 
 
 def measure_login(t: Targets, duration: int) -> list[Result]:
@@ -724,11 +631,6 @@ def verdicts(
     service_rows = [r for r in results if not r.name.startswith(("starlette:", "fastapi:"))]
     checks = {
         "list (20 of 60) >= 0.75 x FastAPI rows": (at_64(LISTED).fastapi or 0) >= 0.75,
-        "cursor (20 of 60) >= 0.6 x FastAPI rows": (at_64(CURSOR).fastapi or 0) >= 0.6,
-        "health >= 0.9 x FastAPI hello": (at_64("/api/health/check").fastapi or 0) >= 0.9,
-        "create >= 0.5 x FastAPI create": (at_64(CREATE).ratio or 0) >= 0.5,
-        "users/count >= 0.6 x health": (at_64("/api/v1/users/count").ratio or 0) >= 0.6,
-        "list, audit on/off >= 0.9": (at_64(LISTED).ratio or 0) >= 0.9,
         "list p99 <= 4 x p50 at 64 and 256 connections": all(
             by[(LISTED, c)].p99_ms <= 4 * by[(LISTED, c)].p50_ms for c in (64, 256)
         ),
@@ -737,6 +639,14 @@ def verdicts(
         ),
         "each worker under 150 MB": bool(memory) and max(memory) < 150,
     }
+    if (CREATE, 64) in by:  # the whole table, not `--only`
+        checks |= {
+            "cursor (20 of 60) >= 0.6 x FastAPI rows": (at_64(CURSOR).fastapi or 0) >= 0.6,
+            "health >= 0.9 x FastAPI hello": (at_64("/api/health/check").fastapi or 0) >= 0.9,
+            "create >= 0.5 x FastAPI create": (at_64(CREATE).ratio or 0) >= 0.5,
+            "users/count >= 0.6 x health": (at_64("/api/v1/users/count").ratio or 0) >= 0.6,
+            "list, audit on/off >= 0.9": (at_64(LISTED).ratio or 0) >= 0.9,
+        }
     logins = [r for r in results if r.name == LOGIN and r.connections == 64]
     if logins:
         checks["login >= 0.7 x the hashing limit (64 connections)"] = (logins[0].ratio or 0) >= 0.7
@@ -771,6 +681,30 @@ def verdicts(
     return checks
 
 
+def measure_after(
+    t: Targets, args: argparse.Namespace, env: dict[str, str], results: list[Result]
+) -> tuple[list[Growth], dict[str, float]]:
+    """After the table's rounds: the soak, stats at many days, the cost growth and login (the
+    soak's and the others' rows added to `results`)."""
+    results.append(
+        Result(
+            f"soak: list, {args.soak} s",
+            256,
+            *wrk(f"{t.service_url}{LIST}", headers=t.auth, connections=256, duration=args.soak),
+        )
+    )
+    if args.stats_days:
+        days_row = measure_stats_days(t, args.stats_days, args.duration, args.rounds)
+        small = next(r for r in results if (r.name, r.connections) == (STATS_SMALL, 64))
+        results.append(replace(days_row, limit=STATS_SMALL, ratio=days_row.rps / small.rps))
+    grown: list[Growth] = []
+    walk: dict[str, float] = {}
+    if sizes := [int(n) for n in args.growth.split(",") if n.strip()]:
+        grown, walk = measure_growth(t, env, sizes, args.duration, args.rounds)
+    results += measure_login(t, args.duration)
+    return grown, walk
+
+
 def environments(args: argparse.Namespace, db_url: str) -> tuple[dict[str, str], dict[str, str]]:
     unlimited = str(10**9)
     service_env = {
@@ -785,7 +719,7 @@ def environments(args: argparse.Namespace, db_url: str) -> tuple[dict[str, str],
         "REDIS_KEY_PREFIX": f"bench-{secrets.token_hex(4)}:",
         "WEB_CONCURRENCY": "2",
         "LOG_LEVEL": "WARNING",
-        "GUNICORN_BIND": "127.0.0.1:8101",
+        "GUNICORN_BIND": f"127.0.0.1:{args.port}",
         **dict.fromkeys(
             (
                 "RATE_LIMIT_LOGIN_PER_IP",
@@ -865,11 +799,27 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one
         default=os.environ.get("BENCH_MYSQL_URL", "mysql://root:@127.0.0.1:3306/"),
         help="MySQL/MariaDB server for the 'same list, MySQL' rows (empty: none)",
     )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=8101,
+        help="the service's port; the bare apps, the audit-off service and MySQL's take the "
+        "next four (another port for a second run on the same machine)",
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated: run only these rows, in rounds at 64 and 256 connections, each "
+        "beside FastAPI's rows in the same round, and nothing after them: 'list' (the list), "
+        "'list,mysql' (and MySQL's, with its ratio to the list)",
+    )
     add_service_options(parser)
     args = parser.parse_args()
+    only = {name.strip() for name in args.only.split(",") if name.strip()}
+    if only - set(ONLY_ROWS):
+        parser.error(f"--only takes {', '.join(ONLY_ROWS)}")
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install wrk")
-    sizes = [int(n) for n in args.growth.split(",") if n.strip()]
 
     db_url = with_database(args.postgres, args.database)
     asyncio.run(recreate_database(args.postgres, args.database))
@@ -879,15 +829,21 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one
     asyncio.run(execute(db_url, "CREATE TABLE bare_record (LIKE study_record INCLUDING ALL)"))
     tmp = Path(tempfile.mkdtemp(prefix="studylog-bench-"))
     on_mysql = None
-    if args.mysql:
-        mysql_env = references.mysql_environment(args, service_env)
+    port = args.port  # the service; the limits, the audit-off service and MySQL's the next four
+    mysql_url = f"http://127.0.0.1:{port + 4}"
+    if args.mysql and (not only or "mysql" in only):
+        mysql_env = references.mysql_environment(args, service_env, mysql_url)
         on_mysql = start(
             [GUNICORN, "-c", "gunicorn.conf.py", "asgi:app"], mysql_env, tmp / "mysql.log"
         )
     service = start(
         [GUNICORN, "-c", "gunicorn.conf.py", "asgi:app"], service_env, tmp / "service.log"
     )
-    unaudited_env = {**service_env, "AUDIT_ENABLED": "false", "GUNICORN_BIND": "127.0.0.1:8104"}
+    unaudited_env = {
+        **service_env,
+        "AUDIT_ENABLED": "false",
+        "GUNICORN_BIND": f"127.0.0.1:{port + 3}",
+    }
     unaudited = start(
         [GUNICORN, "-c", "gunicorn.conf.py", "asgi:app"], unaudited_env, tmp / "audit-off.log"
     )
@@ -896,7 +852,7 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one
     grown: list[Growth] = []
     walk: dict[str, float] = {}
     try:
-        service_url = "http://127.0.0.1:8101"
+        service_url = f"http://127.0.0.1:{port}"
         wait_until_up(f"{service_url}/api/health/ready", service, tmp / "service.log")
         token = prepare_service(service_url, args.records)
         writers = [login(service_url, f"bench-writer-{n}@example.com") for n in range(args.writers)]
@@ -909,22 +865,20 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one
             )
         )
         admin = login(service_url, "bench-admin@example.com")
-        wait_until_up("http://127.0.0.1:8104/api/health/ready", unaudited, tmp / "audit-off.log")
+        wait_until_up(
+            f"http://127.0.0.1:{port + 3}/api/health/ready", unaudited, tmp / "audit-off.log"
+        )
         mysql_auth = None
         if on_mysql is not None:
-            wait_until_up(
-                f"{references.MYSQL_SERVICE}/api/health/ready", on_mysql, tmp / "mysql.log"
-            )
-            mysql_auth = {
-                "Authorization": f"Bearer {prepare_service(references.MYSQL_SERVICE, args.records)}"
-            }
-        limits.append(start_limit("bare_app", 8102, bare_env, tmp / "bare.log"))
-        limits.append(start_limit("fastapi_app", 8103, bare_env, tmp / "fastapi.log"))
+            wait_until_up(f"{mysql_url}/api/health/ready", on_mysql, tmp / "mysql.log")
+            mysql_auth = {"Authorization": f"Bearer {prepare_service(mysql_url, args.records)}"}
+        limits.append(start_limit("bare_app", port + 1, bare_env, tmp / "bare.log"))
+        limits.append(start_limit("fastapi_app", port + 2, bare_env, tmp / "fastapi.log"))
         targets = Targets(
             service_url=service_url,
-            audit_off_url="http://127.0.0.1:8104",
-            bare_url="http://127.0.0.1:8102",
-            fastapi_url="http://127.0.0.1:8103",
+            audit_off_url=f"http://127.0.0.1:{port + 3}",
+            bare_url=f"http://127.0.0.1:{port + 1}",
+            fastapi_url=f"http://127.0.0.1:{port + 2}",
             auth={"Authorization": f"Bearer {token}"},
             superuser={"Authorization": f"Bearer {admin}"},
             writers=[{"Authorization": f"Bearer {writer}"} for writer in writers],
@@ -938,31 +892,19 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one
                 f"username={EMAIL}&password={PASSWORD}",
                 "application/x-www-form-urlencoded",
             ),
-            mysql_url=references.MYSQL_SERVICE if mysql_auth else None,
+            mysql_url=mysql_url if mysql_auth else None,
             mysql_auth=mysql_auth,
         )
         for connections in (64, 256):
-            rounds = [measure(targets, connections, args.duration) for _ in range(args.rounds)]
+            rounds = [
+                measure_only(targets, only, connections, args.duration)
+                if only
+                else measure(targets, connections, args.duration)
+                for _ in range(args.rounds)
+            ]
             results += combine(rounds)
-        results.append(
-            Result(
-                f"soak: list, {args.soak} s",
-                256,
-                *wrk(
-                    f"{service_url}{LIST}",
-                    headers=targets.auth,
-                    connections=256,
-                    duration=args.soak,
-                ),
-            )
-        )
-        if args.stats_days:
-            days_row = measure_stats_days(targets, args.stats_days, args.duration, args.rounds)
-            small = next(r for r in results if (r.name, r.connections) == (STATS_SMALL, 64))
-            results.append(replace(days_row, limit=STATS_SMALL, ratio=days_row.rps / small.rps))
-        if sizes:
-            grown, walk = measure_growth(targets, service_env, sizes, args.duration, args.rounds)
-        results += measure_login(targets, args.duration)
+        if not only:
+            grown, walk = measure_after(targets, args, service_env, results)
         memory = worker_rss_mb(service.pid)
     finally:
         stop(service)

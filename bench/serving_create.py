@@ -38,15 +38,11 @@ from serving import (
     GUNICORN,
     PYTHON,
     ROOT,
-    Result,
     Targets,
     add_service_options,
-    combine,
     environments,
     execute,
     login,
-    lua_post_rotating,
-    print_table,
     recreate_database,
     start,
     start_limit,
@@ -54,8 +50,8 @@ from serving import (
     wait_until_up,
     with_database,
     worker_rss_mb,
-    wrk,
 )
+from wrk_rows import Result, combine, lua_post_rotating, print_table, wrk
 
 
 def _cpu_ticks(pid: int) -> int:
@@ -246,6 +242,7 @@ def main() -> int:
     parser.add_argument("--writers", type=int, default=64, help="users the creates go round")
     parser.add_argument("--database", default="studylog_bench_create", help="scratch database")
     add_service_options(parser)
+    parser.set_defaults(port=8101)  # the service's port, as bench/serving.py's default
     args = parser.parse_args()
     db_url = with_database(args.postgres, args.database)
     asyncio.run(recreate_database(args.postgres, args.database))

@@ -10,8 +10,9 @@ on a connection of Tortoise's pool (the fair gate included) as aiomysql's cursor
 reads the rows' values as the bytes the server sent, in one loop.
 
 It speaks the protocol aiomysql's connection speaks, through the connection's own reader
-and packet counter (aiomysql 0.3, pinned below 0.4): the first packet, the column's
-definition and its end are read by aiomysql; the rows here. A connection that fails or is
+and packet counter (aiomysql 0.3, pinned below 0.4): aiomysql sends the statement; the
+whole result (its first packet, the column's definition and its end, the rows) is read
+here, usually in one read of the socket. A connection that fails or is
 cancelled half-way through a result is closed, as aiomysql closes it, so the pool never
 hands out a connection with a result still on the wire. Connections are still replaced an
 hour after their last cursor (`DB_POOL_RECYCLE_SECONDS`), which these reads do not renew.
@@ -20,6 +21,7 @@ hour after their last cursor (`DB_POOL_RECYCLE_SECONDS`), which these reads do n
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 from pymysql.constants import COMMAND, CR
@@ -38,7 +40,7 @@ async def column_values(client: Any, sql: str, params: list[Any]) -> list[bytes 
     """The values of the one column `sql` selects, row by row (None for NULL), on a
     connection of Tortoise's MySQL client `client`. `sql` has aiomysql's `%s` marks."""
     async with client.acquire_connection() as conn:
-        query = sql % tuple(conn.escape(param) for param in params)
+        query = sql % tuple(_literal(conn, param) for param in params)
         conn._result = None  # pylint: disable=protected-access  # as aiomysql's query() does
         try:
             await conn._execute_command(COMMAND.COM_QUERY, query)  # pylint: disable=protected-access
@@ -56,17 +58,32 @@ async def column_values(client: Any, sql: str, params: list[Any]) -> list[bytes 
             raise
 
 
+def _literal(conn: Any, param: Any) -> str:
+    """`param` as SQL, as the connection's `escape` writes it; an int's digits and a UUID's
+    text (hex digits and dashes: nothing to escape) without its per-type dispatch."""
+    kind = type(param)
+    if kind is int:
+        return str(param)
+    if kind is uuid.UUID:
+        return f"'{param}'"
+    return conn.escape(param)
+
+
 async def _read_column(conn: Any) -> list[bytes | None]:
-    # aiomysql reads the head (and raises the server's error, leaving the connection usable).
-    first = await conn._read_packet()  # pylint: disable=protected-access
-    if first.is_ok_packet():
-        return []  # no result set
-    if first.read_length_encoded_integer() != 1:
-        conn.close()
-        raise InternalError("column_values reads results of exactly one column")
-    await conn._read_packet()  # pylint: disable=protected-access  # the column's definition
-    await conn._read_packet()  # pylint: disable=protected-access  # the end of the definitions
     packets = _Packets(conn)
+    first = await packets.next()
+    if first[0] == _ERROR:  # the server's error: nothing follows it, the connection stays usable
+        packets.finish()
+        MysqlPacket(first, conn._encoding).raise_for_error()  # pylint: disable=protected-access
+    if first[0] == 0 and len(first) >= 7:
+        packets.finish()
+        return []  # an OK packet: no result set
+    if first != b"\x01":
+        raise InternalError("column_values reads results of exactly one column")
+    await packets.next()  # the column's definition
+    end = await packets.next()
+    if end[0] != _END or len(end) >= 9:
+        raise InternalError("no end after the column's definition")
     values: list[bytes | None] = []
     while True:
         body = await packets.next()

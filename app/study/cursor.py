@@ -147,8 +147,9 @@ async def _unfiltered_rows(
     dialect = conn.capabilities.dialect
     params: list[Any] = []
     if owner_id is not None:
-        # asyncpg takes a UUID for the uuid column; the others store its text.
-        params.append(owner_id if dialect == "postgres" else str(owner_id))
+        # asyncpg takes a UUID for the uuid column; the others store its text, which MySQL's
+        # page reader writes itself (app/platform/mysql_rows.py).
+        params.append(owner_id if dialect in ("postgres", "mysql") else str(owner_id))
     if position is not None:
         value: Any = position.value
         if dialect != "postgres":  # as the query builder would hand the value to the driver

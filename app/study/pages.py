@@ -134,7 +134,7 @@ async def _mysql_page(
 ) -> tuple[list[dict[str, Any]], int]:
     params: list[Any] = [limit, offset]
     if owner_id is not None:
-        params = [str(owner_id), str(owner_id), limit, offset]
+        params = [owner_id, owner_id, limit, offset]  # written as their text (mysql_rows.py)
     rows = await mysql_json_rows(conn, _mysql_json_page_sql(order_by, owner_id is None), params)
     if not rows:
         return [], (0 if offset == 0 else await records.total(owner_id=owner_id))

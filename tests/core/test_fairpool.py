@@ -107,3 +107,44 @@ async def test_a_mysql_release_hands_the_ticket_on_without_waiting_for_the_loop(
     await pool.release(await waiter)
     await asyncio.sleep(0)
     assert pool._gate.waiting == 0  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize("backend", ["mysql"], indirect=True)
+async def test_a_mysql_connection_is_taken_and_given_back_as_aiomysql_would(
+    client: object,
+) -> None:
+    """The gate's own path around aiomysql's: the oldest free connection is handed out and
+    comes back to the free list with no task made; one due for recycling is closed and
+    replaced; one left inside a transaction is closed, not reused."""
+    del client
+    pool = Tortoise.get_connection("default")._pool  # pylint: disable=protected-access  # as above
+    assert isinstance(pool, FairMySQLPool)
+    inner = pool._pool  # pylint: disable=protected-access  # aiomysql's pool behind the gate
+    first = await pool.acquire()
+    await pool.release(first)
+    tasks = len(asyncio.all_tasks())
+    again = await pool.acquire()
+    assert again is first
+    assert first in inner._used  # pylint: disable=protected-access
+    await pool.release(again)
+    assert len(asyncio.all_tasks()) == tasks
+    assert inner._free[-1] is first  # pylint: disable=protected-access
+    assert first not in inner._used  # pylint: disable=protected-access
+
+    recycle = inner._recycle  # pylint: disable=protected-access
+    inner._recycle = 0  # pylint: disable=protected-access  # every free connection is due
+    try:
+        await asyncio.sleep(0.01)
+        fresh = await pool.acquire()
+    finally:
+        inner._recycle = recycle  # pylint: disable=protected-access
+    assert fresh is not first
+    assert first.closed
+    assert not fresh.closed
+    await fresh.begin()
+    await pool.release(fresh)
+    assert fresh.closed
+    assert fresh not in inner._free  # pylint: disable=protected-access
+    rows = await Tortoise.get_connection("default").execute_query_dict("SELECT 1 AS n")
+    assert rows == [{"n": 1}]
+    assert pool._gate.waiting == 0  # pylint: disable=protected-access

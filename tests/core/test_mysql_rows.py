@@ -4,6 +4,9 @@ working."""
 
 from __future__ import annotations
 
+import uuid
+
+import orjson
 import pymysql
 import pytest
 from tortoise import Tortoise
@@ -32,6 +35,17 @@ async def test_the_values_are_aiomysqls_for_every_length_and_null() -> None:
     assert [None if value is None else value.decode() for value in read] == expected
     assert [len(value or b"") for value in read] == [2 * n for n in LENGTHS] + [0]
     assert await mysql_rows.column_values(client, "SELECT 1 FROM DUAL WHERE %s", [0]) == []
+    assert await mysql_rows.column_values(client, "DO %s", [1]) == []  # no result set at all
+
+
+@pytest.mark.usefixtures("app")
+async def test_parameters_are_written_as_the_connections_escape_writes_them() -> None:
+    client = Tortoise.get_connection("default")
+    owner = uuid.uuid4()
+    params = [owner, str(owner), 7, -3, "it's", None, 1.5]
+    sql = "SELECT JSON_ARRAY(" + ", ".join(["%s"] * len(params)) + ")"
+    (found,) = await mysql_rows.column_values(client, sql, params)
+    assert orjson.loads(found) == [str(owner), str(owner), 7, -3, "it's", None, 1.5]
 
 
 @pytest.mark.usefixtures("app")
