@@ -290,6 +290,20 @@ async def session_user(
         return None
     if cache is None:
         return await _session_user_from_database(user_id=user_id, session_id=session_id)
+    return await _cached_session_user(user_id, session_id, store, cache, first=True)
+
+
+async def _cached_session_user(
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    store: KeyValueStore,
+    cache: SessionCache,
+    *,
+    first: bool,
+) -> User | None:
+    """`session_user` through the cache; started over (`first` false) after waiting for
+    another request's fill: the cache if the user's key still holds the token of a fresh
+    entry, else the database without a fill (the next request's)."""
     try:
         current = await store.get(user_key(user_id))
     except STORE_ERRORS:
@@ -301,12 +315,12 @@ async def session_user(
         cached = cache.get(session_id, current)
         if cached is not None:
             return cached
+    if not first:
+        return await _session_user_from_database(user_id=user_id, session_id=session_id)
     if current != TOMBSTONE and (under_way := cache.filling(session_id)) is not None:
         # Another request of this session is reading it: wait, then start over (once).
         await under_way.wait()
-        return await _session_user_started_over(
-            user_id=user_id, session_id=session_id, store=store, cache=cache
-        )
+        return await _cached_session_user(user_id, session_id, store, cache, first=False)
     done = cache.begin_fill(session_id)
     try:
         user = await _session_user_from_database(user_id=user_id, session_id=session_id)
@@ -315,24 +329,6 @@ async def session_user(
     finally:
         cache.end_fill(session_id, done)
     return user
-
-
-async def _session_user_started_over(
-    *, user_id: uuid.UUID, session_id: uuid.UUID, store: KeyValueStore, cache: SessionCache
-) -> User | None:
-    """`session_user` after a fill it waited for: the cache if the user's key still holds
-    the token of a fresh entry, else the database (no fill: the next request's)."""
-    try:
-        current = await store.get(user_key(user_id))
-    except STORE_ERRORS:
-        cache.clear()
-        logger.warning("session cache bypassed: the store did not answer")
-        return await _session_user_from_database(user_id=user_id, session_id=session_id)
-    if current is not None and current != TOMBSTONE:
-        cached = cache.get(session_id, current)
-        if cached is not None:
-            return cached
-    return await _session_user_from_database(user_id=user_id, session_id=session_id)
 
 
 @dataclass(frozen=True, slots=True)
