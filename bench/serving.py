@@ -705,6 +705,18 @@ def measure_after(
     return grown, walk
 
 
+def scratch(args: argparse.Namespace) -> tuple[str, dict[str, str], dict[str, str], Path]:
+    """The scratch database made and migrated; its URL, the service's and the limits'
+    environments, and a folder for the logs."""
+    db_url = with_database(args.postgres, args.database)
+    asyncio.run(recreate_database(args.postgres, args.database))
+    service_env, bare_env = environments(args, db_url)
+    subprocess.run([PYTHON, "run.py", "db", "upgrade"], cwd=ROOT, env=service_env, check=True)
+    # FastAPI's create writes to a table like the records' (indexes included), not to them.
+    asyncio.run(execute(db_url, "CREATE TABLE bare_record (LIKE study_record INCLUDING ALL)"))
+    return db_url, service_env, bare_env, Path(tempfile.mkdtemp(prefix="studylog-bench-"))
+
+
 def environments(args: argparse.Namespace, db_url: str) -> tuple[dict[str, str], dict[str, str]]:
     unlimited = str(10**9)
     service_env = {
@@ -823,13 +835,7 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements  # one
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install wrk")
 
-    db_url = with_database(args.postgres, args.database)
-    asyncio.run(recreate_database(args.postgres, args.database))
-    service_env, bare_env = environments(args, db_url)
-    subprocess.run([PYTHON, "run.py", "db", "upgrade"], cwd=ROOT, env=service_env, check=True)
-    # FastAPI's create writes to a table like the records' (indexes included), not to them.
-    asyncio.run(execute(db_url, "CREATE TABLE bare_record (LIKE study_record INCLUDING ALL)"))
-    tmp = Path(tempfile.mkdtemp(prefix="studylog-bench-"))
+    db_url, service_env, bare_env, tmp = scratch(args)
     on_mysql = None
     port = args.port  # the service; the limits, the audit-off service and MySQL's the next four
     mysql_url = f"http://127.0.0.1:{port + 4}"

@@ -21,13 +21,11 @@ flushed; FastAPI's create has no such row. `--writers 1` shows one user's create
 from __future__ import annotations
 
 import argparse
-import asyncio
 import functools
 import os
 import statistics
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -36,19 +34,14 @@ from serving import (
     CREATE,
     EMAIL,
     GUNICORN,
-    PYTHON,
-    ROOT,
     Targets,
     add_service_options,
-    environments,
-    execute,
     login,
-    recreate_database,
+    scratch,
     start,
     start_limit,
     stop,
     wait_until_up,
-    with_database,
     worker_rss_mb,
 )
 from wrk_rows import Result, combine, lua_post_rotating, print_table, wrk
@@ -244,12 +237,7 @@ def main() -> int:
     add_service_options(parser)
     parser.set_defaults(port=8101)  # the service's port, as bench/serving.py's default
     args = parser.parse_args()
-    db_url = with_database(args.postgres, args.database)
-    asyncio.run(recreate_database(args.postgres, args.database))
-    service_env, bare_env = environments(args, db_url)
-    subprocess.run([PYTHON, "run.py", "db", "upgrade"], cwd=ROOT, env=service_env, check=True)
-    asyncio.run(execute(db_url, "CREATE TABLE bare_record (LIKE study_record INCLUDING ALL)"))
-    tmp = Path(tempfile.mkdtemp(prefix="studylog-bench-"))
+    db_url, service_env, bare_env, tmp = scratch(args)
     service = start(
         [GUNICORN, "-c", "gunicorn.conf.py", "asgi:app"], service_env, tmp / "service.log"
     )

@@ -222,14 +222,19 @@ async def test_the_cache_hands_out_copies_a_route_may_change(client: httpx.Async
     assert cache.get(session_id, b"another fill") is None
 
 
-async def _count_database_reads(monkeypatch: pytest.MonkeyPatch) -> list[uuid.UUID]:
-    """The sessions read from the database from now on, one entry per read."""
+async def _count_database_reads(
+    monkeypatch: pytest.MonkeyPatch, read_done: asyncio.Event | None = None
+) -> list[uuid.UUID]:
+    """The sessions read from the database from now on, one entry per read, each added
+    once its read is done (`read_done` set then)."""
     reads: list[uuid.UUID] = []
     read = sessions._session_user_from_database  # pylint: disable=protected-access
 
     async def counted(*, user_id: uuid.UUID, session_id: uuid.UUID) -> User | None:
-        reads.append(session_id)
         user = await read(user_id=user_id, session_id=session_id)
+        reads.append(session_id)
+        if read_done is not None:
+            read_done.set()
         await asyncio.sleep(0.05)  # the others arrive while this read is under way
         return user
 
@@ -264,10 +269,11 @@ async def test_waiters_of_a_fill_still_see_a_change_made_meanwhile(
     user_id = (await User.get(email=email)).id
     app.state.session_cache.clear()
     await app.state.store.delete(sessions.user_key(user_id))
-    reads = await _count_database_reads(monkeypatch)
+    first_read = asyncio.Event()
+    reads = await _count_database_reads(monkeypatch, first_read)
 
     async def log_out_meanwhile() -> None:
-        await asyncio.sleep(0.01)
+        await first_read.wait()  # the first read is done; its fill waits 50 ms to be made
         await AuthSession.filter(user_id=user_id).update(revoked_at=timezone.now())
         await sessions.invalidate_cached_user(user_id=user_id, store=app.state.store)
 
