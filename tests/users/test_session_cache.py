@@ -222,6 +222,18 @@ async def test_the_cache_hands_out_copies_a_route_may_change(client: httpx.Async
     assert cache.get(session_id, b"another fill") is None
 
 
+async def _expired_entry(
+    client: httpx.AsyncClient, app: FastAPI
+) -> tuple[uuid.UUID, dict[str, str]]:
+    """A signed-in user whose session entry has just expired: this worker's cache empty
+    and the user's key gone from the store. Its id and the request headers."""
+    email, headers = await _signed_in(client)
+    user_id = (await User.get(email=email)).id
+    app.state.session_cache.clear()
+    await app.state.store.delete(sessions.user_key(user_id))
+    return user_id, headers
+
+
 async def _count_database_reads(
     monkeypatch: pytest.MonkeyPatch, read_done: asyncio.Event | None = None
 ) -> list[uuid.UUID]:
@@ -248,10 +260,7 @@ async def test_requests_of_one_session_share_the_fill_of_its_expired_entry(
 ) -> None:
     """A busy client's entry expiring must not send every request in flight to the
     database: one reads and fills, the others wait for it and are admitted from the cache."""
-    email, headers = await _signed_in(client)
-    user_id = (await User.get(email=email)).id
-    app.state.session_cache.clear()
-    await app.state.store.delete(sessions.user_key(user_id))
+    _, headers = await _expired_entry(client, app)
     reads = await _count_database_reads(monkeypatch)
     answers = await asyncio.gather(*(me_status(client, headers) for _ in range(8)))
     assert answers == [200] * 8
@@ -265,10 +274,7 @@ async def test_waiters_of_a_fill_still_see_a_change_made_meanwhile(
 ) -> None:
     """The requests that waited start over: a logout while the fill was under way leaves a
     tombstone, and they read the database (which refuses the session) instead of the cache."""
-    email, headers = await _signed_in(client)
-    user_id = (await User.get(email=email)).id
-    app.state.session_cache.clear()
-    await app.state.store.delete(sessions.user_key(user_id))
+    user_id, headers = await _expired_entry(client, app)
     first_read = asyncio.Event()
     reads = await _count_database_reads(monkeypatch, first_read)
 
@@ -292,10 +298,7 @@ async def test_counted_writes_of_one_session_share_the_fill_and_stay_counted(
 ) -> None:
     """The create's admission (session check and write count in one store round trip)
     waits for the fill under way too; every write is still counted once."""
-    email, headers = await _signed_in(client)
-    user_id = (await User.get(email=email)).id
-    app.state.session_cache.clear()
-    await app.state.store.delete(sessions.user_key(user_id))
+    user_id, headers = await _expired_entry(client, app)
     reads = await _count_database_reads(monkeypatch)
     record = {"subject": "Math", "title": "t", "minutes": 5, "studied_on": "2026-01-02"}
     answers = await asyncio.gather(
