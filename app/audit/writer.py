@@ -155,15 +155,23 @@ class AuditWriter:  # pylint: disable=too-many-instance-attributes
             logger.info("audit: queue written at shutdown (%d entries in all)", self.written)
 
     async def flush(self) -> int:
-        """Writes every entry queued now (or being written); the number this call wrote.
+        """Writes the entries queued when it is called (and the batch being written, if
+        any); the number this call wrote. Entries queued meanwhile wait for the next flush:
+        a flush that chased them wrote batches of whatever arrived during the last write, a
+        few entries each under load, paying a batch's round trips every few requests.
 
         Raises DatabaseUnavailable (the entries stay queued) when the database is down.
         Tests call it instead of waiting for the next flush.
         """
         total = 0
         # A batch the background task is writing counts too: the lock waits for it.
-        while self._queue or self._in_flight:
-            total += await self._write_batch()
+        left = len(self._queue) + self._in_flight
+        while left > 0:
+            taken, written = await self._write_batch(left)
+            if not taken:
+                break  # another flush wrote them while this one waited for the lock
+            left -= taken
+            total += written
         return total
 
     # --- the background side -----------------------------------------------------------
@@ -198,11 +206,13 @@ class AuditWriter:  # pylint: disable=too-many-instance-attributes
         except TimeoutError:
             pass
 
-    async def _write_batch(self) -> int:
+    async def _write_batch(self, most: int) -> tuple[int, int]:
+        """Writes up to `most` entries from the head of the queue, at most a batch; how many
+        it took and how many of them were written (the database may refuse some)."""
         async with self._lock:
-            count = min(self.batch_size, len(self._queue))
+            count = min(self.batch_size, len(self._queue), most)
             if not count:
-                return 0  # another flush wrote it while this one waited for the lock
+                return 0, 0
             batch = [self._queue.popleft() for _ in range(count)]
             self._in_flight = count
             try:
@@ -227,7 +237,7 @@ class AuditWriter:  # pylint: disable=too-many-instance-attributes
                 len(self._queue),
             )
             self._failing_since = None
-        return written
+        return count, written
 
     async def _drop_forgotten_users(self, batch: list[AuditEntry], *, stored: bool = False) -> None:
         """Deleted users' entries lose their user id: in the batch, before the insert, for

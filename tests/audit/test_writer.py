@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -122,9 +123,38 @@ async def test_requests_are_answered_while_the_database_write_hangs(
     later = await burst(client, "hang", 20)  # would time out if requests awaited the write
     assert writer.queued == 21
     release.set()
-    await stuck_flush
-    await writer.flush()
+    # A flush writes what was queued when it was called, not what came during its write.
+    assert await stuck_flush == 1
+    assert writer.queued == 20
+    assert await writer.flush() == 20
     assert await stored_ids("hang-") == set(first + later)
+
+
+@pytest.mark.parametrize("settings_overrides", [{"AUDIT_FLUSH_INTERVAL_MS": 100}])
+async def test_a_steady_stream_is_written_in_batches_of_an_interval(
+    client: httpx.AsyncClient, writer: AuditWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests keep coming while each batch is written: the background task still writes
+    one batch per interval, not one per write of whatever arrived during the last."""
+    sizes: list[int] = []
+    real_insert = writer.insert_rows
+
+    async def slow_insert(batch: list[AuditEntry]) -> None:
+        sizes.append(len(batch))
+        await asyncio.sleep(0.05)  # a database round trip under load
+        await real_insert(batch)
+
+    monkeypatch.setattr(writer, "insert_rows", slow_insert)
+    ids: list[str] = []
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < 1.0:
+        ids += await burst(client, "stream", 5)
+        await asyncio.sleep(0.005)
+    # At most one batch per interval (0.1 s) and the one under way; a writer that chased
+    # the stream wrote one per 0.05 s write, whatever came during the last.
+    assert 2 <= len(sizes) <= elapsed / 0.1 + 1, sizes
+    await writer.flush()
+    assert await stored_ids("stream-") == set(ids)
 
 
 @pytest.mark.parametrize("settings_overrides", [{**QUIET, "AUDIT_QUEUE_MAX": 5}])
