@@ -45,12 +45,14 @@ def _is_trusted(address: IPAddress, trusted: tuple[bool, tuple[IPNetwork, ...]])
 
 
 @lru_cache(maxsize=4096)
-def _peer(host: str, trusted_proxies: tuple[str, ...]) -> tuple[IPAddress | None, bool]:
-    """The direct peer's address and whether it is a trusted proxy. Every request asks, from
-    the few addresses a server's peers have (its proxies, or its clients), so the parsing is
-    kept per process; the cache is bounded, so a flood of addresses only evicts."""
+def _peer(host: str, trusted_proxies: tuple[str, ...]) -> tuple[IPAddress | None, str | None, bool]:
+    """The direct peer's address, as text, and whether it is a trusted proxy. Every request
+    asks, from the few addresses a server's peers have (its proxies, or its clients), so the
+    parsing is kept per process; the cache is bounded, so a flood of addresses only evicts."""
     address = _parse_ip(host)
-    return address, address is not None and _is_trusted(address, _networks(trusted_proxies))
+    if address is None:
+        return None, None, False
+    return address, str(address), _is_trusted(address, _networks(trusted_proxies))
 
 
 def _forwarded_for(scope: Scope) -> list[str]:
@@ -73,9 +75,9 @@ def client_ip(scope: Scope, trusted_proxies: Iterable[str]) -> str | None:
     if not client:
         return None
     trusted_entries = tuple(trusted_proxies)
-    peer, peer_trusted = _peer(str(client[0]), trusted_entries)
+    peer, peer_text, peer_trusted = _peer(str(client[0]), trusted_entries)
     if peer is None or not peer_trusted:
-        return None if peer is None else str(peer)
+        return peer_text
     trusted = _networks(trusted_entries)
     current = peer
     for hop in reversed(_forwarded_for(scope)):
