@@ -17,7 +17,8 @@ the service under a production load of many users.
 wrk drives everything at 64 and 256 connections, every row gets its ratio to the matching
 FastAPI limit, and the 256-connection list is soaked. The same list is served right after
 by the service with the audit trail off (then off and on again: the on/off ratio is of the
-sums of the four runs) and by the service on MySQL (`--mysql`); login is set against the hashing limit (cores ÷ one Argon2 verify, measured in the run).
+sums of the four runs) and by the service on MySQL (`--mysql`); login is set against the
+hashing limit (cores ÷ one Argon2 verify, measured in the run).
 
 On two cores shared by wrk, the servers, the databases and Redis, every row is run
 `--rounds` times (3), interleaved; the table gives the median round of each row and the
@@ -44,6 +45,7 @@ import re
 import secrets
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,6 +53,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -482,29 +485,41 @@ def settle(url: str, headers: dict[str, str], *, fast_ms: float = 100, limit_s: 
 
 
 def cursor_walk(base: str, headers: dict[str, str], records: int) -> tuple[str, float, float]:
-    """Walks every page of 20 by `next_page`: (the last page's cursor, mean ms of the first
-    100 pages, mean ms of the last 100). Fails unless every record came back exactly once."""
+    """Walks every page of 20 by `next_page`: (the last page's cursor, the median ms of the
+    first 100 pages, of the last 100). Fails unless every record came back exactly once.
+
+    The two sets are timed again after the walk, a page of each in turn, three times over:
+    the walk's own times drift with whatever else the machine does over its 5,000 pages
+    (a checkpoint, one stall of 100 ms is 1 ms of a hundred pages' mean)."""
     seen: set[int] = set()
-    times: list[float] = []
+    cursors: list[str | None] = []  # each page's cursor (None: the first page)
     cursor: str | None = None
-    last_cursor = ""
     with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
-        while True:
+
+        def page(cursor: str | None) -> dict[str, Any]:
             params = {"size": "20", **({"cursor": cursor} if cursor else {})}
-            started = time.perf_counter()
             response = client.get("/api/v1/study-records/cursor", params=params)
-            times.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, response.text
-            body = response.json()
+            return response.json()
+
+        while True:
+            cursors.append(cursor)
+            body = page(cursor)
             ids = [item["id"] for item in body["items"]]
             assert not seen.intersection(ids), "a record came back twice"
             seen.update(ids)
             if body["next_page"] is None:
                 break
-            last_cursor = cursor = body["next_page"]
-    assert len(seen) == records, f"walk returned {len(seen)} of {records} records"
-    first, last = times[:100], times[-100:]
-    return last_cursor, sum(first) / len(first), sum(last) / len(last)
+            cursor = body["next_page"]
+        assert len(seen) == records, f"walk returned {len(seen)} of {records} records"
+        times: dict[str, list[float]] = {"first": [], "last": []}
+        for _ in range(3):
+            for pair in zip(cursors[:100], cursors[-100:], strict=True):
+                for name, at in zip(("first", "last"), pair, strict=True):
+                    started = time.perf_counter()
+                    page(at)
+                    times[name].append((time.perf_counter() - started) * 1000)
+    return cursor or "", statistics.median(times["first"]), statistics.median(times["last"])
 
 
 def last_cursor_of(base: str, headers: dict[str, str]) -> str:
@@ -626,7 +641,8 @@ def print_growth(grown: list[Growth], walk: dict[str, float]) -> None:
     if walk:
         print(
             f"cursor walk over {walk['records']:,.0f} records: each once; first 100 pages "
-            f"{walk['first_100_ms']:.2f} ms, last 100 {walk['last_100_ms']:.2f} ms per page"
+            f"{walk['first_100_ms']:.2f} ms, last 100 {walk['last_100_ms']:.2f} ms per page "
+            "(medians, timed again in turn)"
         )
 
 
