@@ -282,7 +282,8 @@ def measure(t: Targets, connections: int, duration: int) -> list[Result]:
     on_again = wrk(f"{url}{LIST}", headers=t.auth, **run)
     listed.ratio = (listed.rps + on_again[0]) / (unaudited.rps + off_again[0])
     # Their failures count with the rows' (the table shows the first pair's figures).
-    listed.errors, listed.non_2xx = listed.errors + on_again[3], listed.non_2xx + on_again[4]
+    listed.errors += on_again[3]
+    listed.non_2xx += on_again[4]
     unaudited.errors += off_again[3]
     unaudited.non_2xx += off_again[4]
     rows += [listed, unaudited]
@@ -496,8 +497,8 @@ def cursor_walk(base: str, headers: dict[str, str], records: int) -> tuple[str, 
     cursor: str | None = None
     with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
 
-        def page(cursor: str | None) -> dict[str, Any]:
-            params = {"size": "20", **({"cursor": cursor} if cursor else {})}
+        def page(at: str | None) -> dict[str, Any]:
+            params = {"size": "20", **({"cursor": at} if at else {})}
             response = client.get("/api/v1/study-records/cursor", params=params)
             assert response.status_code == 200, response.text
             return response.json()

@@ -95,8 +95,9 @@ class KnownClean:
     next request with the same text skips the parsing and the regular expressions: a
     redaction was a third of an entry's cost. Only texts with nothing to redact are kept
     (never a secret), up to `size` of at most `longest` characters; when full it starts
-    over, so a flood of distinct texts costs memory no more than that. One per rule: a
-    text with nothing to redact as a path may have a secret as a query."""
+    over, so a flood of distinct texts costs memory no more than that. One per field: a
+    text with nothing to redact as a user agent may have a secret as a query, and paths
+    (with their ids) turn over faster than user agents."""
 
     def __init__(self, redact: Callable[[str], str], *, size: int = 1024, longest: int = 256):
         self.redact = redact
