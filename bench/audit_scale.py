@@ -9,10 +9,11 @@ postgres://postgres@127.0.0.1:5432/postgres, or with --mysql BENCH_MYSQL_URL's, 
 mysql://root:@127.0.0.1:3306/mysql; one per size, made, migrated, dropped at the end unless
 --keep) it fills the audit table of each (bench/audit_scale_db.py) to its size, spread over
 DAYS UTC days with half of the rows on the oldest day, settles it (VACUUM ANALYZE and a
-checkpoint on PostgreSQL), and then measures the sizes in `--rounds` interleaved rounds, each
-size after the server's background work is done, through the app in this process (the real
-routes, dependencies and SQL; no network): the median of `--repeat` sequential requests of
-page 1 and each filter of GET /api/v1/audit-logs (every filter has at least 20,000 matches
+checkpoint on PostgreSQL), and then measures the sizes in `--rounds` rounds, each after the
+server's background work is done, through each size's app in a process of its own
+(bench/audit_scale_server.py: the real routes, dependencies and SQL; no network), the sizes
+taking turns request by request: the median of `--repeat` requests per size of page 1 and
+each filter of GET /api/v1/audit-logs (every filter has at least 20,000 matches
 from 100,000 rows on, so the capped count costs the same at every size), the cursor pages 1,
 100 and 1,000, GET by id, and the count part of a page alone (without a filter: the sum of
 the kept per-day counts); a shape's figure is the median of its rounds. Then, on the largest
@@ -33,44 +34,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import re
-import secrets
 import statistics
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
 import httpx
-from asgi_lifespan import LifespanManager
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # pylint: disable=wrong-import-position  # the repository root goes on the path first
 from audit_scale_db import COLUMNS, MySQL, Postgres, batch
+from audit_scale_server import SizeServer, interleaved, serving
 
-from app.audit import day_counts, partitions, service
+from app.audit import partitions, service
 from app.audit.partitions import midnight, utc_today
-from app.audit.schemas import AuditLogFilters
-from app.auth.models import User
-from app.main import create_app
 from app.platform import migrations
-from app.platform.db import capped_count
-from settings import Settings
 
 DAYS = 7
 USERS = [uuid.UUID(int=n + 1) for n in range(5)]
-EMAIL = "audit-bench@example.com"
-PASSWORD = "audit bench password 123"  # noqa: S105
 LIST = "/api/v1/audit-logs?page=1&size=50"
-CURSOR = "/api/v1/audit-logs/cursor?size=50"
 SHAPES = {
     "page 1": LIST,
     "user_id": f"{LIST}&user_id={USERS[1]}",
@@ -80,11 +70,11 @@ SHAPES = {
     "method=POST": f"{LIST}&method=POST",
 }
 FILTERS = {
-    "user_id": AuditLogFilters(user_id=USERS[1]),
-    "route": AuditLogFilters(route="/api/v1/users/me"),
-    "status_code=404": AuditLogFilters(status_code=404),
-    "path_prefix": AuditLogFilters(path_prefix="/api/v1/study-records"),
-    "method=POST": AuditLogFilters(method="POST"),
+    "user_id": {"user_id": USERS[1]},
+    "route": {"route": "/api/v1/users/me"},
+    "status_code=404": {"status_code": 404},
+    "path_prefix": {"path_prefix": "/api/v1/study-records"},
+    "method=POST": {"method": "POST"},
 }
 
 COUNT_BEFORE = "SELECT count(*) FROM audit_log WHERE created_at < %s"
@@ -93,57 +83,27 @@ ANY_ID = "SELECT id FROM audit_log WHERE request_id = 'bench-77'"
 Database = Postgres | MySQL
 
 
-async def median_ms(client: httpx.AsyncClient, url: str, headers: dict[str, str], n: int) -> float:
-    await client.get(url, headers=headers)  # the first after a start fills caches: not timed
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        response = await client.get(url, headers=headers)
-        times.append((time.perf_counter() - start) * 1000)
-        assert response.status_code == 200, response.text
-    return statistics.median(times)
-
-
-async def cursor_of_page(client: httpx.AsyncClient, headers: dict[str, str], page: int) -> str:
-    url, cursor = CURSOR, ""
-    for _ in range(page - 1):
-        body = (await client.get(url, headers=headers)).json()
-        assert "next_page" in body, body
-        cursor = body["next_page"]
-        url = f"{CURSOR}&cursor={cursor}"
-    return url
-
-
-async def count_ms(filters: AuditLogFilters, n: int) -> float:
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        await capped_count(service.matching(filters), service.TOTAL_CAP + 1)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
-
-
-async def measure(
-    client: httpx.AsyncClient, headers: dict[str, str], repeat: int, any_id: int
-) -> dict[str, float]:
-    found = {name: await median_ms(client, url, headers, repeat) for name, url in SHAPES.items()}
+def measure(
+    servers: dict[int, SizeServer], repeat: int, any_ids: dict[int, int]
+) -> dict[int, dict[str, float]]:
+    """One round: every shape's median time per size, the sizes' requests alternating."""
+    urls = {name: dict.fromkeys(servers, url) for name, url in SHAPES.items()}
     for page in (1, 100, 1000):
-        url = await cursor_of_page(client, headers, page)
-        found[f"cursor page {page}"] = await median_ms(client, url, headers, repeat)
-    found["GET by id"] = await median_ms(client, f"/api/v1/audit-logs/{any_id}", headers, repeat)
-    found["count part (no filter: kept per-day counts)"] = await kept_total_ms(repeat)
-    for name, filters in FILTERS.items():
-        found[f"count part ({name})"] = await count_ms(filters, repeat)
+        urls[f"cursor page {page}"] = {
+            size: server.ask("cursor", page) for size, server in servers.items()
+        }
+    urls["GET by id"] = {size: f"/api/v1/audit-logs/{any_ids[size]}" for size in servers}
+    found: dict[int, dict[str, float]] = {size: {} for size in servers}
+    for name, by_size in urls.items():
+        medians = interleaved(servers, lambda size, by_size=by_size: ("get", by_size[size]), repeat)
+        for size, ms in medians.items():
+            found[size][name] = ms
+    counts = {"no filter: kept per-day counts": None, **FILTERS}
+    for name, filters in counts.items():
+        medians = interleaved(servers, lambda _size, filters=filters: ("count", filters), repeat)
+        for size, ms in medians.items():
+            found[size][f"count part ({name})"] = ms
     return found
-
-
-async def kept_total_ms(n: int) -> float:
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        await day_counts.total()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 async def copy_rate(conn: asyncpg.Connection, table: str, rows: int) -> float:
@@ -275,39 +235,11 @@ async def purge_under_load(  # pylint: disable=too-many-locals
     return found
 
 
-def settings_for(db: Database) -> Settings:
-    return Settings(
-        DATABASE_URL=db.url,
-        SECRET_KEY=secrets.token_urlsafe(48),
-        AUDIT_ENABLED=False,  # the bench's own requests stay out of the table it measures
-        REDIS_URL="",
-    )
-
-
-@contextlib.asynccontextmanager
-async def serving(db: Database) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
-    """The app on `db` in this process, and a superuser's client (registered on first use)."""
-    app = create_app(settings_for(db))
-    async with LifespanManager(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            if not await User.filter(email=EMAIL).exists():
-                reply = await client.post(
-                    "/api/v1/auth/register", json={"email": EMAIL, "password": PASSWORD}
-                )
-                assert reply.status_code == 201, reply.text
-                await User.filter(email=EMAIL).update(is_superuser=True)
-            login = await client.post(
-                "/api/v1/auth/jwt/login", data={"username": EMAIL, "password": PASSWORD}
-            )
-            yield client, {"Authorization": f"Bearer {login.json()['access_token']}"}
-
-
 async def prepare(db: Database, size: int) -> float:
     """A scratch database of `size` rows over DAYS days, settled: its seconds to fill."""
     await db.recreate()
     await migrations.upgrade(db.url)
-    async with serving(db):
+    async with serving(db.url):
         await db.lay_out_days(DAYS)
         await db.open()
         start = time.perf_counter()
@@ -360,20 +292,24 @@ async def main() -> int:  # pylint: disable=too-many-locals
     try:
         for size, db in dbs.items():
             print(f"filled {size:,} rows in {await prepare(db, size):.0f} s", flush=True)
-        # Each round measures every size, alternating the order, each after the server's
-        # background work (autovacuum, checkpoint) is done: the sizes share the machine's
-        # state, and a drift in it falls on all of them.
-        for turn in range(args.rounds):
-            for size in sizes if turn % 2 == 0 else reversed(sizes):
-                db = dbs[size]
-                await db.quiesce()
-                async with serving(db) as (client, headers):
-                    any_id = await db.value(ANY_ID)
-                    results[size].append(await measure(client, headers, args.repeat, any_id))
+        # Each round starts after the server's background work (autovacuum, checkpoint) is
+        # done; within it the sizes take turns request by request, so a drift in the
+        # machine's load falls on all of them alike.
+        any_ids = {size: await db.value(ANY_ID) for size, db in dbs.items()}
+        servers = {size: SizeServer(db.url) for size, db in dbs.items()}
+        try:
+            for _ in range(args.rounds):
+                for db in dbs.values():
+                    await db.quiesce()
+                for size, found in measure(servers, args.repeat, any_ids).items():
+                    results[size].append(found)
+        finally:
+            for server in servers.values():
+                server.stop()
         largest = dbs[sizes[-1]]
         if isinstance(largest, Postgres):
             copy = await compare_copy(largest.url, args.copy_rounds)
-        async with serving(largest) as (client, headers):
+        async with serving(largest.url) as (client, headers):
             purge = await purge_under_load(largest, client, headers)
     finally:
         for db in dbs.values():
