@@ -173,7 +173,8 @@ def settings(
 
 
 async def clean_tables() -> None:
-    """Empties every table but aerich's, children before parents."""
+    """Empties every table but aerich's, children before parents (and MySQL's kept value
+    counts)."""
     conn = Tortoise.get_connection("default")
     quote = "`" if conn.schema_generator.DIALECT == "mysql" else '"'
     apps = require_context().apps
@@ -187,6 +188,10 @@ async def clean_tables() -> None:
     for model in sorted(models, key=depth, reverse=True):
         table = model._meta.db_table  # from our own models, not from input
         await conn.execute_script(f"DELETE FROM {quote}{table}{quote}")  # noqa: S608
+    if conn.schema_generator.DIALECT == "mysql":
+        # Migration 14's table has no model; a test that drops a partition by hand leaves
+        # counts of rows no trigger saw go (the purge forgets the days it drops).
+        await conn.execute_script("DELETE FROM `audit_value_count`")
 
 
 @pytest.fixture

@@ -3,8 +3,9 @@
 PostgreSQL: COPY (the rows in one binary stream; migration 11's statement trigger counts
 the days once per COPY). SQLite: one prepared INSERT run over the rows (its row trigger
 counts them, in process). MySQL/MariaDB: the same INSERT, and the batch's days counted by
-one upsert in the same transaction. MySQL has row triggers only: migration 11's ran an
-upsert of the day's count row for every row (a third of a batch's time in the database);
+one upsert in the same transaction, its filters' values by another (app/audit/value_counts.py).
+MySQL has row triggers only: migration 11's ran an upsert of the day's count row for every
+row (a third of a batch's time in the database);
 since migration 13 the trigger does nothing for rows of a session that says it counts them
 itself (`@studylog_audit_counted`), which only this module's transaction does. Anything else
 that inserts audit rows (the ORM, SQL by hand) is still counted row by row.
@@ -20,6 +21,7 @@ from typing import Any
 from tortoise import Tortoise
 from tortoise.fields import Field
 
+from app.audit import value_counts
 from app.audit.models import AuditLog
 from app.platform.dialect import placeholders, quote
 
@@ -84,12 +86,16 @@ async def insert(batch: list[AuditEntry]) -> None:
         await connection.execute_many(sql, rows)
         return
     counts = [value for day_count in day_counts(batch) for value in day_count]
+    by_value = value_counts.batch_counts(batch)
     async with connection.acquire_connection() as raw, raw.cursor() as cursor:
         await cursor.execute(_COUNTING)
         try:
             await raw.begin()
             await cursor.executemany(sql, rows)
             await cursor.execute(_add_counts_sql(len(counts) // 2), counts)
+            await cursor.execute(
+                value_counts.add_sql(len(by_value)), [v for count in by_value for v in count]
+            )
             await raw.commit()
             await cursor.execute(_NOT_COUNTING)
         except BaseException:

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 
 from tortoise.queryset import QuerySet
 
-from app.audit import day_counts, partitions
+from app.audit import day_counts, partitions, value_counts
 from app.audit.errors import AuditLogNotFound, PageTooDeep
 from app.audit.models import AuditLog
 from app.audit.partitions import Partition, midnight, utc_today
@@ -87,8 +87,9 @@ def narrows(filters: AuditLogFilters) -> bool:
 async def page(*, filters: AuditLogFilters, number: int, size: int) -> tuple[list[AuditLog], int]:
     """Page `number` (from 1) of the matches, and how many match up to TOTAL_CAP + 1: the
     count reads at most that many rows however large the trail is, and without a filter it
-    is the sum of the kept per-day counts (app/audit/day_counts.py). PageTooDeep for a
-    page that starts past the TOTAL_CAP-th match."""
+    is the sum of the kept per-day counts (app/audit/day_counts.py); on MySQL, with one
+    equality filter alone, of the kept per-value counts (app/audit/value_counts.py).
+    PageTooDeep for a page that starts past the TOTAL_CAP-th match."""
     offset = (number - 1) * size
     if offset >= TOTAL_CAP:
         raise PageTooDeep(number, TOTAL_CAP)
@@ -97,6 +98,8 @@ async def page(*, filters: AuditLogFilters, number: int, size: int) -> tuple[lis
         return items, len(items)  # the whole result is on this page: nothing to count
     if not narrows(filters):
         return items, min(await day_counts.total(), TOTAL_CAP + 1)
+    if (kept := await value_counts.page_total(filters)) is not None:
+        return items, min(kept, TOTAL_CAP + 1)
     return items, await capped_count(matching(filters), TOTAL_CAP + 1)
 
 
@@ -189,6 +192,7 @@ async def purge(
     # The triggers counted the deleted rows out; the dropped days' counts go here (on
     # PostgreSQL they went with each detach already).
     await day_counts.forget_before(cutoff.date())
+    await value_counts.forget_before(cutoff.date())
     return PurgeReport(cutoff, retired, deleted)
 
 

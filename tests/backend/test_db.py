@@ -80,6 +80,9 @@ HAND_WRITTEN_POSTGRES_INDEXES = {
 
 # Indexes a model describes that PostgreSQL's migrations drop by hand (migration 12 says
 # why): the plain (path) index, which the text_pattern_ops one above does the work of there.
+# Tables the migrations write by hand with no model: MySQL's kept counts per audit filter
+# value (migration 14, app/audit/value_counts.py).
+HAND_WRITTEN_MYSQL_TABLES = {"audit_value_count"}
 DROPPED_POSTGRES_INDEXES = {
     "audit_log": {"CREATE INDEX idx_audit_log_path_39c3ce ON public.audit_log USING btree (path)"}
 }
@@ -138,6 +141,12 @@ async def test_migrations_build_the_schema_the_models_describe(
         for table, indexes in DROPPED_POSTGRES_INDEXES.items():
             assert not indexes & migrated[table]["indexes"], migrated[table]["indexes"]
             migrated[table]["indexes"] |= indexes
+    if backend == "mysql":
+        assert set(migrated) >= HAND_WRITTEN_MYSQL_TABLES
+        for table in HAND_WRITTEN_MYSQL_TABLES:
+            del migrated[table]
+    else:
+        assert not HAND_WRITTEN_MYSQL_TABLES & set(migrated)
     assert migrated == generated
 
 
