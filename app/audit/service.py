@@ -85,22 +85,27 @@ def narrows(filters: AuditLogFilters) -> bool:
 
 
 async def page(*, filters: AuditLogFilters, number: int, size: int) -> tuple[list[AuditLog], int]:
-    """Page `number` (from 1) of the matches, and how many match up to TOTAL_CAP + 1: the
-    count reads at most that many rows however large the trail is, and without a filter it
-    is the sum of the kept per-day counts (app/audit/day_counts.py); on MySQL, with one
-    equality filter alone, of the kept per-value counts (app/audit/value_counts.py).
-    PageTooDeep for a page that starts past the TOTAL_CAP-th match."""
+    """Page `number` (from 1) of the matches, and how many match up to TOTAL_CAP + 1
+    (`total`). PageTooDeep for a page that starts past the TOTAL_CAP-th match."""
     offset = (number - 1) * size
     if offset >= TOTAL_CAP:
         raise PageTooDeep(number, TOTAL_CAP)
     items = await query(filters=filters).offset(offset).limit(size)
     if number == 1 and len(items) < size:
         return items, len(items)  # the whole result is on this page: nothing to count
+    return items, await total(filters)
+
+
+async def total(filters: AuditLogFilters) -> int:
+    """How many entries match, up to TOTAL_CAP + 1: a count that reads at most that many
+    rows however large the trail is; without a filter the sum of the kept per-day counts
+    (app/audit/day_counts.py); on MySQL, with one equality filter alone, the sum of the kept
+    per-value counts (app/audit/value_counts.py)."""
     if not narrows(filters):
-        return items, min(await day_counts.total(), TOTAL_CAP + 1)
+        return min(await day_counts.total(), TOTAL_CAP + 1)
     if (kept := await value_counts.page_total(filters)) is not None:
-        return items, min(kept, TOTAL_CAP + 1)
-    return items, await capped_count(matching(filters), TOTAL_CAP + 1)
+        return min(kept, TOTAL_CAP + 1)
+    return await capped_count(matching(filters), TOTAL_CAP + 1)
 
 
 async def iter_chunks(
