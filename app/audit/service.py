@@ -249,8 +249,9 @@ async def unmark_deleted_user(*, user_id: uuid.UUID, store: KeyValueStore | None
 
 
 async def detach_user(*, user_id: uuid.UUID) -> int:
-    """Clears the user reference of its stored entries; how many."""
-    return await AuditLog.filter(user_id=user_id).update(user_id=None)
+    """Clears the user reference of its stored entries (and its kept counts); how many. The
+    account deletion runs it in its transaction."""
+    return await value_counts.clear_users([user_id])
 
 
 async def deleted_among(

@@ -10,11 +10,12 @@ reading the index and are unchanged here.
 The counts are exact whoever writes: the audit writer's batches add theirs in their own
 transaction (app/audit/bulk.py, the session says `@studylog_audit_counted` as for the day
 counts); any other insert is counted by a row trigger, every delete and every change of a
-counted column (a deleted user's id cleared) by row triggers too. The value column has the
-table's default collation, the same as audit_log's columns, so a key folds case and
-trailing spaces as the filter's own comparison does. A dropped partition fires no trigger:
-the purge forgets the retired days' counts (`day` is indexed for that). Rows already in the
-table are counted here. The models are unchanged: MODELS_STATE is migration 12's.
+counted column by row triggers too, but a user id cleared: the code that clears a deleted
+user's id deletes that user's counts in the same transaction (app/audit/value_counts.py).
+The value column has the table's default collation, the same as audit_log's columns, so a
+key folds case and trailing spaces as the filter's own comparison does. A dropped partition
+fires no trigger: the purge forgets the retired days' counts (`day` is indexed for that).
+Rows already in the table are counted here. The models are unchanged: MODELS_STATE is migration 12's.
 """
 
 from tortoise import BaseDBAsyncClient
@@ -36,9 +37,13 @@ INSERT INTO `audit_value_count` (`field`, `value`, `day`, `entries`)
 
 
 def _changed(field: str, value: str) -> str:
-    """The trigger's body for one field of an updated row: out of the old key, into the new."""
+    """The trigger's body for one field of an updated row: out of the old key, into the new.
+    A user id cleared is not: app/audit/value_counts.py's `clear_users` clears all of a
+    user's rows and deletes its counts in one transaction (counting each row out here would
+    run an upsert per row of the user's whole trail)."""
+    cleared = " AND NEW.`user_id` IS NOT NULL" if field == "user_id" else ""
     return f"""
-        IF NOT (OLD.`{field}` <=> NEW.`{field}`) OR DATE(OLD.`created_at`) <> DATE(NEW.`created_at`) THEN
+        IF (NOT (OLD.`{field}` <=> NEW.`{field}`) OR DATE(OLD.`created_at`) <> DATE(NEW.`created_at`)){cleared} THEN
             CALL `audit_value_count_add`('{field}', {value.format(row="OLD")}, DATE(OLD.`created_at`), -1);
             CALL `audit_value_count_add`('{field}', {value.format(row="NEW")}, DATE(NEW.`created_at`), 1);
         END IF;"""

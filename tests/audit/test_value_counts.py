@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from tortoise import Tortoise
+from tortoise.transactions import in_transaction
 
 from app.audit import service, value_counts
 from app.audit.models import AuditLog
@@ -202,3 +203,50 @@ async def test_the_migration_counts_the_rows_already_there(
         assert found[("user_id", str(BOB), day(0))] == 2
         await AuditLog.bulk_create([AuditLog(**entry(moments[0], "after", user_id=BOB))])
         assert (await kept())[("user_id", str(BOB), day(0))] == 3
+
+
+@pytest.mark.usefixtures("app")
+async def test_a_user_deleted_while_its_batch_is_written_loses_its_counts() -> None:
+    """The writer's check after the insert (a mark in the store, say) clears the rows it
+    just wrote and the counts they added, together."""
+
+    async def deleted_users(user_ids: set[uuid.UUID], /, *, marks: bool = True) -> set[uuid.UUID]:
+        return user_ids & {ALICE} if marks else set()
+
+    writer = AuditWriter()
+    writer.deleted_users = deleted_users
+    moment = midnight(day(0)) + timedelta(hours=3)
+    for n in range(4):
+        writer.enqueue(entry(moment, f"d-{n}", user_id=(ALICE, BOB)[n % 2]))
+    assert await writer.flush() == 4
+    found = await kept()
+    assert found == await counted()
+    assert found[("user_id", str(BOB), day(0))] == 2
+    assert not [key for key in found if key[:2] == ("user_id", str(ALICE))]
+
+
+@pytest.mark.usefixtures("app")
+async def test_clearing_a_user_while_writers_add_its_rows_leaves_exact_counts() -> None:
+    """An account deletion's clearing, ten times, beside two writers adding rows of the same
+    user on the same day's count rows: nothing fails, and the counts end exact."""
+    moment = midnight(day(0)) + timedelta(hours=4)
+
+    async def write(number: int) -> None:
+        writer = AuditWriter()
+        for batch in range(10):
+            await writer.insert_rows(
+                [entry(moment, f"c-{number}-{batch}-{n}", user_id=ALICE) for n in range(20)]
+            )
+
+    async def clear() -> None:
+        for _ in range(10):
+            async with in_transaction("default"):
+                await service.detach_user(user_id=ALICE)
+            await asyncio.sleep(0.005)
+
+    await asyncio.gather(write(0), write(1), clear())
+    found = await kept()
+    assert found == await counted()
+    assert found[("method", "GET", day(0))] == 400
+    await service.detach_user(user_id=ALICE)
+    assert not [key for key in await kept() if key[:2] == ("user_id", str(ALICE))]
