@@ -27,9 +27,11 @@ from app.platform.dialect import placeholders, quote
 
 AuditEntry = dict[str, Any]
 
-# Migration 12's trigger counts no row of a session where this is set.
-_COUNTING = "SET @studylog_audit_counted = 1"
-_NOT_COUNTING = "SET @studylog_audit_counted = NULL"
+# Migration 13's trigger counts no row's day in a session where the first is set, migration
+# 14's none of its values where the second is (a writer from before migration 14 sets only
+# the first, and its rows' values are still counted).
+_COUNTING = "SET @studylog_audit_counted = 1, @studylog_audit_values_counted = 1"
+_NOT_COUNTING = "SET @studylog_audit_counted = NULL, @studylog_audit_values_counted = NULL"
 
 
 @functools.cache

@@ -104,7 +104,7 @@ async def total(filters: AuditLogFilters) -> int:
     if not narrows(filters):
         return min(await day_counts.total(), TOTAL_CAP + 1)
     if (kept := await value_counts.page_total(filters)) is not None:
-        return min(kept, TOTAL_CAP + 1)
+        return min(max(kept, 0), TOTAL_CAP + 1)
     return await capped_count(matching(filters), TOTAL_CAP + 1)
 
 
@@ -249,9 +249,8 @@ async def unmark_deleted_user(*, user_id: uuid.UUID, store: KeyValueStore | None
 
 
 async def detach_user(*, user_id: uuid.UUID) -> int:
-    """Clears the user reference of its stored entries (and its kept counts); how many. The
-    account deletion runs it in its transaction."""
-    return await value_counts.clear_users([user_id])
+    """Clears the user reference of its stored entries; how many."""
+    return await AuditLog.filter(user_id=user_id).update(user_id=None)
 
 
 async def deleted_among(

@@ -8,9 +8,9 @@ about 2 ms on PostgreSQL, which keeps reading the index). Any other filter, or t
 or a time window, counts the matches as on every database.
 
 The audit writer adds its batch's counts in the batch's own transaction (app/audit/bulk.py);
-migration 14's row triggers count every other insert, every delete and every change of a
-counted column but a user id cleared, which `clear_users` counts out with the rows it
-clears; the purge forgets the days whose partitions it dropped (`forget_before`).
+migration 14's row triggers count every other insert (an older writer's batches too, which
+do not say they count these), every delete and every change of a counted column (a deleted
+user's id cleared); the purge forgets the days whose partitions it dropped (`forget_before`).
 A value is stored as audit_log stores it (its field's `to_db_value`), in a column of the same
 collation, so the count's key compares as the filter's own `=` does.
 """
@@ -18,7 +18,6 @@ collation, so the count's key compares as the filter's own `=` does.
 from __future__ import annotations
 
 import functools
-import uuid
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, date
@@ -36,7 +35,6 @@ TOTAL = (
     "WHERE `field` = %s AND `value` = %s"
 )
 FORGET = "DELETE FROM `audit_value_count` WHERE `day` < %s"
-FORGET_USERS = "DELETE FROM `audit_value_count` WHERE `field` = 'user_id' AND `value` IN"
 
 
 def kept_for(filters: AuditLogFilters) -> tuple[str, str] | None:
@@ -97,27 +95,6 @@ def add_sql(rows: int) -> str:
         f"INSERT INTO `audit_value_count` (`field`, `value`, `day`, `entries`) VALUES {values} "  # noqa: S608  (placeholders only)
         "ON DUPLICATE KEY UPDATE `entries` = `entries` + VALUES(`entries`)"
     )
-
-
-async def clear_users(user_ids: Iterable[uuid.UUID]) -> int:
-    """The stored entries of these (deleted) users lose their user id, and on MySQL the
-    users' kept counts go with it: every row naming them is cleared, so every count of them
-    is 0. How many entries changed. Run it in a transaction, so the two commit together.
-
-    Migration 14's trigger leaves a user id cleared to this: counting each row out would run
-    an upsert per row of the user's whole trail, and hold the user's count rows from its
-    first row on while the UPDATE goes through the rest; one DELETE of the user's counts at
-    the end does the same.
-    """
-    ids = list(user_ids)
-    changed = await AuditLog.filter(user_id__in=ids).update(user_id=None)
-    connection = Tortoise.get_connection("default")
-    if ids and connection.schema_generator.DIALECT == "mysql":
-        await connection.execute_query(
-            f"{FORGET_USERS} ({', '.join(['%s'] * len(ids))})",
-            [stored("user_id", user_id) for user_id in ids],
-        )
-    return changed
 
 
 async def forget_before(day: date) -> None:

@@ -19,9 +19,8 @@ from collections.abc import Awaitable
 from datetime import UTC
 from typing import Any, Protocol
 
-from tortoise.transactions import in_transaction
-
-from app.audit import bulk, partition_errors, partitions, value_counts
+from app.audit import bulk, partition_errors, partitions
+from app.audit.models import AuditLog
 from app.platform.db import ping_database
 from settings import Settings
 
@@ -261,8 +260,7 @@ class AuditWriter:  # pylint: disable=too-many-instance-attributes
             # inference calls not callable when it sees the whole tree.
             gone = await self.deleted_users(user_ids, marks=stored)  # pylint: disable=not-callable
             if gone and stored:
-                async with in_transaction("default"):
-                    await value_counts.clear_users(gone)
+                await AuditLog.filter(user_id__in=gone).update(user_id=None)
         # The database refused: before the insert the insert then fails too (and the batch is
         # retried); after it, the deletion's own clearing and the check before the insert are
         # what remains.

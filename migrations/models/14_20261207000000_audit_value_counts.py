@@ -7,16 +7,21 @@ MariaDB reads an index entry in 0.5-1.2 us where PostgreSQL takes 0.2, so the ca
 of 10,001 matches took 5-12 ms there against 2 ms on PostgreSQL; PostgreSQL and SQLite keep
 reading the index and are unchanged here.
 
-The counts are exact whoever writes: the audit writer's batches add theirs in their own
-transaction (app/audit/bulk.py, the session says `@studylog_audit_counted` as for the day
-counts); any other insert is counted by a row trigger, every delete and every change of a
-counted column by row triggers too, but a user id cleared: the code that clears a deleted
-user's id deletes that user's counts in the same transaction (app/audit/value_counts.py).
-The value column has the table's default collation, the same as audit_log's columns, so a
-key folds case and trailing spaces as the filter's own comparison does. A dropped partition
-fires no trigger: the purge forgets the retired days' counts (`day` is indexed for that).
-Rows already in the table are counted here. The models are unchanged: MODELS_STATE is migration 12's.
+The counts are exact whoever writes, during a deploy too (the migration runs while the old
+workers go on writing): the audit writer's batches add theirs in their own transaction, in
+a session that says so with `@studylog_audit_values_counted` (app/audit/bulk.py; a writer
+from before this migration does not say it, and the trigger counts its rows); a row trigger
+counts every other insert, every delete and every change of a counted column or day (a
+deleted user's id cleared: an upsert per row cleared). The rows already there are counted
+with the table locked against writes, the triggers made under the same lock, so no row is
+counted twice or missed; the writers wait meanwhile (a GROUP BY of the table, four times).
+The value column takes audit_log's own collation (read from the catalog), so a key folds
+case and trailing spaces as the filter's own comparison does. A dropped partition fires no
+trigger: the purge forgets the retired days' counts (`day` is indexed for that). The models
+are unchanged: MODELS_STATE is migration 12's.
 """
+
+import re
 
 from tortoise import BaseDBAsyncClient
 
@@ -27,27 +32,10 @@ _NOTHING = """
 SELECT 1;
 """
 
-
-def _backfill(field: str, expression: str) -> str:
-    return f"""
-INSERT INTO `audit_value_count` (`field`, `value`, `day`, `entries`)
-    SELECT '{field}', {expression}, DATE(`created_at`), COUNT(*) FROM `audit_log`
-    WHERE `{field}` IS NOT NULL GROUP BY {expression}, DATE(`created_at`)
-    ON DUPLICATE KEY UPDATE `entries` = `entries` + VALUES(`entries`);"""
-
-
-def _changed(field: str, value: str) -> str:
-    """The trigger's body for one field of an updated row: out of the old key, into the new.
-    A user id cleared is not: app/audit/value_counts.py's `clear_users` clears all of a
-    user's rows and deletes its counts in one transaction (counting each row out here would
-    run an upsert per row of the user's whole trail)."""
-    cleared = " AND NEW.`user_id` IS NOT NULL" if field == "user_id" else ""
-    return f"""
-        IF (NOT (OLD.`{field}` <=> NEW.`{field}`) OR DATE(OLD.`created_at`) <> DATE(NEW.`created_at`)){cleared} THEN
-            CALL `audit_value_count_add`('{field}', {value.format(row="OLD")}, DATE(OLD.`created_at`), -1);
-            CALL `audit_value_count_add`('{field}', {value.format(row="NEW")}, DATE(NEW.`created_at`), 1);
-        END IF;"""
-
+_COLLATION = """
+SELECT COLLATION_NAME AS name FROM information_schema.COLUMNS
+WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'audit_log' AND COLUMN_NAME = 'route'
+"""
 
 _VALUES = {
     "method": "{row}.`method`",
@@ -57,25 +45,55 @@ _VALUES = {
 }
 
 
-def _each(row: str, entries: int) -> str:
+def _add(field: str, row: str, entries: int) -> str:
+    value = _VALUES[field].format(row=row)
+    day = f"DATE({row}.`created_at`)"
+    return f"""
+            CALL `audit_value_count_add`('{field}', {value}, {day}, {entries});"""
+
+
+def _changed(field: str) -> str:
+    """The update trigger's body for one field: out of the old key, into the new."""
+    moved = f"NOT (OLD.`{field}` <=> NEW.`{field}`)"
+    return f"""
+        IF {moved} OR DATE(OLD.`created_at`) <> DATE(NEW.`created_at`) THEN{_add(field, "OLD", -1)}{_add(field, "NEW", 1)}
+        END IF;"""
+
+
+def _backfill(field: str) -> str:
+    value = _VALUES[field].format(row="`audit_log`")
+    return f"""
+INSERT INTO `audit_value_count` (`field`, `value`, `day`, `entries`)
+    SELECT '{field}', {value}, DATE(`created_at`), COUNT(*) FROM `audit_log`
+    WHERE `{field}` IS NOT NULL GROUP BY {value}, DATE(`created_at`)
+    ON DUPLICATE KEY UPDATE `entries` = `entries` + VALUES(`entries`);"""
+
+
+def _triggers_dropped() -> str:
     return "".join(
-        f"""
-        CALL `audit_value_count_add`('{field}', {value.format(row=row)}, DATE({row}.`created_at`), {entries});"""
-        for field, value in _VALUES.items()
+        f"\nDROP TRIGGER IF EXISTS `audit_value_count_{name}`;"
+        for name in ("added", "removed", "changed")
     )
 
 
-MYSQL_UPGRADE = (
-    """
+def mysql_upgrade(collation: str) -> str:
+    each_added = "".join(_add(field, "NEW", 1) for field in _VALUES)
+    each_removed = "".join(_add(field, "OLD", -1) for field in _VALUES)
+    each_changed = "".join(_changed(field) for field in _VALUES)
+    backfill = "".join(_backfill(field) for field in _VALUES)
+    return (
+        _triggers_dropped()
+        + f"""
+DROP PROCEDURE IF EXISTS `audit_value_count_add`;
 CREATE TABLE IF NOT EXISTS `audit_value_count` (
     `field` VARCHAR(16) NOT NULL,
-    `value` VARCHAR(255) NOT NULL,
+    `value` VARCHAR(255) CHARACTER SET utf8mb4 COLLATE {collation} NOT NULL,
     `day` DATE NOT NULL,
     `entries` BIGINT NOT NULL,
     PRIMARY KEY (`field`, `value`, `day`),
     KEY `audit_value_count_day` (`day`)
-) CHARACTER SET utf8mb4 COMMENT='Audit entries per UTC day and value of each equality filter (migration 14).';
-DROP PROCEDURE IF EXISTS `audit_value_count_add`;
+) CHARACTER SET utf8mb4
+  COMMENT='Audit entries per UTC day and value of each equality filter (migration 14).';
 CREATE PROCEDURE `audit_value_count_add`(
     IN field_name VARCHAR(16), IN field_value VARCHAR(255) CHARACTER SET utf8mb4,
     IN entry_day DATE, IN added BIGINT
@@ -85,38 +103,32 @@ CREATE PROCEDURE `audit_value_count_add`(
             VALUES (field_name, field_value, entry_day, added)
             ON DUPLICATE KEY UPDATE `entries` = `entries` + added;
     END IF;
-DROP TRIGGER IF EXISTS `audit_value_count_added`;
+LOCK TABLES `audit_log` WRITE, `audit_value_count` WRITE;
 CREATE TRIGGER `audit_value_count_added` AFTER INSERT ON `audit_log` FOR EACH ROW
-    IF @studylog_audit_counted IS NULL THEN"""
-    + _each("NEW", 1)
-    + """
+    IF @studylog_audit_values_counted IS NULL THEN{each_added}
     END IF;
-DROP TRIGGER IF EXISTS `audit_value_count_removed`;
 CREATE TRIGGER `audit_value_count_removed` AFTER DELETE ON `audit_log` FOR EACH ROW
-    BEGIN"""
-    + _each("OLD", -1)
-    + """
+    BEGIN{each_removed}
     END;
-DROP TRIGGER IF EXISTS `audit_value_count_changed`;
 CREATE TRIGGER `audit_value_count_changed` AFTER UPDATE ON `audit_log` FOR EACH ROW
-    BEGIN"""
-    + "".join(_changed(field, value) for field, value in _VALUES.items())
-    + """
+    BEGIN{each_changed}
     END;
-DELETE FROM `audit_value_count`;"""
-    + "".join(_backfill(field, value.format(row="`audit_log`")) for field, value in _VALUES.items())
-    + "\n"
-)
+DELETE FROM `audit_value_count`;{backfill}
+UNLOCK TABLES;
+"""
+    )
 
-UPGRADE = {"sqlite": _NOTHING, "postgres": _NOTHING, "mysql": MYSQL_UPGRADE}
+
+# The value column's collation, audit_log's own, is read from the catalog when this runs.
+_COLLATION_MARK = "AUDIT_LOG_ROUTE_COLLATION"
+
+UPGRADE = {"sqlite": _NOTHING, "postgres": _NOTHING, "mysql": mysql_upgrade(_COLLATION_MARK)}
 
 DOWNGRADE = {
     "sqlite": _NOTHING,
     "postgres": _NOTHING,
-    "mysql": """
-DROP TRIGGER IF EXISTS `audit_value_count_added`;
-DROP TRIGGER IF EXISTS `audit_value_count_removed`;
-DROP TRIGGER IF EXISTS `audit_value_count_changed`;
+    "mysql": _triggers_dropped()
+    + """
 DROP PROCEDURE IF EXISTS `audit_value_count_add`;
 DROP TABLE IF EXISTS `audit_value_count`;
 """,
@@ -124,7 +136,14 @@ DROP TABLE IF EXISTS `audit_value_count`;
 
 
 async def upgrade(db: BaseDBAsyncClient) -> str:
-    return UPGRADE[db.schema_generator.DIALECT]
+    dialect = db.schema_generator.DIALECT
+    if dialect != "mysql":
+        return UPGRADE[dialect]
+    _, rows = await db.execute_query(_COLLATION)
+    collation = str(rows[0]["name"]) if rows and rows[0]["name"] else "utf8mb4_general_ci"
+    if not re.fullmatch(r"utf8mb4_\w+", collation):
+        raise ValueError(f"audit_log.route has collation {collation!r}, not a utf8mb4 one")
+    return UPGRADE["mysql"].replace(_COLLATION_MARK, collation)
 
 
 async def downgrade(db: BaseDBAsyncClient) -> str:

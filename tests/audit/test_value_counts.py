@@ -250,3 +250,54 @@ async def test_clearing_a_user_while_writers_add_its_rows_leaves_exact_counts() 
     assert found[("method", "GET", day(0))] == 400
     await service.detach_user(user_id=ALICE)
     assert not [key for key in await kept() if key[:2] == ("user_id", str(ALICE))]
+
+
+@pytest.mark.usefixtures("app")
+async def test_every_change_of_a_counted_column_moves_its_count() -> None:
+    moment = midnight(day(0)) + timedelta(hours=5)
+    await AuditLog.bulk_create(
+        [AuditLog(**entry(moment, f"u-{n}", user_id=(ALICE, None)[n % 2])) for n in range(4)]
+    )
+    for changes in (
+        {"method": "PUT"},
+        {"status_code": 503},
+        {"route": "/api/v1/other"},
+        {"route": None},
+        {"created_at": moment - timedelta(days=1)},
+        {"user_id": BOB},  # from Alice and from no one
+        {"user_id": None},
+    ):
+        await AuditLog.filter(request_id__in=["u-0", "u-1"]).update(**changes)
+        assert await kept() == await counted(), changes
+    assert (await kept())[("method", "PUT", day(-1))] == 2
+
+
+@pytest.mark.usefixtures("app")
+async def test_a_writer_from_before_the_migration_is_counted_by_the_trigger() -> None:
+    """During a deploy the old workers' batches say they count their days only (migration
+    13's variable): the values of their rows are counted row by row."""
+    connection = Tortoise.get_connection("default")
+    async with connection.acquire_connection() as raw, raw.cursor() as cursor:
+        await cursor.execute("SET @studylog_audit_counted = 1")
+        await cursor.execute(
+            "INSERT INTO audit_log (created_at, request_id, method, path, route, query, "
+            "status_code, duration_ms, user_id, response_bytes) VALUES "
+            "(UTC_TIMESTAMP(6), 'old', 'GET', '/p', '/r', '', 200, 1.0, %s, 0)",
+            [str(ALICE)],
+        )
+        await cursor.execute("SET @studylog_audit_counted = NULL")
+    found = await kept()
+    assert found == await counted()
+    assert found[("route", "/r", day(0))] == 1
+
+
+@pytest.mark.usefixtures("app")
+async def test_the_kept_value_compares_as_the_filtered_columns_do() -> None:
+    _, rows = await Tortoise.get_connection("default").execute_query(
+        "SELECT TABLE_NAME, COLUMN_NAME, COLLATION_NAME FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND ((TABLE_NAME = 'audit_log' AND COLUMN_NAME IN "
+        "('method', 'route', 'user_id')) OR (TABLE_NAME = 'audit_value_count' "
+        "AND COLUMN_NAME = 'value'))"
+    )
+    assert len(rows) == 4
+    assert len({row["COLLATION_NAME"] for row in rows}) == 1, rows
