@@ -5,10 +5,11 @@ the days once per COPY). SQLite: one prepared INSERT run over the rows (its row 
 counts them, in process). MySQL/MariaDB: the same INSERT, and the batch's days counted by
 one upsert in the same transaction, its filters' values by another (app/audit/value_counts.py).
 MySQL has row triggers only: migration 11's ran an upsert of the day's count row for every
-row (a third of a batch's time in the database);
-since migration 13 the trigger does nothing for rows of a session that says it counts them
-itself (`@studylog_audit_counted`), which only this module's transaction does. Anything else
-that inserts audit rows (the ORM, SQL by hand) is still counted row by row.
+row (a third of a batch's time in the database); since migration 13 the trigger does nothing
+for rows of a session that says it counts them itself (`@studylog_audit_counted`, and
+migration 14's `@studylog_audit_values_counted`), which only this module's transaction
+does. Anything else that inserts audit rows (the ORM, SQL by hand) is still counted row by
+row.
 """
 
 from __future__ import annotations
@@ -51,11 +52,12 @@ def insert_statement(dialect: str) -> tuple[str, tuple[tuple[str, Field[Any]], .
 
 
 @functools.cache
-def _add_counts_sql(days: int) -> str:
-    """MySQL: add to the kept counts of `days` days (one row each, created when new)."""
-    rows = ", ".join(["(%s, %s)"] * days)
+def _add_counts_sql(table: str, keys: tuple[str, ...], rows: int) -> str:
+    """MySQL: add to `rows` kept counts of `table`, each keyed by `keys` (created when new)."""
+    columns = ", ".join(f"`{name}`" for name in (*keys, "entries"))
+    row = f"({', '.join(['%s'] * (len(keys) + 1))})"
     return (
-        f"INSERT INTO `audit_day_count` (`day`, `entries`) VALUES {rows} "  # noqa: S608  (placeholders only)
+        f"INSERT INTO `{table}` ({columns}) VALUES {', '.join([row] * rows)} "  # noqa: S608  (our names, placeholders)
         "ON DUPLICATE KEY UPDATE `entries` = `entries` + VALUES(`entries`)"
     )
 
@@ -94,9 +96,12 @@ async def insert(batch: list[AuditEntry]) -> None:
         try:
             await raw.begin()
             await cursor.executemany(sql, rows)
-            await cursor.execute(_add_counts_sql(len(counts) // 2), counts)
             await cursor.execute(
-                value_counts.add_sql(len(by_value)), [v for count in by_value for v in count]
+                _add_counts_sql("audit_day_count", ("day",), len(counts) // 2), counts
+            )
+            await cursor.execute(
+                _add_counts_sql("audit_value_count", ("field", "value", "day"), len(by_value)),
+                [v for count in by_value for v in count],
             )
             await raw.commit()
             await cursor.execute(_NOT_COUNTING)

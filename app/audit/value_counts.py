@@ -17,7 +17,6 @@ collation, so the count's key compares as the filter's own `=` does.
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, date
@@ -85,16 +84,6 @@ def batch_counts(batch: Iterable[dict[str, Any]]) -> list[tuple[str, str, date, 
             if value is not None:
                 counted[(field, stored(field, value), day)] += 1
     return [(field, value, day, n) for (field, value, day), n in sorted(counted.items())]
-
-
-@functools.cache
-def add_sql(rows: int) -> str:
-    """Adds to `rows` kept counts (each created when new)."""
-    values = ", ".join(["(%s, %s, %s, %s)"] * rows)
-    return (
-        f"INSERT INTO `audit_value_count` (`field`, `value`, `day`, `entries`) VALUES {values} "  # noqa: S608  (placeholders only)
-        "ON DUPLICATE KEY UPDATE `entries` = `entries` + VALUES(`entries`)"
-    )
 
 
 async def forget_before(day: date) -> None:

@@ -66,6 +66,23 @@ async def fresh_database(backend: str, tmp_dir: Path, name: str) -> AsyncIterato
         await Tortoise.close_connections()
 
 
+async def lay_out_past_days(backend: str, back: int = 5) -> None:
+    """Day partitions for the `back` days before today on a fresh database, for a purge to
+    retire (SQLite has none)."""
+    if backend == "postgres":  # the migration's first partition gives way to days
+        await partitions.drop_before(midnight(day(0)))
+        await partitions.ensure(back_days=back, ahead_days=1)
+    elif backend == "mysql":  # MySQL appends days only ahead: the oldest one is split
+        days = ", ".join(
+            f"PARTITION p{day(n):%Y%m%d} VALUES LESS THAN ('{day(n + 1)} 00:00:00')"
+            for n in range(-back, 0)
+        )
+        await Tortoise.get_connection("default").execute_script(
+            "ALTER TABLE audit_log REORGANIZE PARTITION p_legacy INTO ("
+            f"PARTITION p_legacy VALUES LESS THAN ('{day(-back)} 00:00:00'), {days})"
+        )
+
+
 async def kept() -> dict[date, int]:
     return {c.day: c.entries for c in await AuditDayCount.all() if c.entries}
 
@@ -116,18 +133,7 @@ async def test_a_purge_takes_the_days_counts_with_the_days(
     """Whole partitions on PostgreSQL and MySQL (no trigger fires: the purge deletes the
     counts), batches of rows on SQLite (the trigger counts them out)."""
     async with fresh_database(backend, test_tmp_dir, "day_counts_purge"):
-        if backend == "postgres":  # the migration's first partition gives way to days
-            await partitions.drop_before(midnight(day(0)))
-            await partitions.ensure(back_days=5, ahead_days=1)
-        elif backend == "mysql":  # MySQL appends days only ahead: the oldest one is split
-            days = ", ".join(
-                f"PARTITION p{day(n):%Y%m%d} VALUES LESS THAN ('{day(n + 1)} 00:00:00')"
-                for n in range(-5, 0)
-            )
-            await Tortoise.get_connection("default").execute_script(
-                "ALTER TABLE audit_log REORGANIZE PARTITION p_legacy INTO ("
-                f"PARTITION p_legacy VALUES LESS THAN ('{day(-5)} 00:00:00'), {days})"
-            )
+        await lay_out_past_days(backend)
         moments = [midnight(day(-n)) + timedelta(hours=3) for n in (5, 4, 4, 1, 0)]
         await AuditLog.bulk_create([AuditLog(**row(m, f"p-{n}")) for n, m in enumerate(moments)])
         assert await kept() == {day(-5): 1, day(-4): 2, day(-1): 1, day(0): 1}

@@ -24,7 +24,7 @@ from app.audit.schemas import AuditLogFilters
 from app.audit.writer import AuditWriter
 from app.platform import migrations
 from settings import Settings
-from tests.audit.test_day_counts import day, fresh_database, row
+from tests.audit.test_day_counts import day, fresh_database, lay_out_past_days, row
 
 # Pages of 2: a page holding the whole result counts nothing (its rows are the total).
 LIST = "/api/v1/audit-logs?page=1&size=2"
@@ -163,14 +163,7 @@ async def test_a_purge_takes_the_days_counts_with_the_days(
     backend: str, test_tmp_dir: Path
 ) -> None:
     async with fresh_database(backend, test_tmp_dir, "value_counts_purge"):
-        days = ", ".join(
-            f"PARTITION p{day(n):%Y%m%d} VALUES LESS THAN ('{day(n + 1)} 00:00:00')"
-            for n in range(-5, 0)
-        )
-        await Tortoise.get_connection("default").execute_script(
-            "ALTER TABLE audit_log REORGANIZE PARTITION p_legacy INTO ("
-            f"PARTITION p_legacy VALUES LESS THAN ('{day(-5)} 00:00:00'), {days})"
-        )
+        await lay_out_past_days(backend)
         moments = [midnight(day(-n)) + timedelta(hours=3) for n in (5, 4, 4, 1, 0)]
         await AuditWriter().insert_rows(
             [entry(m, f"p-{n}", user_id=ALICE) for n, m in enumerate(moments)]
